@@ -1,0 +1,609 @@
+//! Configuration, read once from the environment at start.
+//!
+//! Setting names are matched case-insensitively with `:` and `__` as the same separator, as
+//! .NET configuration does (`Azure:SignalR:ConnectionString` is `Azure__SignalR__ConnectionString`).
+//! Every mistake is found here, before the first request, and reported with the name of the
+//! setting at fault; a value is never echoed, since connection strings hold keys.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use crate::connection_string::{Authentication, ConnectionString};
+use crate::endpoint::{EndpointType, ServiceEndpoint};
+use crate::hub;
+use crate::token::{DEFAULT_UNIQUE_CLAIM, TokenPolicy};
+
+/// The local emulator's well-known connection string, served when nothing is configured.
+pub const EMULATOR_CONNECTION_STRING: &str = "Endpoint=http://localhost;Port=8999;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;";
+
+/// The single-endpoint connection string settings: the ASP.NET name and the Functions binding's.
+const CONNECTION_STRING_SETTINGS: [&str; 2] = [
+    "Azure__SignalR__ConnectionString",
+    "AzureSignalRConnectionString",
+];
+
+/// Settings whose sub-keys configure named or identity-based endpoints.
+const ENDPOINT_FAMILIES: [&str; 3] = [
+    "Azure__SignalR__ConnectionString__",
+    "Azure__SignalR__Endpoints__",
+    "AzureSignalRConnectionString__",
+];
+
+/// Default address of the local server: the port `func start` uses.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 7071);
+
+const MAX_TOKEN_LIFETIME_SECS: u64 = 86_400;
+
+/// Claims a unique-token claim may not replace.
+const RESERVED_CLAIMS: [&str; 7] = ["aud", "iat", "nbf", "exp", "iss", "asrs.s.uid", "nameid"];
+
+/// Where the binary serves from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// `AWS_LAMBDA_RUNTIME_API` is set: the Lambda Runtime API drives us.
+    Lambda,
+    /// `FUNCTIONS_CUSTOMHANDLER_PORT` is set: the Azure Functions host forwards requests.
+    Functions(SocketAddr),
+    /// Neither: a plain HTTP server on `SIGNALR_LISTEN`.
+    Local(SocketAddr),
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub endpoints: Vec<ServiceEndpoint>,
+    /// Route prefix without leading or trailing `/` (`api` by default; may be empty).
+    pub route_prefix: String,
+    /// Hub for `/{prefix}/negotiate` without `?hub=`.
+    pub default_hub: Option<String>,
+    /// When set, the only hubs served (lower-case).
+    pub allowed_hubs: Option<Vec<String>>,
+    pub application_name: Option<String>,
+    pub token_policy: TokenPolicy,
+    pub host: Host,
+    /// Things to log once logging is up (the configuration is read before).
+    pub warnings: Vec<String>,
+}
+
+/// A setting that stops the start. `Display` names the setting and never shows its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "setting {}: {}", self.setting, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn fail<T>(setting: &str, message: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError {
+        setting: setting.to_owned(),
+        message: message.into(),
+    })
+}
+
+/// The environment, keyed by normalised name (lower-case, `:` as `__`).
+struct Settings {
+    by_key: HashMap<String, (String, String)>,
+}
+
+impl Settings {
+    fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let by_key = vars
+            .into_iter()
+            .map(|(name, value)| (normalise(&name), (name, value)))
+            .collect();
+        Self { by_key }
+    }
+
+    /// `(name as set, value)` of a setting.
+    fn get(&self, name: &str) -> Option<(&str, &str)> {
+        self.by_key
+            .get(&normalise(name))
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
+    /// The value of a setting, `None` when unset or blank.
+    fn value(&self, name: &str) -> Option<&str> {
+        self.get(name)
+            .map(|(_, value)| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// Names (as set) of the settings under a prefix.
+    fn names_under(&self, prefix: &str) -> Vec<&str> {
+        let prefix = normalise(prefix);
+        let mut names: Vec<&str> = self
+            .by_key
+            .iter()
+            .filter(|(key, _)| key.starts_with(&prefix))
+            .map(|(_, (name, _))| name.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+fn normalise(name: &str) -> String {
+    name.replace(':', "__").to_ascii_lowercase()
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        }))
+    }
+
+    /// Reads configuration from `(name, value)` pairs (the environment, or a test's own).
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let settings = Settings::new(vars);
+        let mut warnings = Vec::new();
+        let endpoints = endpoints(&settings, &mut warnings)?;
+        let application_name = match settings.value("SIGNALR_APPLICATION_NAME") {
+            Some(name) => match hub::validate(name) {
+                Ok(()) => Some(name.to_owned()),
+                Err(_) => {
+                    return fail(
+                        "SIGNALR_APPLICATION_NAME",
+                        "must start with a letter and contain only letters, digits and _ (at most 128 characters)",
+                    );
+                }
+            },
+            None => None,
+        };
+        let allowed_hubs = allowed_hubs(&settings)?;
+        let default_hub = match settings.value("SIGNALR_HUB") {
+            Some(hub) => {
+                if let Err(error) = hub::validate(hub) {
+                    return fail("SIGNALR_HUB", error.to_string());
+                }
+                if allowed_hubs
+                    .as_ref()
+                    .is_some_and(|hubs| !hubs.contains(&hub.to_ascii_lowercase()))
+                {
+                    return fail(
+                        "SIGNALR_HUB",
+                        "is not one of the hubs listed in SIGNALR_HUBS",
+                    );
+                }
+                Some(hub.to_owned())
+            }
+            None => None,
+        };
+        Ok(Self {
+            endpoints,
+            route_prefix: route_prefix(&settings)?,
+            default_hub,
+            allowed_hubs,
+            application_name,
+            token_policy: token_policy(&settings)?,
+            host: host(&settings)?,
+            warnings,
+        })
+    }
+}
+
+fn endpoints(
+    settings: &Settings,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ServiceEndpoint>, ConfigError> {
+    for family in ENDPOINT_FAMILIES {
+        if let Some(name) = settings.names_under(family).first() {
+            return fail(
+                name,
+                "named and identity-based endpoints are not supported by this build yet; set one access-key connection string in AzureSignalRConnectionString",
+            );
+        }
+    }
+    let mut chosen: Option<(&str, &str)> = None;
+    for setting in CONNECTION_STRING_SETTINGS {
+        let Some((name, value)) = settings.get(setting) else {
+            continue;
+        };
+        if value.trim().is_empty() {
+            return fail(
+                name,
+                "is empty: set it to the connection string of your Azure SignalR instance, or remove it to use the local emulator",
+            );
+        }
+        match chosen {
+            Some((first, existing)) if existing != value => {
+                return fail(
+                    name,
+                    format!("differs from {first}: set the connection string in one of them only"),
+                );
+            }
+            Some(_) => {}
+            None => chosen = Some((name, value)),
+        }
+    }
+    let (setting, text) = match chosen {
+        Some(found) => found,
+        None => {
+            warnings.push(
+                "no connection string is set (AzureSignalRConnectionString or Azure__SignalR__ConnectionString): serving the local emulator's default, Endpoint=http://localhost;Port=8999 — set a connection string for anything but local development".to_owned(),
+            );
+            ("(emulator default)", EMULATOR_CONNECTION_STRING)
+        }
+    };
+    let connection_string: ConnectionString = match text.parse() {
+        Ok(parsed) => parsed,
+        Err(error) => return fail(setting, error.to_string()),
+    };
+    if matches!(connection_string.auth, Authentication::MicrosoftEntra(_)) {
+        return fail(
+            setting,
+            "AuthType (Microsoft Entra ID) is not supported by this build yet; use a connection string with an AccessKey",
+        );
+    }
+    Ok(vec![ServiceEndpoint::new(
+        "",
+        EndpointType::Primary,
+        connection_string,
+    )])
+}
+
+fn allowed_hubs(settings: &Settings) -> Result<Option<Vec<String>>, ConfigError> {
+    let Some(list) = settings.value("SIGNALR_HUBS") else {
+        return Ok(None);
+    };
+    let mut hubs = Vec::new();
+    for hub in list.split(',').map(str::trim).filter(|hub| !hub.is_empty()) {
+        if let Err(error) = hub::validate(hub) {
+            return fail(
+                "SIGNALR_HUBS",
+                format!("lists an invalid hub name: {error}"),
+            );
+        }
+        hubs.push(hub.to_ascii_lowercase());
+    }
+    Ok(Some(hubs))
+}
+
+fn route_prefix(settings: &Settings) -> Result<String, ConfigError> {
+    let Some(prefix) = settings
+        .get("SIGNALR_ROUTE_PREFIX")
+        .map(|(_, value)| value.trim())
+    else {
+        return Ok("api".to_owned());
+    };
+    let prefix = prefix.trim_matches('/');
+    let valid_segment = |segment: &str| {
+        !segment.is_empty()
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+    };
+    if prefix.is_empty() || prefix.split('/').all(valid_segment) {
+        Ok(prefix.to_owned())
+    } else {
+        fail(
+            "SIGNALR_ROUTE_PREFIX",
+            "must be path segments of letters, digits, - _ . ~ separated by / (for example api), or empty",
+        )
+    }
+}
+
+fn token_policy(settings: &Settings) -> Result<TokenPolicy, ConfigError> {
+    let lifetime_secs = match settings.value("SIGNALR_TOKEN_LIFETIME_SECONDS") {
+        Some(text) => match text.parse::<u64>() {
+            Ok(secs) if (1..=MAX_TOKEN_LIFETIME_SECS).contains(&secs) => secs,
+            _ => {
+                return fail(
+                    "SIGNALR_TOKEN_LIFETIME_SECONDS",
+                    "must be a whole number of seconds from 1 to 86400",
+                );
+            }
+        },
+        None => TokenPolicy::default().lifetime_secs,
+    };
+    let unique_claim = match settings
+        .get("SIGNALR_UNIQUE_CLAIM")
+        .map(|(_, value)| value.trim())
+    {
+        None => Some(DEFAULT_UNIQUE_CLAIM.to_owned()),
+        Some("") => None,
+        Some(name) if RESERVED_CLAIMS.contains(&name) => {
+            return fail(
+                "SIGNALR_UNIQUE_CLAIM",
+                "names a claim the token already uses; choose another name, or leave it empty to send no unique claim",
+            );
+        }
+        Some(name) => Some(name.to_owned()),
+    };
+    Ok(TokenPolicy {
+        lifetime_secs,
+        unique_claim,
+    })
+}
+
+fn host(settings: &Settings) -> Result<Host, ConfigError> {
+    if settings.value("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return Ok(Host::Lambda);
+    }
+    if let Some(port) = settings.value("FUNCTIONS_CUSTOMHANDLER_PORT") {
+        return match port.parse::<u16>() {
+            Ok(port) => Ok(Host::Functions(SocketAddr::new(
+                Ipv4Addr::LOCALHOST.into(),
+                port,
+            ))),
+            Err(_) => fail(
+                "FUNCTIONS_CUSTOMHANDLER_PORT",
+                "must be a port number from 0 to 65535",
+            ),
+        };
+    }
+    match settings.value("SIGNALR_LISTEN") {
+        Some(addr) => match addr.parse::<SocketAddr>() {
+            Ok(addr) => Ok(Host::Local(addr)),
+            Err(_) => fail(
+                "SIGNALR_LISTEN",
+                "must be an IP address and port, for example 127.0.0.1:7071 or 0.0.0.0:8080",
+            ),
+        },
+        None => Ok(Host::Local(DEFAULT_LISTEN)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvu";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    fn error(vars: &[(&str, &str)]) -> ConfigError {
+        let error = config(vars).expect_err("should be refused");
+        assert!(!error.to_string().contains(KEY), "echoes the key: {error}");
+        error
+    }
+
+    fn cs() -> String {
+        format!("Endpoint=https://demo.service.signalr.net;AccessKey={KEY};Version=1.0;")
+    }
+
+    #[test]
+    fn nothing_set_serves_the_emulator_default_with_a_warning() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.endpoints.len(), 1);
+        assert_eq!(
+            config.endpoints[0].client_url("chat", "r"),
+            "http://localhost:8999/client/?hub=chat&asrs_request_id=r"
+        );
+        assert_eq!(config.warnings.len(), 1);
+        assert!(config.warnings[0].contains("emulator"));
+        assert_eq!(config.route_prefix, "api");
+        assert_eq!(config.token_policy, TokenPolicy::default());
+        assert_eq!(config.host, Host::Local(DEFAULT_LISTEN));
+    }
+
+    #[test]
+    fn each_single_endpoint_form_is_read() {
+        for name in [
+            "Azure__SignalR__ConnectionString",
+            "Azure:SignalR:ConnectionString",
+            "AzureSignalRConnectionString",
+            "azuresignalrconnectionstring",
+        ] {
+            let config = config(&[(name, &cs())]).unwrap();
+            assert!(config.warnings.is_empty(), "{name}");
+            assert_eq!(
+                config.endpoints[0].audience("h"),
+                "https://demo.service.signalr.net/client/?hub=h"
+            );
+        }
+    }
+
+    #[test]
+    fn both_forms_must_agree() {
+        assert!(
+            config(&[
+                ("AzureSignalRConnectionString", &cs()),
+                ("Azure__SignalR__ConnectionString", &cs())
+            ])
+            .is_ok()
+        );
+        let other = cs().replace("demo", "other");
+        let e = error(&[
+            ("Azure__SignalR__ConnectionString", &cs()),
+            ("AzureSignalRConnectionString", &other),
+        ]);
+        assert_eq!(e.setting, "AzureSignalRConnectionString");
+        assert_eq!(
+            e.message,
+            "differs from Azure__SignalR__ConnectionString: set the connection string in one of them only"
+        );
+    }
+
+    #[test]
+    fn a_malformed_connection_string_names_the_setting_and_not_the_key() {
+        let e = error(&[("AzureSignalRConnectionString", &format!("AccessKey={KEY}"))]);
+        assert_eq!(e.setting, "AzureSignalRConnectionString");
+        assert!(e.message.contains("no Endpoint"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "setting AzureSignalRConnectionString: the connection string has no Endpoint (expected Endpoint=https://<name>.service.signalr.net;...)"
+        );
+        let e = error(&[(
+            "Azure:SignalR:ConnectionString",
+            &format!("Endpoint=https://a;AccessKey={KEY};Port=0"),
+        )]);
+        assert_eq!(e.setting, "Azure:SignalR:ConnectionString");
+        let e = error(&[("AzureSignalRConnectionString", "  ")]);
+        assert!(e.message.starts_with("is empty"), "{e}");
+    }
+
+    #[test]
+    fn forms_not_supported_yet_are_refused_not_ignored() {
+        let e = error(&[("Azure__SignalR__ConnectionString__east__primary", &cs())]);
+        assert_eq!(e.setting, "Azure__SignalR__ConnectionString__east__primary");
+        let e = error(&[(
+            "AzureSignalRConnectionString__serviceUri",
+            "https://a.service.signalr.net",
+        )]);
+        assert_eq!(e.setting, "AzureSignalRConnectionString__serviceUri");
+        let e = error(&[(
+            "AzureSignalRConnectionString",
+            "Endpoint=https://a;AuthType=azure.msi",
+        )]);
+        assert!(
+            e.message.contains("Microsoft Entra ID is not supported")
+                || e.message.contains("not supported by this build"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn token_lifetime_is_1_to_86400_seconds() {
+        assert_eq!(
+            config(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", "300")])
+                .unwrap()
+                .token_policy
+                .lifetime_secs,
+            300
+        );
+        assert_eq!(
+            config(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", "86400")])
+                .unwrap()
+                .token_policy
+                .lifetime_secs,
+            86400
+        );
+        for bad in ["0", "86401", "-5", "1h", "3600.5"] {
+            let e = error(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", bad)]);
+            assert_eq!(e.setting, "SIGNALR_TOKEN_LIFETIME_SECONDS", "{bad}");
+            assert_eq!(
+                e.message,
+                "must be a whole number of seconds from 1 to 86400"
+            );
+        }
+    }
+
+    #[test]
+    fn unique_claim_can_be_renamed_disabled_but_not_clash() {
+        assert_eq!(
+            config(&[("SIGNALR_UNIQUE_CLAIM", "jti")])
+                .unwrap()
+                .token_policy
+                .unique_claim
+                .as_deref(),
+            Some("jti")
+        );
+        assert_eq!(
+            config(&[("SIGNALR_UNIQUE_CLAIM", "")])
+                .unwrap()
+                .token_policy
+                .unique_claim,
+            None
+        );
+        for reserved in ["aud", "exp", "nameid", "asrs.s.uid"] {
+            assert_eq!(
+                error(&[("SIGNALR_UNIQUE_CLAIM", reserved)]).setting,
+                "SIGNALR_UNIQUE_CLAIM"
+            );
+        }
+    }
+
+    #[test]
+    fn hubs_and_application_name_are_validated() {
+        let config_ok = config(&[
+            ("SIGNALR_HUB", "Chat"),
+            ("SIGNALR_HUBS", "chat, News"),
+            ("SIGNALR_APPLICATION_NAME", "app1"),
+        ])
+        .unwrap();
+        assert_eq!(config_ok.default_hub.as_deref(), Some("Chat"));
+        assert_eq!(
+            config_ok.allowed_hubs,
+            Some(vec!["chat".to_owned(), "news".to_owned()])
+        );
+        assert_eq!(config_ok.application_name.as_deref(), Some("app1"));
+        assert_eq!(error(&[("SIGNALR_HUB", "a/b")]).setting, "SIGNALR_HUB");
+        assert_eq!(
+            error(&[("SIGNALR_HUBS", "chat,a&b")]).setting,
+            "SIGNALR_HUBS"
+        );
+        let e = error(&[("SIGNALR_HUB", "other"), ("SIGNALR_HUBS", "chat")]);
+        assert_eq!(e.message, "is not one of the hubs listed in SIGNALR_HUBS");
+        assert_eq!(
+            error(&[("SIGNALR_APPLICATION_NAME", "my-app")]).setting,
+            "SIGNALR_APPLICATION_NAME"
+        );
+    }
+
+    #[test]
+    fn route_prefix_is_trimmed_and_checked() {
+        assert_eq!(
+            config(&[("SIGNALR_ROUTE_PREFIX", "/signalr/")])
+                .unwrap()
+                .route_prefix,
+            "signalr"
+        );
+        assert_eq!(
+            config(&[("SIGNALR_ROUTE_PREFIX", "")])
+                .unwrap()
+                .route_prefix,
+            ""
+        );
+        assert_eq!(
+            config(&[("SIGNALR_ROUTE_PREFIX", "v1/api")])
+                .unwrap()
+                .route_prefix,
+            "v1/api"
+        );
+        for bad in ["{hub}", "a//b", "a b", "*rest"] {
+            assert_eq!(
+                error(&[("SIGNALR_ROUTE_PREFIX", bad)]).setting,
+                "SIGNALR_ROUTE_PREFIX",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_is_lambda_then_functions_then_local() {
+        assert_eq!(
+            config(&[
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "1")
+            ])
+            .unwrap()
+            .host,
+            Host::Lambda
+        );
+        assert_eq!(
+            config(&[
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "40001"),
+                ("SIGNALR_LISTEN", "0.0.0.0:1")
+            ])
+            .unwrap()
+            .host,
+            Host::Functions("127.0.0.1:40001".parse().unwrap())
+        );
+        assert_eq!(
+            config(&[("SIGNALR_LISTEN", "0.0.0.0:8080")]).unwrap().host,
+            Host::Local("0.0.0.0:8080".parse().unwrap())
+        );
+        assert_eq!(
+            error(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "http")]).setting,
+            "FUNCTIONS_CUSTOMHANDLER_PORT"
+        );
+        assert_eq!(
+            error(&[("SIGNALR_LISTEN", "localhost")]).setting,
+            "SIGNALR_LISTEN"
+        );
+    }
+}

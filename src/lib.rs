@@ -1,0 +1,22 @@
+//! The negotiate function for Azure SignalR Service.
+//!
+//! A SignalR client POSTs to `{base}/negotiate`; this crate answers with the service URL to
+//! connect to and a signed access token (`{"url": "...", "accessToken": "..."}`), the same way
+//! on AWS Lambda, as an Azure Functions custom handler, and as a local server.
+//!
+//! Data flows one way: request → hub ([`hub`]) → endpoint ([`endpoint`]) → token ([`token`])
+//! → response ([`negotiate`]). Configuration ([`config`], [`connection_string`]) is read and
+//! checked once at start; [`app`] builds the one router and [`host`] serves it.
+
+pub mod access_key;
+pub mod app;
+pub mod config;
+pub mod connection_string;
+pub mod endpoint;
+pub mod error;
+pub mod host;
+pub mod hub;
+pub mod negotiate;
+pub mod secret;
+pub mod telemetry;
+pub mod token;

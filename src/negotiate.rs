@@ -1,0 +1,301 @@
+//! The negotiate handler: request → hub → endpoint → token → `{"url", "accessToken"}`.
+//!
+//! [`Negotiator`] is the functional core, built once from the configuration; the axum
+//! handlers below only take the hub out of the request, bound the body and log the outcome.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::connection_string::Authentication;
+use crate::endpoint::ServiceEndpoint;
+use crate::error::ApiError;
+use crate::hub;
+use crate::token::{self, AccessTokenClaims, TokenError, TokenPolicy};
+
+/// Largest request body accepted (a negotiate needs none).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The redirect a SignalR client follows: where to connect, and with which token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NegotiateResponse {
+    pub url: String,
+    pub access_token: String,
+}
+
+/// Everything a negotiate needs, prepared at start.
+#[derive(Debug)]
+pub struct Negotiator {
+    endpoints: Vec<ServiceEndpoint>,
+    default_hub: Option<String>,
+    allowed_hubs: Option<Vec<String>>,
+    application_name: Option<String>,
+    token_policy: TokenPolicy,
+}
+
+/// A successful negotiate and what the log line reports of it.
+#[derive(Debug)]
+pub struct Negotiated<'a> {
+    pub response: NegotiateResponse,
+    pub endpoint: &'a ServiceEndpoint,
+    pub service_hub: String,
+}
+
+impl Negotiator {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            endpoints: config.endpoints.clone(),
+            default_hub: config.default_hub.clone(),
+            allowed_hubs: config.allowed_hubs.clone(),
+            application_name: config.application_name.clone(),
+            token_policy: config.token_policy.clone(),
+        }
+    }
+
+    pub fn default_hub(&self) -> Option<&str> {
+        self.default_hub.as_deref()
+    }
+
+    /// Negotiates for a hub as the request named it, at `now` (seconds since the epoch).
+    pub fn negotiate(&self, hub: &str, now: u64) -> Result<Negotiated<'_>, ApiError> {
+        hub::validate(hub).map_err(|error| ApiError::bad_request(error.to_string()))?;
+        if let Some(allowed) = &self.allowed_hubs {
+            if !allowed.iter().any(|name| name.eq_ignore_ascii_case(hub)) {
+                return Err(ApiError::not_found("this function does not serve that hub"));
+            }
+        }
+        let service_hub = hub::service_hub(self.application_name.as_deref(), hub);
+        let endpoint = self.choose_endpoint()?;
+        let access_token = match endpoint.auth() {
+            Authentication::AccessKey(key) => {
+                let audience = endpoint.audience(&service_hub);
+                let claims = AccessTokenClaims::new(&audience, None, &self.token_policy, now);
+                token::sign(key, &claims).map_err(token_error)?
+            }
+            Authentication::MicrosoftEntra(_) => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "this endpoint uses Microsoft Entra ID, which this build cannot issue tokens for",
+                ));
+            }
+        };
+        let url = endpoint.client_url(&service_hub, &token::random_id());
+        Ok(Negotiated {
+            response: NegotiateResponse { url, access_token },
+            endpoint,
+            service_hub,
+        })
+    }
+
+    fn choose_endpoint(&self) -> Result<&ServiceEndpoint, ApiError> {
+        self.endpoints.first().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no SignalR endpoint is available",
+            )
+        })
+    }
+}
+
+fn token_error(error: TokenError) -> ApiError {
+    match error {
+        TokenError::TooLong(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string()),
+        TokenError::Signing => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
+}
+
+/// `/{prefix}/{hub}/negotiate`
+pub async fn negotiate_path_hub(
+    State(negotiator): State<Arc<Negotiator>>,
+    hub: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    let hub = hub.map(|Path(hub)| hub).map_err(|_| {
+        ApiError::bad_request("the hub name in the path is not valid percent-encoded UTF-8")
+    });
+    respond(&negotiator, hub, request).await
+}
+
+/// `/{prefix}/negotiate?hub=…` (or `SIGNALR_HUB`)
+pub async fn negotiate_query_hub(
+    State(negotiator): State<Arc<Negotiator>>,
+    request: Request,
+) -> Response {
+    let hub = hub_from_query(request.uri().query(), negotiator.default_hub());
+    respond(&negotiator, hub, request).await
+}
+
+/// The hub of `?hub=`, else the default; given twice, or neither, is a bad request.
+fn hub_from_query(query: Option<&str>, default_hub: Option<&str>) -> Result<String, ApiError> {
+    let mut hubs = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(key, _)| key == "hub")
+        .map(|(_, value)| value);
+    match (hubs.next(), hubs.next()) {
+        (Some(hub), None) => Ok(hub.into_owned()),
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "the hub query parameter is given more than once",
+        )),
+        (None, _) => default_hub.map(str::to_owned).ok_or_else(|| {
+            ApiError::bad_request(
+                "no hub given: use /{prefix}/{hub}/negotiate or ?hub=, or set SIGNALR_HUB",
+            )
+        }),
+    }
+}
+
+async fn respond(
+    negotiator: &Negotiator,
+    hub: Result<String, ApiError>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let outcome = match hub {
+        Ok(hub) => match read_body(request.into_body()).await {
+            Ok(()) => negotiator.negotiate(&hub, unix_now()),
+            Err(error) => Err(error),
+        },
+        Err(error) => Err(error),
+    };
+    let latency_us = started.elapsed().as_micros() as u64;
+    match outcome {
+        Ok(negotiated) => {
+            tracing::info!(
+                hub = %negotiated.service_hub,
+                endpoint = negotiated.endpoint.name(),
+                status = 200,
+                latency_us,
+                "negotiate"
+            );
+            let mut response = Json(negotiated.response).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => {
+            tracing::info!(status = error.status.as_u16(), latency_us, reason = %error.message, "negotiate refused");
+            error.into_response()
+        }
+    }
+}
+
+/// Reads and drops the body, refusing one over [`MAX_BODY_BYTES`].
+async fn read_body(body: Body) -> Result<(), ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is larger than 16 KiB; negotiate needs no body",
+        )
+    };
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(_) => Ok(()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(_) => Err(ApiError::bad_request("the request body could not be read")),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn negotiator(vars: &[(&str, &str)]) -> Negotiator {
+        let config =
+            Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        Negotiator::new(&config)
+    }
+
+    #[test]
+    fn query_hub_rules() {
+        assert_eq!(
+            hub_from_query(Some("hub=chat&negotiateVersion=1"), None).unwrap(),
+            "chat"
+        );
+        assert_eq!(
+            hub_from_query(Some("negotiateVersion=1"), Some("news")).unwrap(),
+            "news"
+        );
+        assert_eq!(hub_from_query(Some("hub=a%20b"), None).unwrap(), "a b");
+        assert_eq!(
+            hub_from_query(Some("hub=a&hub=b"), Some("x"))
+                .unwrap_err()
+                .message,
+            "the hub query parameter is given more than once"
+        );
+        assert_eq!(
+            hub_from_query(None, None).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(hub_from_query(Some("hub="), Some("x")).unwrap(), "");
+    }
+
+    #[test]
+    fn negotiates_with_the_lower_cased_prefixed_hub() {
+        let n = negotiator(&[("SIGNALR_APPLICATION_NAME", "App")]);
+        let done = n.negotiate("Chat", 100).unwrap();
+        assert_eq!(done.service_hub, "app_chat");
+        assert!(
+            done.response
+                .url
+                .starts_with("http://localhost:8999/client/?hub=app_chat&asrs_request_id="),
+            "{}",
+            done.response.url
+        );
+    }
+
+    #[test]
+    fn request_ids_are_fresh_and_url_safe() {
+        let n = negotiator(&[]);
+        let a = n.negotiate("chat", 0).unwrap().response.url;
+        let b = n.negotiate("chat", 0).unwrap().response.url;
+        assert_ne!(a, b);
+        let id = a.rsplit_once("asrs_request_id=").unwrap().1;
+        assert!(
+            id.len() >= 16
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{id}"
+        );
+    }
+
+    #[test]
+    fn refuses_bad_and_unlisted_hubs() {
+        let n = negotiator(&[("SIGNALR_HUBS", "chat")]);
+        assert_eq!(
+            n.negotiate("a/b", 0).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            n.negotiate("news", 0).unwrap_err().status,
+            StatusCode::NOT_FOUND
+        );
+        assert!(n.negotiate("CHAT", 0).is_ok());
+    }
+
+    #[test]
+    fn an_oversize_token_is_a_413() {
+        let n = negotiator(&[("SIGNALR_APPLICATION_NAME", &"a".repeat(128))]);
+        // A hub name of 128 plus a 128-character application name stays well under 4096.
+        assert!(n.negotiate(&"h".repeat(128), 0).is_ok());
+        assert_eq!(
+            token_error(TokenError::TooLong(5000)).status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+}
