@@ -23,7 +23,7 @@ pub fn init(host: Host) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stdout)
         .with_target(false);
     match host {
         Host::Lambda | Host::Functions(_) => builder

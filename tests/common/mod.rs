@@ -1,0 +1,149 @@
+//! Helpers shared by the integration tests: run the real binary, wait for it, verify tokens
+//! with a JWT implementation that is not ours.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use jwt::VerifyWithKey;
+use serde_json::Value;
+use sha2::Sha256;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_signalr-negotiate");
+pub const KEY: &str = "Tst0KeyFor+Integration/Tests0123456789abcdef=";
+
+pub fn connection_string(endpoint: &str) -> String {
+    format!("Endpoint={endpoint};AccessKey={KEY};Version=1.0;")
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The binary, running with only the given environment; killed when dropped.
+pub struct Function {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Function {
+    pub fn spawn(name: &str, env: &[(&str, &str)]) -> Self {
+        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{name}-{}.log", std::process::id()));
+        let out = File::create(&log).unwrap();
+        let child = Command::new(BINARY)
+            .env_clear()
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("the binary starts");
+        Self { child, log }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn terminate(&self) {
+        Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `GET {base}/` until it answers 200, as the Functions host does before forwarding.
+pub async fn wait_ready(client: &reqwest::Client, base: &str, function: &mut Function) {
+    let start = Instant::now();
+    loop {
+        if let Ok(response) = client.get(format!("{base}/")).send().await {
+            if response.status() == 200 {
+                return;
+            }
+        }
+        if let Some(status) = function.wait_exit(Duration::ZERO) {
+            panic!(
+                "the function exited with {status} before it was ready:\n{}",
+                function.logs()
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "not ready in 15 s:\n{}",
+            function.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Verifies an HS256 token with the `jwt` crate and RustCrypto's HMAC, keyed with the UTF-8
+/// bytes of `key`; returns the claims.
+pub fn verify_token(token: &str, key: &str) -> BTreeMap<String, Value> {
+    let key: Hmac<Sha256> = Hmac::new_from_slice(key.as_bytes()).unwrap();
+    token
+        .verify_with_key(&key)
+        .expect("the token verifies with the access key")
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Checks a negotiate answer for `hub` against `endpoint` (scheme://host, no port) and `url_base`.
+pub fn assert_negotiated(body: &Value, url_base: &str, audience_base: &str, hub: &str) {
+    let url = body["url"].as_str().expect("url");
+    let prefix = format!("{url_base}/client/?hub={hub}&asrs_request_id=");
+    assert!(
+        url.starts_with(&prefix),
+        "url {url} should start with {prefix}"
+    );
+    assert!(url.len() > prefix.len());
+    let claims = verify_token(body["accessToken"].as_str().expect("accessToken"), KEY);
+    assert_eq!(claims["aud"], format!("{audience_base}/client/?hub={hub}"));
+    assert_eq!(claims["iss"], "azure-signalr");
+    let exp = claims["exp"].as_i64().unwrap();
+    assert!((exp - now() - 3600).abs() <= 5, "exp {exp}");
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        2,
+        "only url and accessToken: {body}"
+    );
+}

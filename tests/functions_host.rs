@@ -1,0 +1,110 @@
+//! The binary as an Azure Functions custom handler: started with `FUNCTIONS_CUSTOMHANDLER_PORT`,
+//! probed with `GET /` until ready, then sent requests the way the Functions host forwards them.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Function, KEY, assert_negotiated, connection_string, free_port, wait_ready};
+use serde_json::Value;
+
+/// Headers the Functions host adds to a forwarded request (the client's own are kept).
+fn forwarded(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    request
+        .header("X-Azure-Functions-HostVersion", "4.1040.300.0")
+        .header(
+            "X-Azure-Functions-InvocationId",
+            "4a1c5b6e-8f3d-4e2a-9b7c-0d1e2f3a4b5c",
+        )
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        .header("X-Forwarded-For", "203.0.113.7:50432")
+        .header(
+            "X-SignalR-User-Agent",
+            "Microsoft SignalR/10.0 (10.0.11; Linux; NodeJS; 20.20.2)",
+        )
+}
+
+#[tokio::test]
+async fn answers_negotiate_as_a_custom_handler_and_stops_cleanly_on_sigterm() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let cs = connection_string("https://demo.service.signalr.net");
+    let mut function = Function::spawn(
+        "functions-host",
+        &[
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", &port_text),
+            ("AzureSignalRConnectionString", &cs),
+            ("SIGNALR_HUB", "news"),
+            ("SIGNALR_LISTEN", "127.0.0.1:1"), // ignored: the Functions port wins
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, &mut function).await;
+
+    let response = forwarded(client.post(format!("{base}/api/Chat/negotiate?negotiateVersion=1")))
+        .header("Content-Length", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.unwrap();
+    assert_negotiated(
+        &body,
+        "https://demo.service.signalr.net",
+        "https://demo.service.signalr.net",
+        "chat",
+    );
+
+    // The default route: /api/negotiate takes the hub from SIGNALR_HUB.
+    let response = forwarded(client.post(format!("{base}/api/negotiate")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_negotiated(
+        &body,
+        "https://demo.service.signalr.net",
+        "https://demo.service.signalr.net",
+        "news",
+    );
+
+    // A refusal is JSON too.
+    let response = forwarded(client.post(format!("{base}/api/a%26b%3Dc/negotiate")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("hub name"),
+        "{body}"
+    );
+
+    // Logs are JSON lines under the Functions host, and carry no secret.
+    function.terminate();
+    let status = function
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    let logs = function.logs();
+    assert!(!logs.contains(KEY), "the key was logged:\n{logs}");
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}"))
+        })
+        .collect();
+    assert!(
+        lines.iter().any(|line| line["message"] == "negotiate"
+            && line["hub"] == "chat"
+            && line["status"] == 200),
+        "{logs}"
+    );
+}

@@ -1,0 +1,184 @@
+//! Interop with the official SignalR client: `@microsoft/signalr` negotiates with the real
+//! binary, follows the redirect to a stand-in service (`tests/interop/service.js`) that checks
+//! the token as the service does, and completes the WebSocket handshake. Cases with a wrong
+//! key, a wrong audience and a wrong url must fail, so the test can tell.
+//!
+//! Needs Node.js and npm; the packages of `tests/interop` are installed by `npm ci` on first
+//! use (or by `.ci/run`).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use common::{Function, KEY, free_port, wait_ready};
+
+fn harness() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+/// `true` when Node and the harness packages are there (installing them if needed).
+fn node_ready() -> bool {
+    static READY: OnceLock<bool> = OnceLock::new();
+    *READY.get_or_init(|| {
+        if Command::new("node").arg("--version").output().is_err() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "Node.js is required for the interop test in CI"
+            );
+            eprintln!("interop test skipped: Node.js is not installed");
+            return false;
+        }
+        if !harness().join("node_modules/@microsoft/signalr").exists() {
+            let status = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(harness())
+                .status()
+                .expect("npm runs");
+            assert!(status.success(), "npm ci in tests/interop failed");
+        }
+        true
+    })
+}
+
+/// The stand-in service, killed when dropped.
+struct Service {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Service {
+    fn start(name: &str) -> Self {
+        let log =
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("interop-service-{name}.log"));
+        let mut child = Command::new("node")
+            .arg("service.js")
+            .current_dir(harness())
+            .env("ACCESS_KEY", KEY)
+            .env("PORT", "0")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("node starts the stand-in service");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v["port"].as_u64())
+            .unwrap_or_else(|| panic!("the service did not print its port: {line:?}"))
+            as u16;
+        Self { child, port, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the function with `connection_string`, runs the official client against it and
+/// returns whether `connection.start()` and an echo invoke succeeded, with the output.
+async fn client_connects(name: &str, connection_string: &str) -> (bool, String) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut function = Function::spawn(
+        &format!("interop-{name}"),
+        &[
+            ("SIGNALR_LISTEN", listen.as_str()),
+            ("AzureSignalRConnectionString", connection_string),
+        ],
+    );
+    let base = format!("http://{listen}");
+    wait_ready(&reqwest::Client::new(), &base, &mut function).await;
+    let output = Command::new("node")
+        .arg("client.js")
+        .current_dir(harness())
+        .env("NEGOTIATE_BASE", format!("{base}/api/Chat"))
+        .env("TIMEOUT_MS", "15000")
+        .output()
+        .expect("node runs the client");
+    let text = format!(
+        "{}{}\n--- function log ---\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        function.logs()
+    );
+    (output.status.success() && text.contains("interop ok"), text)
+}
+
+#[tokio::test]
+async fn the_official_client_connects_through_our_negotiate() {
+    if !node_ready() {
+        return;
+    }
+    let service = Service::start("ok");
+    let cs = format!(
+        "Endpoint=http://127.0.0.1;Port={};AccessKey={KEY};Version=1.0;",
+        service.port
+    );
+    let (ok, output) = client_connects("ok", &cs).await;
+    assert!(
+        ok,
+        "the client did not connect:\n{output}\n--- service log ---\n{}",
+        service.log()
+    );
+    let log = service.log();
+    assert!(
+        log.contains(r#""aud":"http://127.0.0.1/client/?hub=chat""#),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_key_audience_or_url_is_caught() {
+    if !node_ready() {
+        return;
+    }
+    let service = Service::start("negative");
+    let dead_port = free_port();
+    let port = service.port;
+    let cases = [
+        (
+            "wrong-key",
+            format!("Endpoint=http://127.0.0.1;Port={port};AccessKey=not-{KEY};Version=1.0;"),
+            "invalid signature",
+        ),
+        (
+            "wrong-aud",
+            format!(
+                "Endpoint=http://localhost.localdomain;Port={port};ClientEndpoint=http://127.0.0.1:{port};AccessKey={KEY};Version=1.0;"
+            ),
+            "audience",
+        ),
+        (
+            "wrong-url",
+            format!(
+                "Endpoint=http://127.0.0.1;Port={port};ClientEndpoint=http://127.0.0.1:{dead_port};AccessKey={KEY};Version=1.0;"
+            ),
+            "negotiation",
+        ),
+    ];
+    for (name, cs, reason) in cases {
+        let (ok, output) = client_connects(name, &cs).await;
+        assert!(
+            !ok,
+            "{name}: the client connected, but should not have:\n{output}"
+        );
+        let all = format!("{output}\n{}", service.log());
+        assert!(
+            all.contains(reason),
+            "{name}: expected {reason:?} in:\n{all}"
+        );
+    }
+}

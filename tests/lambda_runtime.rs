@@ -1,0 +1,257 @@
+//! The binary as an AWS Lambda function, driven through a fake Lambda Runtime API that speaks
+//! the real protocol: `GET /2018-06-01/runtime/invocation/next` long-polls for an event and
+//! answers with the `Lambda-Runtime-*` headers; the function posts each result to
+//! `/2018-06-01/runtime/invocation/{id}/response` (or `/error`).
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use common::{Function, KEY, assert_negotiated, connection_string};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+#[derive(Debug)]
+struct Posted {
+    request_id: String,
+    kind: &'static str,
+    body: Value,
+}
+
+#[derive(Clone)]
+struct RuntimeApi {
+    events: Arc<Mutex<VecDeque<(String, Value)>>>,
+    posted: mpsc::UnboundedSender<Posted>,
+}
+
+async fn next_invocation(State(api): State<RuntimeApi>) -> impl IntoResponse {
+    let next = api.events.lock().unwrap().pop_front();
+    let Some((request_id, event)) = next else {
+        // No more events: hold the long poll, as Lambda does while the sandbox is frozen.
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 10_000;
+    let mut headers = HeaderMap::new();
+    headers.insert("Lambda-Runtime-Aws-Request-Id", request_id.parse().unwrap());
+    headers.insert(
+        "Lambda-Runtime-Deadline-Ms",
+        deadline.to_string().parse().unwrap(),
+    );
+    headers.insert(
+        "Lambda-Runtime-Invoked-Function-Arn",
+        "arn:aws:lambda:eu-west-1:123456789012:function:negotiate"
+            .parse()
+            .unwrap(),
+    );
+    headers.insert(
+        "Lambda-Runtime-Trace-Id",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+            .parse()
+            .unwrap(),
+    );
+    (headers, axum::Json(event))
+}
+
+async fn post_result(
+    State(api): State<RuntimeApi>,
+    Path((request_id, kind)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    let kind = if kind == "response" {
+        "response"
+    } else {
+        "error"
+    };
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let _ = api.posted.send(Posted {
+        request_id,
+        kind,
+        body,
+    });
+    StatusCode::ACCEPTED
+}
+
+async fn init_error(State(api): State<RuntimeApi>, body: axum::body::Bytes) -> StatusCode {
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let _ = api.posted.send(Posted {
+        request_id: String::new(),
+        kind: "init-error",
+        body,
+    });
+    StatusCode::ACCEPTED
+}
+
+/// An API Gateway HTTP API (payload 2.0) event for `POST /api/{hub}/negotiate`.
+fn http_api_event(hub: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "ANY /api/{hub}/negotiate",
+        "rawPath": format!("/api/{hub}/negotiate"),
+        "rawQueryString": "negotiateVersion=1",
+        "headers": {
+            "content-length": "0",
+            "host": "r3pmxmplak.execute-api.eu-west-1.amazonaws.com",
+            "user-agent": "node",
+            "x-forwarded-for": "203.0.113.9",
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https",
+            "x-signalr-user-agent": "Microsoft SignalR/10.0 (10.0.11; Linux; NodeJS; 20.20.2)"
+        },
+        "queryStringParameters": {"negotiateVersion": "1"},
+        "pathParameters": {"hub": hub},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "r3pmxmplak",
+            "domainName": "r3pmxmplak.execute-api.eu-west-1.amazonaws.com",
+            "domainPrefix": "r3pmxmplak",
+            "http": {
+                "method": "POST",
+                "path": format!("/api/{hub}/negotiate"),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9",
+                "userAgent": "node"
+            },
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": "ANY /api/{hub}/negotiate",
+            "stage": "$default",
+            "time": "23/Nov/2026:13:00:00 +0000",
+            "timeEpoch": 1_795_438_800_000_i64
+        },
+        "isBase64Encoded": false
+    })
+}
+
+/// A Lambda Function URL event (payload 2.0, `$default` route) for `GET /api/negotiate?hub=`.
+fn function_url_event(query: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/api/negotiate",
+        "rawQueryString": query,
+        "headers": {
+            "host": "abcdefghijklmnop.lambda-url.eu-west-1.on.aws",
+            "user-agent": "curl/8.5.0",
+            "x-amzn-trace-id": "Root=1-6552b5e2-7b1b5b2a1f2e3d4c5b6a7980",
+            "x-forwarded-for": "203.0.113.10",
+            "x-forwarded-proto": "https"
+        },
+        "queryStringParameters": {"hub": "Chat"},
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abcdefghijklmnop",
+            "domainName": "abcdefghijklmnop.lambda-url.eu-west-1.on.aws",
+            "domainPrefix": "abcdefghijklmnop",
+            "http": {
+                "method": "GET",
+                "path": "/api/negotiate",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.10",
+                "userAgent": "curl/8.5.0"
+            },
+            "requestId": "8c1f2a3b-4d5e-6f70-8192-a3b4c5d6e7f8",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "23/Nov/2026:13:00:01 +0000",
+            "timeEpoch": 1_795_438_801_000_i64
+        },
+        "isBase64Encoded": false
+    })
+}
+
+#[tokio::test]
+async fn answers_http_api_and_function_url_events_through_the_runtime_api() {
+    let events = VecDeque::from([
+        ("req-http-api".to_owned(), http_api_event("Chat")),
+        (
+            "req-function-url".to_owned(),
+            function_url_event("hub=Chat&negotiateVersion=1"),
+        ),
+        ("req-bad-hub".to_owned(), http_api_event("a&b=c")),
+        ("req-twice".to_owned(), function_url_event("hub=a&hub=b")),
+    ]);
+    let (posted, mut results) = mpsc::unbounded_channel();
+    let api = RuntimeApi {
+        events: Arc::new(Mutex::new(events)),
+        posted,
+    };
+    let router = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/{kind}",
+            post(post_result),
+        )
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(api);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let runtime_api = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let cs = connection_string("https://demo.service.signalr.net");
+    let function = Function::spawn(
+        "lambda",
+        &[
+            ("AWS_LAMBDA_RUNTIME_API", &runtime_api),
+            ("AWS_LAMBDA_FUNCTION_NAME", "negotiate"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/negotiate"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/23/[$LATEST]abc"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AzureSignalRConnectionString", &cs),
+            ("RUST_LOG", "info"),
+        ],
+    );
+
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let result = tokio::time::timeout(Duration::from_secs(15), results.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no result from the function in 15 s:\n{}", function.logs()))
+            .unwrap();
+        got.push(result);
+    }
+    let by_id = |id: &str| {
+        got.iter()
+            .find(|p| p.request_id == id)
+            .unwrap_or_else(|| panic!("{id}: {got:?}"))
+    };
+
+    for id in ["req-http-api", "req-function-url"] {
+        let posted = by_id(id);
+        assert_eq!(posted.kind, "response", "{posted:?}");
+        assert_eq!(posted.body["statusCode"], 200, "{posted:?}");
+        assert_eq!(posted.body["headers"]["content-type"], "application/json");
+        assert_eq!(posted.body["isBase64Encoded"], false);
+        let body: Value = serde_json::from_str(posted.body["body"].as_str().unwrap()).unwrap();
+        assert_negotiated(
+            &body,
+            "https://demo.service.signalr.net",
+            "https://demo.service.signalr.net",
+            "chat",
+        );
+    }
+    for (id, status) in [("req-bad-hub", 400), ("req-twice", 400)] {
+        let posted = by_id(id);
+        assert_eq!(posted.kind, "response", "{posted:?}");
+        assert_eq!(posted.body["statusCode"], status, "{posted:?}");
+        let body: Value = serde_json::from_str(posted.body["body"].as_str().unwrap()).unwrap();
+        assert!(body["error"].is_string(), "{body}");
+    }
+    let logs = function.logs();
+    assert!(!logs.contains(KEY), "the key was logged:\n{logs}");
+    for line in logs.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|_| panic!("not a JSON line: {line}"));
+    }
+}

@@ -1,0 +1,287 @@
+//! The real router, driven in-process: routes, hub rules and every kind of bad input get
+//! their status and a JSON error, never a token they should not.
+
+mod common;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{KEY, assert_negotiated, connection_string};
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use signalr_negotiate::app;
+use signalr_negotiate::config::Config;
+use tower::ServiceExt as _;
+
+fn router(vars: &[(&str, &str)]) -> Router {
+    let cs = connection_string("https://demo.service.signalr.net");
+    let mut all = vec![("AzureSignalRConnectionString".to_owned(), cs)];
+    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    app::build(&Config::from_vars(all).unwrap())
+}
+
+async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    body: Body,
+) -> (StatusCode, Value, axum::http::HeaderMap) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(body)
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("{method} {uri}: body is not JSON: {bytes:?}"));
+    (status, json, headers)
+}
+
+async fn expect_error(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    body: Body,
+    status: StatusCode,
+) -> String {
+    let (got, json, headers) = call(router, method, uri, body).await;
+    assert_eq!(got, status, "{method} {uri}: {json}");
+    assert_eq!(
+        headers["content-type"], "application/json",
+        "{method} {uri}"
+    );
+    assert!(
+        json.get("accessToken").is_none(),
+        "{method} {uri} issued a token"
+    );
+    let message = json["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{method} {uri}: {json}"))
+        .to_owned();
+    assert!(!message.contains(KEY));
+    message
+}
+
+#[tokio::test]
+async fn negotiates_on_both_routes_with_get_and_post() {
+    let router = router(&[("SIGNALR_HUB", "Default")]);
+    for (method, uri, hub) in [
+        (
+            "POST",
+            "/api/Chat/negotiate?negotiateVersion=1&useStatefulReconnect=true",
+            "chat",
+        ),
+        ("GET", "/api/chat/negotiate", "chat"),
+        ("POST", "/api/negotiate?hub=News", "news"),
+        ("POST", "/api/negotiate?negotiateVersion=1", "default"),
+        ("POST", "/api/a%5B0%5D/negotiate", "a[0]"),
+    ] {
+        let (status, json, headers) = call(&router, method, uri, Body::empty()).await;
+        assert_eq!(status, StatusCode::OK, "{method} {uri}: {json}");
+        assert_eq!(headers["cache-control"], "no-store");
+        assert_negotiated(
+            &json,
+            "https://demo.service.signalr.net",
+            "https://demo.service.signalr.net",
+            hub,
+        );
+    }
+}
+
+#[tokio::test]
+async fn status_route_answers_ok() {
+    let (status, json, _) = call(&router(&[]), "GET", "/", Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json, serde_json::json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn a_small_body_is_accepted_and_a_large_one_is_413() {
+    let router = router(&[]);
+    let (status, _, _) = call(
+        &router,
+        "POST",
+        "/api/chat/negotiate",
+        Body::from(vec![b'x'; 16 * 1024]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let message = expect_error(
+        &router,
+        "POST",
+        "/api/chat/negotiate",
+        Body::from(vec![b'x'; 16 * 1024 + 1]),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    assert!(message.contains("16 KiB"), "{message}");
+    expect_error(
+        &router,
+        "POST",
+        "/api/chat/negotiate",
+        Body::from(vec![0u8; 10 << 20]),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn wrong_methods_are_405_with_allow() {
+    let router = router(&[]);
+    for method in ["PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let (status, json, headers) =
+            call(&router, method, "/api/chat/negotiate", Body::empty()).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method}: {json}");
+        assert_eq!(headers["allow"], "GET, POST");
+        assert!(json["error"].is_string());
+        expect_error(
+            &router,
+            method,
+            "/api/negotiate?hub=chat",
+            Body::empty(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        )
+        .await;
+    }
+    expect_error(
+        &router,
+        "POST",
+        "/",
+        Body::empty(),
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404() {
+    let router = router(&[]);
+    for uri in [
+        "/x",
+        "/api",
+        "/api/chat",
+        "/api/chat/negotiate/",
+        "/negotiate",
+        "/api/chat/connect",
+        "/API/chat/negotiate",
+    ] {
+        expect_error(&router, "POST", uri, Body::empty(), StatusCode::NOT_FOUND).await;
+    }
+}
+
+#[tokio::test]
+async fn bad_hub_names_are_400() {
+    let router = router(&[]);
+    let long = "h".repeat(129);
+    for uri in [
+        "/api//negotiate".to_owned(),
+        "/api/a/b/negotiate".to_owned(),
+        "/api/a%2Fb/negotiate".to_owned(),
+        "/api/a&b=c/negotiate".to_owned(),
+        "/api/a%26b%3Dc/negotiate".to_owned(),
+        "/api/ch%C3%A4t/negotiate".to_owned(),
+        "/api/chat%00/negotiate".to_owned(),
+        "/api/%FF/negotiate".to_owned(),
+        "/api/1chat/negotiate".to_owned(),
+        format!("/api/{long}/negotiate"),
+        "/api/negotiate?hub=".to_owned(),
+        "/api/negotiate?hub=a%2Fb".to_owned(),
+        "/api/negotiate?hub=a%26b%3Dc".to_owned(),
+        "/api/negotiate?hub=ch%C3%A4t".to_owned(),
+        format!("/api/negotiate?hub={long}"),
+        "/api/negotiate".to_owned(),
+        "/api/negotiate?hub=a&hub=a".to_owned(),
+    ] {
+        expect_error(
+            &router,
+            "POST",
+            &uri,
+            Body::empty(),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn unlisted_hubs_are_404() {
+    let router = router(&[("SIGNALR_HUBS", "chat,news")]);
+    expect_error(
+        &router,
+        "POST",
+        "/api/other/negotiate",
+        Body::empty(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let (status, _, _) = call(&router, "POST", "/api/NEWS/negotiate", Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn route_prefix_moves_the_routes() {
+    let router = router(&[("SIGNALR_ROUTE_PREFIX", "signalr/v1")]);
+    let (status, _, _) = call(&router, "POST", "/signalr/v1/chat/negotiate", Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    expect_error(
+        &router,
+        "POST",
+        "/api/chat/negotiate",
+        Body::empty(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    let root = router_with_prefix("");
+    let (status, _, _) = call(&root, "POST", "/chat/negotiate", Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = call(&root, "GET", "/", Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+fn router_with_prefix(prefix: &str) -> Router {
+    router(&[("SIGNALR_ROUTE_PREFIX", prefix)])
+}
+
+#[tokio::test]
+async fn token_lifetime_application_name_and_client_endpoint_reach_the_answer() {
+    let cs = format!(
+        "Endpoint=https://demo.service.signalr.net;ClientEndpoint=https://proxy.example.com/sig/;AccessKey={KEY}"
+    );
+    let config = Config::from_vars([
+        ("AzureSignalRConnectionString".to_owned(), cs),
+        (
+            "SIGNALR_TOKEN_LIFETIME_SECONDS".to_owned(),
+            "120".to_owned(),
+        ),
+        ("SIGNALR_APPLICATION_NAME".to_owned(), "Shop".to_owned()),
+        ("SIGNALR_UNIQUE_CLAIM".to_owned(), String::new()),
+    ])
+    .unwrap();
+    let (status, json, _) = call(
+        &app::build(&config),
+        "POST",
+        "/api/Chat/negotiate",
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let url = json["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://proxy.example.com/sig/client/?hub=shop_chat&asrs_request_id="),
+        "{url}"
+    );
+    let claims = common::verify_token(json["accessToken"].as_str().unwrap(), KEY);
+    assert_eq!(
+        claims["aud"],
+        "https://demo.service.signalr.net/client/?hub=shop_chat"
+    );
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        120
+    );
+    assert!(!claims.contains_key("uniqueToken"));
+}

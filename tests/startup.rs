@@ -1,0 +1,110 @@
+//! Start-up through the real binary: a bad setting stops the process with exit code 2 and a
+//! message naming the setting, never echoing a key.
+
+mod common;
+
+use std::process::Command;
+
+use common::{BINARY, KEY};
+
+fn start(env: &[(&str, &str)]) -> (i32, String) {
+    let output = Command::new(BINARY)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn malformed_settings_stop_the_start_with_exit_code_2() {
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "AzureSignalRConnectionString",
+            format!("AccessKey={KEY}"),
+            "no Endpoint",
+        ),
+        (
+            "AzureSignalRConnectionString",
+            format!("Endpoint=ftp://x;AccessKey={KEY}"),
+            "Endpoint in the connection string must be",
+        ),
+        (
+            "Azure__SignalR__ConnectionString",
+            format!("Endpoint=https://x;AccessKey={KEY};Port=99999"),
+            "Port",
+        ),
+        (
+            "AzureSignalRConnectionString",
+            format!("Endpoint=https://x;AccessKey={KEY};Version=2.0"),
+            "Version",
+        ),
+        (
+            "AzureSignalRConnectionString",
+            format!("Endpoint=https://x;AccessKey={KEY};accesskey={KEY}"),
+            "Duplicate properties",
+        ),
+        (
+            "AzureSignalRConnectionString",
+            "Endpoint=https://x".to_owned(),
+            "AccessKey is required",
+        ),
+        (
+            "AzureSignalRConnectionString",
+            "Endpoint=https://x;AuthType=azure.app;ClientId=c".to_owned(),
+            "TenantId",
+        ),
+        (
+            "AzureSignalRConnectionString",
+            format!("Endpoint=https://x;AuthType=kerberos;AccessKey={KEY}"),
+            "AuthType",
+        ),
+        (
+            "SIGNALR_TOKEN_LIFETIME_SECONDS",
+            "0".to_owned(),
+            "from 1 to 86400",
+        ),
+        ("SIGNALR_HUB", "a/b".to_owned(), "hub name"),
+        (
+            "SIGNALR_LISTEN",
+            "nowhere".to_owned(),
+            "IP address and port",
+        ),
+        (
+            "FUNCTIONS_CUSTOMHANDLER_PORT",
+            "seventy".to_owned(),
+            "port number",
+        ),
+    ];
+    for (setting, value, reason) in cases {
+        let (code, output) = start(&[(setting, value)]);
+        assert_eq!(code, 2, "{setting}={value}: {output}");
+        assert!(
+            output.contains(&format!("setting {setting}:")),
+            "{setting}: {output}"
+        );
+        assert!(
+            output.contains(reason),
+            "{setting}: expected {reason:?} in {output}"
+        );
+        assert!(
+            !output.contains(KEY),
+            "{setting}: the key was echoed: {output}"
+        );
+    }
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_failure_not_a_panic() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, output) = start(&[("SIGNALR_LISTEN", &addr)]);
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("cannot listen"), "{output}");
+    assert!(!output.contains("panicked"), "{output}");
+}
