@@ -7,6 +7,21 @@
 //! Data flows one way: request → hub ([`hub`]) → endpoint ([`endpoint`]) → token ([`token`])
 //! → response ([`negotiate`]). Configuration ([`config`], [`connection_string`]) is read and
 //! checked once at start; [`app`] builds the one router and [`host`] serves it.
+//!
+//! ```
+//! use signalr_negotiate::config::Config;
+//! use signalr_negotiate::negotiate::Negotiator;
+//!
+//! let config = Config::from_vars([(
+//!     "AzureSignalRConnectionString".to_owned(),
+//!     "Endpoint=https://demo.service.signalr.net;AccessKey=secret;Version=1.0;".to_owned(),
+//! )])?;
+//! let negotiator = Negotiator::new(&config);
+//! let answer = negotiator.negotiate("Chat", 1_700_000_000).unwrap().response;
+//! assert!(answer.url.starts_with("https://demo.service.signalr.net/client/?hub=chat&asrs_request_id="));
+//! assert_eq!(answer.access_token.split('.').count(), 3);
+//! # Ok::<(), signalr_negotiate::config::ConfigError>(())
+//! ```
 
 pub mod access_key;
 pub mod app;
