@@ -10,7 +10,7 @@ use axum::routing::{MethodRouter, get};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::error::ApiError;
 use crate::hub;
 use crate::negotiate::{Negotiator, negotiate_path_hub, negotiate_query_hub};
@@ -18,9 +18,12 @@ use crate::negotiate::{Negotiator, negotiate_path_hub, negotiate_query_hub};
 /// Methods a negotiate route answers.
 const NEGOTIATE_METHODS: &str = "GET, POST";
 
-/// Builds the router for a configuration.
-pub fn build(config: &Config) -> Router {
-    router(Arc::new(Negotiator::new(config)), &config.route_prefix)
+/// Builds the router for a configuration (credentials are made here, so this can fail).
+pub fn build(config: &Config) -> Result<Router, ConfigError> {
+    Ok(router(
+        Arc::new(Negotiator::new(config)?),
+        &config.route_prefix,
+    ))
 }
 
 /// The routes of SPEC §1 under `prefix` (without slashes; empty for the root).

@@ -9,9 +9,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use crate::connection_string::{Authentication, ConnectionString};
+use std::time::Duration;
+
+use crate::connection_string::{self, Authentication, ConnectionString, EntraCredential};
 use crate::endpoint::{EndpointType, ServiceEndpoint};
 use crate::hub;
+use crate::issuer::EntraMode;
+use crate::secret::Secret;
+use crate::service_api::UpstreamLimits;
 use crate::token::{DEFAULT_UNIQUE_CLAIM, TokenPolicy};
 
 /// The local emulator's well-known connection string, served when nothing is configured.
@@ -23,12 +28,17 @@ const CONNECTION_STRING_SETTINGS: [&str; 2] = [
     "AzureSignalRConnectionString",
 ];
 
-/// Settings whose sub-keys configure named or identity-based endpoints.
-const ENDPOINT_FAMILIES: [&str; 3] = [
+/// Settings whose sub-keys configure named endpoints (not supported yet).
+const NAMED_ENDPOINT_FAMILIES: [&str; 2] = [
     "Azure__SignalR__ConnectionString__",
     "Azure__SignalR__Endpoints__",
-    "AzureSignalRConnectionString__",
 ];
+
+/// The Functions binding's identity-based form: `AzureSignalRConnectionString__serviceUri` and friends.
+const IDENTITY_BASED: &str = "AzureSignalRConnectionString";
+
+/// Settings that add custom claims to tokens (the service's generateToken cannot).
+const CUSTOM_CLAIM_SETTINGS: [&str; 2] = ["SIGNALR_CLAIMS", "SIGNALR_COPY_CLAIMS"];
 
 /// Default address of the local server: the port `func start` uses.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -61,6 +71,10 @@ pub struct Config {
     pub allowed_hubs: Option<Vec<String>>,
     pub application_name: Option<String>,
     pub token_policy: TokenPolicy,
+    /// How Entra endpoints get client tokens.
+    pub entra_mode: EntraMode,
+    /// Bounds on calls to Entra and the service's REST API.
+    pub upstream: UpstreamLimits,
     pub host: Host,
     /// Things to log once logging is up (the configuration is read before).
     pub warnings: Vec<String>,
@@ -180,6 +194,7 @@ impl Config {
             }
             None => None,
         };
+        let entra_mode = entra_mode(&settings, &endpoints)?;
         Ok(Self {
             endpoints,
             route_prefix: route_prefix(&settings)?,
@@ -187,6 +202,8 @@ impl Config {
             allowed_hubs,
             application_name,
             token_policy: token_policy(&settings)?,
+            entra_mode,
+            upstream: upstream_limits(&settings)?,
             host: host(&settings)?,
             warnings,
         })
@@ -197,11 +214,11 @@ fn endpoints(
     settings: &Settings,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<ServiceEndpoint>, ConfigError> {
-    for family in ENDPOINT_FAMILIES {
+    for family in NAMED_ENDPOINT_FAMILIES {
         if let Some(name) = settings.names_under(family).first() {
             return fail(
                 name,
-                "named and identity-based endpoints are not supported by this build yet; set one access-key connection string in AzureSignalRConnectionString",
+                "named endpoints are not supported by this build yet; set one connection string in AzureSignalRConnectionString",
             );
         }
     }
@@ -227,30 +244,169 @@ fn endpoints(
             None => chosen = Some((name, value)),
         }
     }
-    let (setting, text) = match chosen {
-        Some(found) => found,
-        None => {
+    let identity_based = identity_based_endpoint(settings)?;
+    let endpoint = match (chosen, identity_based) {
+        (Some((name, _)), Some(_)) => {
+            return fail(
+                name,
+                format!(
+                    "is set together with {IDENTITY_BASED}__serviceUri: use the connection string or the identity-based settings, not both"
+                ),
+            );
+        }
+        (None, Some(endpoint)) => endpoint,
+        (Some((setting, text)), None) => connection_string_endpoint(setting, text)?,
+        (None, None) => {
             warnings.push(
                 "no connection string is set (AzureSignalRConnectionString or Azure__SignalR__ConnectionString): serving the local emulator's default, Endpoint=http://localhost;Port=8999 — set a connection string for anything but local development".to_owned(),
             );
-            ("(emulator default)", EMULATOR_CONNECTION_STRING)
+            connection_string_endpoint("(emulator default)", EMULATOR_CONNECTION_STRING)?
         }
     };
+    Ok(vec![endpoint])
+}
+
+fn connection_string_endpoint(setting: &str, text: &str) -> Result<ServiceEndpoint, ConfigError> {
     let connection_string: ConnectionString = match text.parse() {
         Ok(parsed) => parsed,
         Err(error) => return fail(setting, error.to_string()),
     };
-    if matches!(connection_string.auth, Authentication::MicrosoftEntra(_)) {
-        return fail(
-            setting,
-            "AuthType (Microsoft Entra ID) is not supported by this build yet; use a connection string with an AccessKey",
-        );
+    if let Authentication::MicrosoftEntra(EntraCredential::ClientCertificate { .. }) =
+        connection_string.auth
+    {
+        return fail(setting, CERTIFICATES_UNSUPPORTED);
     }
-    Ok(vec![ServiceEndpoint::new(
-        "",
-        EndpointType::Primary,
-        connection_string,
-    )])
+    Ok(ServiceEndpoint::new("", EndpointType::Primary, connection_string).with_source(setting))
+}
+
+const CERTIFICATES_UNSUPPORTED: &str = "client certificates (ClientCert) are not supported in this build (it carries no OpenSSL); use ClientSecret or a managed identity";
+
+/// `AzureSignalRConnectionString__serviceUri` with `__credential`, `__clientId`, `__tenantId`,
+/// `__clientSecret`, `__clientEndpoint`, `__serverEndpoint`, `__type` (the Functions form).
+fn identity_based_endpoint(settings: &Settings) -> Result<Option<ServiceEndpoint>, ConfigError> {
+    let setting = |key: &str| format!("{IDENTITY_BASED}__{key}");
+    let value = |key: &str| settings.value(&setting(key));
+    let url = |key: &str| -> Result<Option<url::Url>, ConfigError> {
+        match value(key) {
+            Some(text) => match connection_string::parse_url(text, "") {
+                Ok(url) => Ok(Some(url)),
+                Err(_) => fail(
+                    &setting(key),
+                    "must be an absolute http:// or https:// URL with a host and no query or fragment",
+                ),
+            },
+            None => Ok(None),
+        }
+    };
+    let Some(endpoint) = url("serviceUri")? else {
+        return match settings.names_under(&format!("{IDENTITY_BASED}__")).first() {
+            Some(name) => fail(
+                name,
+                format!(
+                    "needs {IDENTITY_BASED}__serviceUri (the https URL of the SignalR instance)"
+                ),
+            ),
+            None => Ok(None),
+        };
+    };
+    let client_id = value("clientId").map(str::to_owned);
+    let credential = match (
+        value("credential"),
+        value("tenantId"),
+        value("clientSecret"),
+    ) {
+        (Some(kind), _, _) if kind.eq_ignore_ascii_case("managedidentity") => {
+            EntraCredential::ManagedIdentity { client_id }
+        }
+        (Some(_), _, _) => {
+            return fail(
+                &setting("credential"),
+                "must be managedidentity (or be left out)",
+            );
+        }
+        (None, Some(tenant_id), Some(secret)) => EntraCredential::ClientSecret {
+            tenant_id: tenant_id.to_owned(),
+            client_id: match client_id {
+                Some(id) => id,
+                None => return fail(&setting("clientId"), "is required with a client secret"),
+            },
+            client_secret: Secret::new(secret),
+        },
+        (None, Some(_), None) => {
+            return fail(
+                &setting("clientSecret"),
+                "is required with a tenantId (or set credential=managedidentity)",
+            );
+        }
+        (None, None, Some(_)) => {
+            return fail(&setting("tenantId"), "is required with a client secret");
+        }
+        (None, None, None) => EntraCredential::Default { client_id },
+    };
+    let endpoint_type = match value("type") {
+        None => EndpointType::Primary,
+        Some(kind) if kind.eq_ignore_ascii_case("primary") => EndpointType::Primary,
+        Some(kind) if kind.eq_ignore_ascii_case("secondary") => EndpointType::Secondary,
+        Some(_) => return fail(&setting("type"), "must be primary or secondary"),
+    };
+    let connection_string = ConnectionString {
+        endpoint,
+        port: None,
+        version: None,
+        client_endpoint: url("clientEndpoint")?,
+        server_endpoint: url("serverEndpoint")?,
+        auth: Authentication::MicrosoftEntra(credential),
+    };
+    Ok(Some(
+        ServiceEndpoint::new("", endpoint_type, connection_string)
+            .with_source(setting("serviceUri")),
+    ))
+}
+
+fn entra_mode(
+    settings: &Settings,
+    endpoints: &[ServiceEndpoint],
+) -> Result<EntraMode, ConfigError> {
+    let mode = match settings.value("SIGNALR_ENTRA_MODE") {
+        None => EntraMode::GenerateToken,
+        Some(mode) if mode.eq_ignore_ascii_case("generate-token") => EntraMode::GenerateToken,
+        Some(mode) if mode.eq_ignore_ascii_case("access-key") => EntraMode::AccessKey,
+        Some(_) => return fail("SIGNALR_ENTRA_MODE", "must be generate-token or access-key"),
+    };
+    let uses_entra = endpoints
+        .iter()
+        .any(|endpoint| matches!(endpoint.auth(), Authentication::MicrosoftEntra(_)));
+    if mode == EntraMode::GenerateToken && uses_entra {
+        for custom in CUSTOM_CLAIM_SETTINGS {
+            if settings.value(custom).is_some() {
+                return fail(
+                    custom,
+                    "custom claims cannot be added to tokens the service makes (generateToken); set SIGNALR_ENTRA_MODE=access-key to sign tokens with claims locally",
+                );
+            }
+        }
+    }
+    Ok(mode)
+}
+
+fn upstream_limits(settings: &Settings) -> Result<UpstreamLimits, ConfigError> {
+    let millis = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
+        match settings.value(name) {
+            Some(text) => match text.parse::<u64>() {
+                Ok(ms) if (1..=120_000).contains(&ms) => Ok(Duration::from_millis(ms)),
+                _ => fail(
+                    name,
+                    "must be a whole number of milliseconds from 1 to 120000",
+                ),
+            },
+            None => Ok(default),
+        }
+    };
+    let defaults = UpstreamLimits::default();
+    Ok(UpstreamLimits {
+        attempt_timeout: millis("SIGNALR_UPSTREAM_TIMEOUT_MS", defaults.attempt_timeout)?,
+        deadline: millis("SIGNALR_UPSTREAM_DEADLINE_MS", defaults.deadline)?,
+    })
 }
 
 fn allowed_hubs(settings: &Settings) -> Result<Option<Vec<String>>, ConfigError> {
@@ -447,22 +603,205 @@ mod tests {
     }
 
     #[test]
-    fn forms_not_supported_yet_are_refused_not_ignored() {
+    fn named_endpoints_are_refused_not_ignored() {
         let e = error(&[("Azure__SignalR__ConnectionString__east__primary", &cs())]);
         assert_eq!(e.setting, "Azure__SignalR__ConnectionString__east__primary");
-        let e = error(&[(
-            "AzureSignalRConnectionString__serviceUri",
-            "https://a.service.signalr.net",
-        )]);
-        assert_eq!(e.setting, "AzureSignalRConnectionString__serviceUri");
+        let e = error(&[("Azure__SignalR__Endpoints__west", &cs())]);
+        assert_eq!(e.setting, "Azure__SignalR__Endpoints__west");
+    }
+
+    #[test]
+    fn entra_connection_strings_are_accepted_except_certificates() {
+        let config = config(&[(
+            "AzureSignalRConnectionString",
+            "Endpoint=https://a.service.signalr.net;AuthType=azure.msi;Version=1.0",
+        )])
+        .unwrap();
+        assert!(matches!(
+            config.endpoints[0].auth(),
+            Authentication::MicrosoftEntra(EntraCredential::ManagedIdentity { client_id: None })
+        ));
+        assert_eq!(config.entra_mode, EntraMode::GenerateToken);
         let e = error(&[(
             "AzureSignalRConnectionString",
-            "Endpoint=https://a;AuthType=azure.msi",
+            "Endpoint=https://a;AuthType=azure.app;ClientId=c;TenantId=t;ClientCert=/c.pem",
         )]);
+        assert_eq!(e.setting, "AzureSignalRConnectionString");
         assert!(
-            e.message.contains("Microsoft Entra ID is not supported")
-                || e.message.contains("not supported by this build"),
+            e.message
+                .contains("client certificates (ClientCert) are not supported in this build"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn identity_based_settings_make_an_entra_endpoint() {
+        let msi = config(&[
+            (
+                "AzureSignalRConnectionString__serviceUri",
+                "https://a.service.signalr.net",
+            ),
+            (
+                "AzureSignalRConnectionString__credential",
+                "managedidentity",
+            ),
+            ("AzureSignalRConnectionString__clientId", "0000-1111"),
+            (
+                "AzureSignalRConnectionString__clientEndpoint",
+                "https://proxy.example.com",
+            ),
+            (
+                "AzureSignalRConnectionString__serverEndpoint",
+                "http://10.1.2.3:8080",
+            ),
+        ])
+        .unwrap();
+        let endpoint = &msi.endpoints[0];
+        assert!(matches!(
+            endpoint.auth(),
+            Authentication::MicrosoftEntra(EntraCredential::ManagedIdentity { client_id: Some(id) }) if id == "0000-1111"
+        ));
+        assert_eq!(
+            endpoint.client_url("h", "r"),
+            "https://proxy.example.com/client/?hub=h&asrs_request_id=r"
+        );
+        assert_eq!(
+            endpoint.audience("h"),
+            "https://a.service.signalr.net/client/?hub=h"
+        );
+        assert_eq!(endpoint.server_base(), "http://10.1.2.3:8080");
+        assert_eq!(
+            endpoint.source(),
+            "AzureSignalRConnectionString__serviceUri"
+        );
+
+        let app = config(&[
+            (
+                "AzureSignalRConnectionString__serviceUri",
+                "https://a.service.signalr.net",
+            ),
+            ("AzureSignalRConnectionString__tenantId", "t"),
+            ("AzureSignalRConnectionString__clientId", "c"),
+            ("AzureSignalRConnectionString__clientSecret", "s"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            app.endpoints[0].auth(),
+            Authentication::MicrosoftEntra(EntraCredential::ClientSecret { .. })
+        ));
+        let default = config(&[(
+            "AzureSignalRConnectionString:serviceUri",
+            "https://a.service.signalr.net",
+        )])
+        .unwrap();
+        assert!(matches!(
+            default.endpoints[0].auth(),
+            Authentication::MicrosoftEntra(EntraCredential::Default { client_id: None })
+        ));
+    }
+
+    #[test]
+    fn identity_based_mistakes_name_the_setting() {
+        let uri = ("AzureSignalRConnectionString__serviceUri", "https://a");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[(
+                    "AzureSignalRConnectionString__serviceUri",
+                    "a.service.signalr.net",
+                )],
+                "AzureSignalRConnectionString__serviceUri",
+            ),
+            (
+                &[("AzureSignalRConnectionString__clientId", "c")],
+                "AzureSignalRConnectionString__clientId",
+            ),
+            (
+                &[
+                    uri,
+                    ("AzureSignalRConnectionString__credential", "certificate"),
+                ],
+                "AzureSignalRConnectionString__credential",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__tenantId", "t")],
+                "AzureSignalRConnectionString__clientSecret",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__clientSecret", "s")],
+                "AzureSignalRConnectionString__tenantId",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__type", "tertiary")],
+                "AzureSignalRConnectionString__type",
+            ),
+            (
+                &[
+                    uri,
+                    ("AzureSignalRConnectionString__serverEndpoint", "ftp://x"),
+                ],
+                "AzureSignalRConnectionString__serverEndpoint",
+            ),
+            (
+                &[
+                    uri,
+                    (
+                        "AzureSignalRConnectionString",
+                        "Endpoint=https://a;AccessKey=k",
+                    ),
+                ],
+                "AzureSignalRConnectionString",
+            ),
+        ];
+        for (vars, setting) in cases {
+            assert_eq!(error(vars).setting, *setting, "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn entra_mode_and_custom_claims() {
+        let entra = (
+            "AzureSignalRConnectionString",
+            "Endpoint=https://a;AuthType=azure",
+        );
+        assert_eq!(
+            config(&[entra, ("SIGNALR_ENTRA_MODE", "access-key")])
+                .unwrap()
+                .entra_mode,
+            EntraMode::AccessKey
+        );
+        assert_eq!(
+            error(&[entra, ("SIGNALR_ENTRA_MODE", "sign")]).setting,
+            "SIGNALR_ENTRA_MODE"
+        );
+        let e = error(&[entra, ("SIGNALR_CLAIMS", r#"{"tier":"gold"}"#)]);
+        assert_eq!(e.setting, "SIGNALR_CLAIMS");
+        assert!(e.message.contains("SIGNALR_ENTRA_MODE=access-key"), "{e}");
+        assert!(
+            config(&[
+                entra,
+                ("SIGNALR_ENTRA_MODE", "access-key"),
+                ("SIGNALR_COPY_CLAIMS", "email")
+            ])
+            .is_ok()
+        );
+        // With access keys, custom claims need no special mode.
+        assert!(config(&[("SIGNALR_CLAIMS", r#"{"tier":"gold"}"#)]).is_ok());
+    }
+
+    #[test]
+    fn upstream_limits_are_milliseconds() {
+        let limits = config(&[
+            ("SIGNALR_UPSTREAM_TIMEOUT_MS", "250"),
+            ("SIGNALR_UPSTREAM_DEADLINE_MS", "900"),
+        ])
+        .unwrap()
+        .upstream;
+        assert_eq!(limits.attempt_timeout, Duration::from_millis(250));
+        assert_eq!(limits.deadline, Duration::from_millis(900));
+        assert_eq!(config(&[]).unwrap().upstream, UpstreamLimits::default());
+        assert_eq!(
+            error(&[("SIGNALR_UPSTREAM_DEADLINE_MS", "0")]).setting,
+            "SIGNALR_UPSTREAM_DEADLINE_MS"
         );
     }
 

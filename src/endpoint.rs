@@ -30,6 +30,8 @@ impl fmt::Display for EndpointType {
 #[derive(Debug, Clone)]
 pub struct ServiceEndpoint {
     name: String,
+    /// The setting this endpoint was read from (for messages; never its value).
+    source: String,
     endpoint_type: EndpointType,
     /// `{ClientEndpoint | Endpoint+Port}/client/?hub=`
     client_url_prefix: String,
@@ -63,12 +65,23 @@ impl ServiceEndpoint {
         );
         Self {
             name: name.into(),
+            source: String::new(),
             endpoint_type,
             client_url_prefix: format!("{client_base}/client/?hub="),
             audience_prefix,
             server_base,
             auth: cs.auth,
         }
+    }
+
+    /// Records the setting the endpoint was read from.
+    pub fn with_source(mut self, setting: impl Into<String>) -> Self {
+        self.source = setting.into();
+        self
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// The name given in configuration (empty for the single unnamed endpoint).

@@ -16,10 +16,12 @@
 //!     "AzureSignalRConnectionString".to_owned(),
 //!     "Endpoint=https://demo.service.signalr.net;AccessKey=secret;Version=1.0;".to_owned(),
 //! )])?;
-//! let negotiator = Negotiator::new(&config);
-//! let answer = negotiator.negotiate("Chat", 1_700_000_000).unwrap().response;
+//! let negotiator = Negotiator::new(&config)?;
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let answer = negotiator.negotiate("Chat", 1_700_000_000).await.unwrap().response;
 //! assert!(answer.url.starts_with("https://demo.service.signalr.net/client/?hub=chat&asrs_request_id="));
 //! assert_eq!(answer.access_token.split('.').count(), 3);
+//! # });
 //! # Ok::<(), signalr_negotiate::config::ConfigError>(())
 //! ```
 
@@ -28,10 +30,14 @@ pub mod app;
 pub mod config;
 pub mod connection_string;
 pub mod endpoint;
+pub mod entra;
 pub mod error;
 pub mod host;
 pub mod hub;
+pub mod issuer;
 pub mod negotiate;
 pub mod secret;
+pub mod service_api;
 pub mod telemetry;
+pub mod temporary_key;
 pub mod token;

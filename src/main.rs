@@ -19,7 +19,6 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    let router = app::build(&config);
     // Lambda hands us one request at a time: one thread starts faster and is enough.
     let runtime = match config.host {
         Host::Lambda => tokio::runtime::Builder::new_current_thread()
@@ -29,11 +28,20 @@ fn main() -> ExitCode {
             .enable_all()
             .build(),
     };
-    match runtime {
-        Ok(runtime) => runtime.block_on(host::serve(config.host, router)),
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
         Err(error) => {
             tracing::error!(%error, "cannot start the async runtime");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    // Credentials may spawn tasks: build them inside the runtime.
+    let router = match runtime.block_on(async { app::build(&config) }) {
+        Ok(router) => router,
+        Err(error) => {
+            eprintln!("signalr-negotiate: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(host::serve(config.host, router))
 }

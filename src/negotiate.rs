@@ -15,12 +15,14 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::connection_string::Authentication;
 use crate::endpoint::ServiceEndpoint;
 use crate::error::ApiError;
 use crate::hub;
-use crate::token::{self, AccessTokenClaims, TokenError, TokenPolicy};
+use crate::issuer::TokenIssuer;
+use crate::service_api::ServiceApi;
+use crate::token::{self, TokenPolicy};
 
 /// Largest request body accepted (a negotiate needs none).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -33,10 +35,17 @@ pub struct NegotiateResponse {
     pub access_token: String,
 }
 
+/// An endpoint with the way its tokens are issued.
+#[derive(Debug)]
+struct ServingEndpoint {
+    endpoint: ServiceEndpoint,
+    issuer: TokenIssuer,
+}
+
 /// Everything a negotiate needs, prepared at start.
 #[derive(Debug)]
 pub struct Negotiator {
-    endpoints: Vec<ServiceEndpoint>,
+    endpoints: Vec<ServingEndpoint>,
     default_hub: Option<String>,
     allowed_hubs: Option<Vec<String>>,
     application_name: Option<String>,
@@ -52,14 +61,48 @@ pub struct Negotiated<'a> {
 }
 
 impl Negotiator {
-    pub fn new(config: &Config) -> Self {
-        Self {
-            endpoints: config.endpoints.clone(),
+    /// Prepares every endpoint's issuer; a credential that cannot be built stops the start.
+    pub fn new(config: &Config) -> Result<Self, ConfigError> {
+        let uses_entra = config
+            .endpoints
+            .iter()
+            .any(|endpoint| matches!(endpoint.auth(), Authentication::MicrosoftEntra(_)));
+        // The one HTTP client of the process, made only when something calls out.
+        let api = if uses_entra {
+            let http = reqwest::Client::builder()
+                .connect_timeout(config.upstream.attempt_timeout)
+                .pool_idle_timeout(std::time::Duration::from_secs(90))
+                .user_agent(concat!("signalr-negotiate/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|error| ConfigError {
+                    setting: "(HTTP client)".to_owned(),
+                    message: format!("could not be created: {error}"),
+                })?;
+            Some(ServiceApi::new(http, config.upstream))
+        } else {
+            None
+        };
+        let mut endpoints = Vec::with_capacity(config.endpoints.len());
+        for endpoint in &config.endpoints {
+            let issuer =
+                TokenIssuer::new(endpoint, config.entra_mode, api.as_ref()).map_err(|error| {
+                    ConfigError {
+                        setting: endpoint.source().to_owned(),
+                        message: error.0,
+                    }
+                })?;
+            endpoints.push(ServingEndpoint {
+                endpoint: endpoint.clone(),
+                issuer,
+            });
+        }
+        Ok(Self {
+            endpoints,
             default_hub: config.default_hub.clone(),
             allowed_hubs: config.allowed_hubs.clone(),
             application_name: config.application_name.clone(),
             token_policy: config.token_policy.clone(),
-        }
+        })
     }
 
     pub fn default_hub(&self) -> Option<&str> {
@@ -67,7 +110,7 @@ impl Negotiator {
     }
 
     /// Negotiates for a hub as the request named it, at `now` (seconds since the epoch).
-    pub fn negotiate(&self, hub: &str, now: u64) -> Result<Negotiated<'_>, ApiError> {
+    pub async fn negotiate(&self, hub: &str, now: u64) -> Result<Negotiated<'_>, ApiError> {
         hub::validate(hub).map_err(|error| ApiError::bad_request(error.to_string()))?;
         if let Some(allowed) = &self.allowed_hubs {
             if !allowed.iter().any(|name| name.eq_ignore_ascii_case(hub)) {
@@ -75,42 +118,35 @@ impl Negotiator {
             }
         }
         let service_hub = hub::service_hub(self.application_name.as_deref(), hub);
-        let endpoint = self.choose_endpoint()?;
-        let access_token = match endpoint.auth() {
-            Authentication::AccessKey(key) => {
-                let audience = endpoint.audience(&service_hub);
-                let claims = AccessTokenClaims::new(&audience, None, &self.token_policy, now);
-                token::sign(key, &claims).map_err(token_error)?
-            }
-            Authentication::MicrosoftEntra(_) => {
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "this endpoint uses Microsoft Entra ID, which this build cannot issue tokens for",
-                ));
-            }
-        };
-        let url = endpoint.client_url(&service_hub, &token::random_id());
+        let serving = self.choose_endpoint()?;
+        let access_token = serving
+            .issuer
+            .issue(
+                &serving.endpoint,
+                &service_hub,
+                None,
+                &self.token_policy,
+                now,
+            )
+            .await
+            .map_err(|error| error.to_api_error())?;
+        let url = serving
+            .endpoint
+            .client_url(&service_hub, &token::random_id());
         Ok(Negotiated {
             response: NegotiateResponse { url, access_token },
-            endpoint,
+            endpoint: &serving.endpoint,
             service_hub,
         })
     }
 
-    fn choose_endpoint(&self) -> Result<&ServiceEndpoint, ApiError> {
+    fn choose_endpoint(&self) -> Result<&ServingEndpoint, ApiError> {
         self.endpoints.first().ok_or_else(|| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no SignalR endpoint is available",
             )
         })
-    }
-}
-
-fn token_error(error: TokenError) -> ApiError {
-    match error {
-        TokenError::TooLong(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string()),
-        TokenError::Signing => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
     }
 }
 
@@ -161,7 +197,7 @@ async fn respond(
     let started = Instant::now();
     let outcome = match hub {
         Ok(hub) => match read_body(request.into_body()).await {
-            Ok(()) => negotiator.negotiate(&hub, unix_now()),
+            Ok(()) => negotiator.negotiate(&hub, unix_now()).await,
             Err(error) => Err(error),
         },
         Err(error) => Err(error),
@@ -217,7 +253,7 @@ mod tests {
     fn negotiator(vars: &[(&str, &str)]) -> Negotiator {
         let config =
             Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
-        Negotiator::new(&config)
+        Negotiator::new(&config).unwrap()
     }
 
     #[test]
@@ -244,10 +280,10 @@ mod tests {
         assert_eq!(hub_from_query(Some("hub="), Some("x")).unwrap(), "");
     }
 
-    #[test]
-    fn negotiates_with_the_lower_cased_prefixed_hub() {
+    #[tokio::test]
+    async fn negotiates_with_the_lower_cased_prefixed_hub() {
         let n = negotiator(&[("SIGNALR_APPLICATION_NAME", "App")]);
-        let done = n.negotiate("Chat", 100).unwrap();
+        let done = n.negotiate("Chat", 100).await.unwrap();
         assert_eq!(done.service_hub, "app_chat");
         assert!(
             done.response
@@ -258,11 +294,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn request_ids_are_fresh_and_url_safe() {
+    #[tokio::test]
+    async fn request_ids_are_fresh_and_url_safe() {
         let n = negotiator(&[]);
-        let a = n.negotiate("chat", 0).unwrap().response.url;
-        let b = n.negotiate("chat", 0).unwrap().response.url;
+        let a = n.negotiate("chat", 0).await.unwrap().response.url;
+        let b = n.negotiate("chat", 0).await.unwrap().response.url;
         assert_ne!(a, b);
         let id = a.rsplit_once("asrs_request_id=").unwrap().1;
         assert!(
@@ -274,28 +310,24 @@ mod tests {
         );
     }
 
-    #[test]
-    fn refuses_bad_and_unlisted_hubs() {
+    #[tokio::test]
+    async fn refuses_bad_and_unlisted_hubs() {
         let n = negotiator(&[("SIGNALR_HUBS", "chat")]);
         assert_eq!(
-            n.negotiate("a/b", 0).unwrap_err().status,
+            n.negotiate("a/b", 0).await.unwrap_err().status,
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            n.negotiate("news", 0).unwrap_err().status,
+            n.negotiate("news", 0).await.unwrap_err().status,
             StatusCode::NOT_FOUND
         );
-        assert!(n.negotiate("CHAT", 0).is_ok());
+        assert!(n.negotiate("CHAT", 0).await.is_ok());
     }
 
-    #[test]
-    fn an_oversize_token_is_a_413() {
+    #[tokio::test]
+    async fn an_oversize_token_is_a_413() {
         let n = negotiator(&[("SIGNALR_APPLICATION_NAME", &"a".repeat(128))]);
         // A hub name of 128 plus a 128-character application name stays well under 4096.
-        assert!(n.negotiate(&"h".repeat(128), 0).is_ok());
-        assert_eq!(
-            token_error(TokenError::TooLong(5000)).status,
-            StatusCode::PAYLOAD_TOO_LARGE
-        );
+        assert!(n.negotiate(&"h".repeat(128), 0).await.is_ok());
     }
 }

@@ -17,7 +17,7 @@ fn router(vars: &[(&str, &str)]) -> Router {
     let cs = connection_string("https://demo.service.signalr.net");
     let mut all = vec![("AzureSignalRConnectionString".to_owned(), cs)];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    app::build(&Config::from_vars(all).unwrap())
+    app::build(&Config::from_vars(all).unwrap()).unwrap()
 }
 
 async fn call(
@@ -262,7 +262,7 @@ async fn token_lifetime_application_name_and_client_endpoint_reach_the_answer() 
     ])
     .unwrap();
     let (status, json, _) = call(
-        &app::build(&config),
+        &app::build(&config).unwrap(),
         "POST",
         "/api/Chat/negotiate",
         Body::empty(),

@@ -1,13 +1,23 @@
 // Stand-in for the Azure SignalR Service, on loopback, for the interop test.
 // It checks the access token our negotiate function issued the way the real
-// service does (HS256 over the UTF-8 bytes of ACCESS_KEY, aud without port or
+// service does (HS256 over the UTF-8 bytes of the key, aud without port or
 // path, iss azure-signalr, times), answers the client negotiate, accepts the
 // WebSocket and speaks just enough of the JSON hub protocol: the handshake,
 // pings, and an "echo" for any invocation.
 //
-// Env: ACCESS_KEY (required), PORT (default 0 = any free port).
+// For Microsoft Entra ID it also plays the App Service managed-identity
+// endpoint (GET /msi/token) and the two service REST APIs a function using
+// Entra ID calls with the token it got there: POST
+// /api/hubs/{hub}/:generateToken (a client token signed with ACCESS_KEY) and
+// GET /api/v1/auth/accessKey (a temporary key; tokens signed with it carry its
+// KeyId as `kid`).
+//
+// Env: ACCESS_KEY (required), PORT (default 0 = any free port),
+//      IDENTITY_HEADER (the secret /msi/token requires in x-identity-header;
+//      unset: /msi/token answers 500).
 // Stdout: one line {"port": <n>} once listening. Stderr: "claims {...}" per
-// verified token, and the reason of every rejection.
+// verified token, "identity request" / "generateToken request" /
+// "accessKey request" per REST request, and the reason of every rejection.
 'use strict';
 
 const http = require('http');
@@ -21,21 +31,43 @@ if (!ACCESS_KEY) {
   process.exit(2);
 }
 const SECRET = Buffer.from(ACCESS_KEY, 'utf8'); // as written, not base64-decoded
+const IDENTITY_HEADER = process.env.IDENTITY_HEADER;
+const ENTRA_RESOURCE = 'https://signalr.azure.com';
 const SKEW = 5; // seconds
 const RS = '\x1e'; // SignalR record separator
 
 // connectionToken -> { hub, requestId } for every negotiate we answered
 const issued = new Map();
+// Entra access_token issued by /msi/token -> its expiry (unix seconds)
+const entraTokens = new Map();
+// KeyId -> AccessKey for every temporary key /api/v1/auth/accessKey issued
+const temporaryKeys = new Map();
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const hostnameOf = (host) => new URL(`http://${host || 'missing-host'}`).hostname;
+
+// The key a service token must be signed with: the temporary key named by
+// the header's `kid`, else ACCESS_KEY. Both as written (UTF-8 bytes).
+function signingKey(token) {
+  const decoded = jwt.decode(token, { complete: true });
+  // Not a JWT: jwt.verify below says why, as before.
+  if (!decoded || !('kid' in decoded.header)) return SECRET;
+  const kid = decoded.header.kid;
+  if (typeof kid !== 'string' || !temporaryKeys.has(kid)) {
+    throw new Error(`token rejected: unknown kid ${JSON.stringify(kid)}`);
+  }
+  return Buffer.from(temporaryKeys.get(kid), 'utf8');
+}
 
 // Verifies a service access token for `hub` as seen on a request to `host`.
 // Returns the claims or throws an Error whose message is the reason.
 function verifyToken(token, host, hub) {
   if (!token) throw new Error('no access token');
-  const hostname = new URL(`http://${host || 'missing-host'}`).hostname;
-  const audience = `http://${hostname}/client/?hub=${hub}`;
+  const audience = `http://${hostnameOf(host)}/client/?hub=${hub}`;
+  const key = signingKey(token);
   let claims;
   try {
-    claims = jwt.verify(token, SECRET, {
+    claims = jwt.verify(token, key, {
       algorithms: ['HS256'],
       audience,
       issuer: 'azure-signalr',
@@ -45,7 +77,7 @@ function verifyToken(token, host, hub) {
     const got = e.message.includes('audience') ? `, token has ${JSON.stringify((jwt.decode(token) || {}).aud)}` : '';
     throw new Error(`token rejected: ${e.message}${got}`);
   }
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   for (const name of ['exp', 'iat', 'nbf']) {
     if (!Number.isInteger(claims[name])) throw new Error(`claim ${name} missing or not whole seconds`);
   }
@@ -76,9 +108,126 @@ function sendJson(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
+// An error answered with its own status.
+class HttpError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+// The one value of query parameter `name`, or null; 400 if given twice.
+function single(q, name) {
+  if (q.getAll(name).length > 1) throw new HttpError(400, `${name} query parameter given twice`);
+  return q.get(name);
+}
+
+// Runs `handle` for a REST request: logs "<what> request", answers 200 with
+// its result, or the HttpError's status (logged with its reason).
+function rest(what, req, res, method, handle) {
+  console.error(`${what} request`);
+  try {
+    if (req.method !== method) throw new HttpError(405, `method ${req.method} not allowed, use ${method}`);
+    sendJson(res, 200, handle());
+  } catch (e) {
+    const status = e.status || 500;
+    console.error(`${what} ${status}: ${e.message}`);
+    sendJson(res, status, { error: e.message });
+  }
+}
+
+// The Entra access token of a REST API request, which must be one /msi/token
+// issued and that has not expired; 401 otherwise.
+function requireEntraToken(req) {
+  const token = bearer(req);
+  if (!token) throw new HttpError(401, 'no Authorization: Bearer header');
+  const expires = entraTokens.get(token);
+  if (expires === undefined) throw new HttpError(401, 'bearer token was not issued by /msi/token');
+  if (expires <= nowSeconds()) throw new HttpError(401, 'bearer token expired');
+  return token;
+}
+
+// App Service managed identity, REST protocol 2019-08-01.
+function identityToken(req, q) {
+  if (!IDENTITY_HEADER) throw new HttpError(500, 'IDENTITY_HEADER is not set in the environment of service.js');
+  const apiVersion = single(q, 'api-version');
+  if (apiVersion !== '2019-08-01') throw new HttpError(400, `api-version must be 2019-08-01, got ${JSON.stringify(apiVersion)}`);
+  const resource = single(q, 'resource');
+  if (resource !== ENTRA_RESOURCE) throw new HttpError(400, `resource must be ${ENTRA_RESOURCE}, got ${JSON.stringify(resource)}`);
+  const secret = req.headers['x-identity-header'];
+  if (secret === undefined) throw new HttpError(400, 'x-identity-header header missing');
+  if (secret !== IDENTITY_HEADER) throw new HttpError(400, 'x-identity-header does not match IDENTITY_HEADER');
+  const clientId = single(q, 'client_id');
+  if (clientId !== null) console.error(`identity for client_id ${clientId}`);
+  const accessToken = crypto.randomBytes(32).toString('base64url');
+  const expiresOn = nowSeconds() + 3600;
+  entraTokens.set(accessToken, expiresOn);
+  return { access_token: accessToken, expires_on: String(expiresOn), token_type: 'Bearer', resource: ENTRA_RESOURCE };
+}
+
+// POST /api/hubs/{hub}/:generateToken: a client token signed with ACCESS_KEY.
+function generateToken(req, q, hub) {
+  requireEntraToken(req);
+  const apiVersion = single(q, 'api-version');
+  if (apiVersion !== '2022-11-01') throw new HttpError(400, `api-version must be 2022-11-01, got ${JSON.stringify(apiVersion)}`);
+  const minutes = single(q, 'minutesToExpire');
+  if (minutes === null) throw new HttpError(400, 'minutesToExpire query parameter missing');
+  if (!/^[0-9]+$/.test(minutes) || Number(minutes) < 1) {
+    throw new HttpError(400, `minutesToExpire must be an integer >= 1, got ${JSON.stringify(minutes)}`);
+  }
+  if (!hub) throw new HttpError(400, 'hub missing in the path');
+  if (hub !== hub.toLowerCase()) throw new HttpError(400, `hub "${hub}" is not lower-case`);
+  const userId = single(q, 'userId');
+  if (userId === '') throw new HttpError(400, 'userId is empty; leave it out when there is no user');
+  const now = nowSeconds();
+  const claims = {
+    aud: `http://${hostnameOf(req.headers.host)}/client/?hub=${hub}`,
+    iat: now,
+    nbf: now,
+    exp: now + Number(minutes) * 60,
+    iss: 'azure-signalr',
+  };
+  if (userId !== null) {
+    claims['asrs.s.uid'] = userId;
+    claims.nameid = userId;
+  }
+  console.error(`generateToken claims ${JSON.stringify(claims)}`);
+  return { token: jwt.sign(claims, SECRET, { algorithm: 'HS256' }) }; // keeps our iat
+}
+
+// GET /api/v1/auth/accessKey: a temporary key for Entra "access-key" mode.
+function temporaryAccessKey(req) {
+  requireEntraToken(req);
+  const keyId = crypto.randomUUID();
+  const accessKey = crypto.randomBytes(32).toString('base64'); // 44 characters
+  temporaryKeys.set(keyId, accessKey);
+  console.error(`accessKey issued KeyId ${keyId}`);
+  return { KeyId: keyId, AccessKey: accessKey };
+}
+
+const GENERATE_TOKEN = /^\/api\/hubs\/([^/]*)\/(?::|%3[aA])generateToken$/;
+
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://localhost');
   req.resume(); // body is not needed
+  if (url.pathname === '/msi/token') {
+    return rest('identity', req, res, 'GET', () => identityToken(req, url.searchParams));
+  }
+  const gt = GENERATE_TOKEN.exec(url.pathname);
+  if (gt) {
+    return rest('generateToken', req, res, 'POST', () => {
+      let hub;
+      try {
+        hub = decodeURIComponent(gt[1]);
+      } catch {
+        throw new HttpError(400, `hub ${gt[1]} is not valid percent-encoding`);
+      }
+      return generateToken(req, url.searchParams, hub);
+    });
+  }
+  if (url.pathname === '/api/v1/auth/accessKey') {
+    return rest('accessKey', req, res, 'GET', () => temporaryAccessKey(req));
+  }
   if (url.pathname !== '/client/negotiate') return sendJson(res, 404, { error: `no route ${url.pathname}` });
   if (req.method !== 'POST') return sendJson(res, 405, { error: `method ${req.method} not allowed` });
   try {
