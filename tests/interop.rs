@@ -15,6 +15,9 @@ use std::sync::OnceLock;
 
 use common::{Function, KEY, free_port, wait_ready};
 
+/// The secret the stand-in's managed-identity endpoint expects (App Service protocol).
+const IDENTITY_HEADER: &str = "interop-identity-header";
+
 fn harness() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
@@ -58,6 +61,7 @@ impl Service {
             .arg("service.js")
             .current_dir(harness())
             .env("ACCESS_KEY", KEY)
+            .env("IDENTITY_HEADER", IDENTITY_HEADER)
             .env("PORT", "0")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -90,15 +94,22 @@ impl Drop for Service {
 /// Starts the function with `connection_string`, runs the official client against it and
 /// returns whether `connection.start()` and an echo invoke succeeded, with the output.
 async fn client_connects(name: &str, connection_string: &str) -> (bool, String) {
+    client_connects_with(name, connection_string, &[]).await
+}
+
+async fn client_connects_with(
+    name: &str,
+    connection_string: &str,
+    extra: &[(&str, &str)],
+) -> (bool, String) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut function = Function::spawn(
-        &format!("interop-{name}"),
-        &[
-            ("SIGNALR_LISTEN", listen.as_str()),
-            ("AzureSignalRConnectionString", connection_string),
-        ],
-    );
+    let mut env = vec![
+        ("SIGNALR_LISTEN", listen.as_str()),
+        ("AzureSignalRConnectionString", connection_string),
+    ];
+    env.extend_from_slice(extra);
+    let mut function = Function::spawn(&format!("interop-{name}"), &env);
     let base = format!("http://{listen}");
     wait_ready(&reqwest::Client::new(), &base, &mut function).await;
     let output = Command::new("node")
@@ -181,4 +192,37 @@ async fn a_wrong_key_audience_or_url_is_caught() {
             "{name}: expected {reason:?} in:\n{all}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_official_client_connects_in_entra_modes() {
+    if !node_ready() {
+        return;
+    }
+    let service = Service::start("entra");
+    let cs = format!(
+        "Endpoint=http://127.0.0.1;Port={};AuthType=azure.msi;Version=1.0;",
+        service.port
+    );
+    let identity_endpoint = format!("http://127.0.0.1:{}/msi/token", service.port);
+    for mode in ["generate-token", "access-key"] {
+        let env = [
+            ("IDENTITY_ENDPOINT", identity_endpoint.as_str()),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+            ("SIGNALR_ENTRA_MODE", mode),
+        ];
+        let (ok, output) = client_connects_with(&format!("entra-{mode}"), &cs, &env).await;
+        assert!(
+            ok,
+            "{mode}: the client did not connect:\n{output}\n--- service log ---\n{}",
+            service.log()
+        );
+    }
+    let log = service.log();
+    assert!(log.contains("generateToken request"), "{log}");
+    assert!(log.contains("accessKey request"), "{log}");
+    assert!(
+        log.contains(r#""aud":"http://127.0.0.1/client/?hub=chat""#),
+        "{log}"
+    );
 }
