@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use axum::Router;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 use crate::config::Host;
@@ -32,6 +33,10 @@ pub async fn serve(host: Host, router: Router) -> ExitCode {
                 }
                 _ => tracing::info!("listening on http://{local}"),
             }
+            // Answers are small: send each at once rather than wait for an ACK (Nagle).
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             match axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown_signal())
                 .await
