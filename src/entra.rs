@@ -9,14 +9,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use azure_core::credentials::{
-    AccessToken, Secret as AzureSecret, TokenCredential, TokenRequestOptions,
-};
+use azure_core::credentials::{AccessToken, Secret as AzureSecret, TokenCredential, TokenRequestOptions};
 use azure_core::http::{ClientOptions, FixedRetryOptions, RetryOptions, Transport};
 use azure_identity::{
-    ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential,
-    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
-    WorkloadIdentityCredential,
+    ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential, ManagedIdentityCredential,
+    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
 };
 
 use crate::connection_string::EntraCredential;
@@ -53,10 +50,7 @@ impl fmt::Debug for EntraTokenSource {
 
 impl EntraTokenSource {
     /// Builds the credential `AuthType` asks for, sending through `http`.
-    pub fn new(
-        credential: &EntraCredential,
-        http: &reqwest::Client,
-    ) -> Result<Self, CredentialError> {
+    pub fn new(credential: &EntraCredential, http: &reqwest::Client) -> Result<Self, CredentialError> {
         let options = client_options(http);
         let (name, credential): (&'static str, Arc<dyn TokenCredential>) = match credential {
             EntraCredential::Default { client_id } => (
@@ -130,34 +124,34 @@ fn managed_identity(
     let credential = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
         user_assigned_id: client_id.map(|id| UserAssignedId::ClientId(id.to_owned())),
         client_options: options.clone(),
-        ..ManagedIdentityCredentialOptions::default()
     }))
     .map_err(|error| CredentialError(format!("ManagedIdentityCredential: {error}")))?;
     Ok(credential)
 }
+
+/// A credential of the chain by name, or why it is not available here.
+type ChainSource = (&'static str, Result<Arc<dyn TokenCredential>, String>);
 
 /// `AuthType=azure`: workload identity, managed identity (when `IDENTITY_ENDPOINT` is set),
 /// a client secret from `AZURE_CLIENT_ID`/`AZURE_TENANT_ID`/`AZURE_CLIENT_SECRET`, then the
 /// developer tools (Azure CLI, Azure Developer CLI). Tried in that order; the first that
 /// gives a token is used from then on.
 struct DefaultChain {
-    sources: Vec<(&'static str, Result<Arc<dyn TokenCredential>, String>)>,
+    sources: Vec<ChainSource>,
     chosen: AtomicUsize,
 }
 
 impl fmt::Debug for DefaultChain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.sources.iter().map(|(name, _)| *name).collect();
-        f.debug_struct("DefaultChain")
-            .field("sources", &names)
-            .finish()
+        f.debug_struct("DefaultChain").field("sources", &names).finish()
     }
 }
 
 impl DefaultChain {
     fn new(client_id: Option<&str>, options: &ClientOptions) -> Self {
         let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        let mut sources: Vec<(&'static str, Result<Arc<dyn TokenCredential>, String>)> = Vec::new();
+        let mut sources: Vec<ChainSource> = Vec::new();
         sources.push((
             "WorkloadIdentityCredential",
             match env("AZURE_FEDERATED_TOKEN_FILE") {
@@ -171,8 +165,7 @@ impl DefaultChain {
             "ManagedIdentityCredential",
             match env("IDENTITY_ENDPOINT") {
                 Some(_) => {
-                    managed_identity(client_id.or(env("AZURE_CLIENT_ID").as_deref()), options)
-                        .map_err(|error| error.0)
+                    managed_identity(client_id.or(env("AZURE_CLIENT_ID").as_deref()), options).map_err(|error| error.0)
                 }
                 None => Err("IDENTITY_ENDPOINT is not set".to_owned()),
             },
@@ -194,10 +187,7 @@ impl DefaultChain {
                 )
                 .map(|c| c as Arc<dyn TokenCredential>)
                 .map_err(|error| error.to_string()),
-                _ => Err(
-                    "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set"
-                        .to_owned(),
-                ),
+                _ => Err("AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set".to_owned()),
             },
         ));
         sources.push((
@@ -230,10 +220,7 @@ impl TokenCredential for DefaultChain {
                 Ok(credential) => match credential.get_token(scopes, options.clone()).await {
                     Ok(token) => {
                         self.chosen.store(index, Ordering::Relaxed);
-                        tracing::info!(
-                            credential = name,
-                            "DefaultAzureCredential chose a credential"
-                        );
+                        tracing::info!(credential = name, "DefaultAzureCredential chose a credential");
                         return Ok(token);
                     }
                     Err(error) => tried.push(format!("{name}: {error}")),
@@ -243,10 +230,7 @@ impl TokenCredential for DefaultChain {
         }
         Err(azure_core::Error::with_message(
             azure_core::error::ErrorKind::Credential,
-            format!(
-                "no credential in the chain gave a token; tried {}",
-                tried.join("; ")
-            ),
+            format!("no credential in the chain gave a token; tried {}", tried.join("; ")),
         ))
     }
 }
@@ -268,9 +252,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            error
-                .0
-                .contains("client certificates are not supported in this build"),
+            error.0.contains("client certificates are not supported in this build"),
             "{error}"
         );
     }
