@@ -20,10 +20,7 @@ const NEGOTIATE_METHODS: &str = "GET, POST";
 
 /// Builds the router for a configuration (credentials are made here, so this can fail).
 pub fn build(config: &Config) -> Result<Router, ConfigError> {
-    Ok(router(
-        Arc::new(Negotiator::new(config)?),
-        &config.route_prefix,
-    ))
+    Ok(router(Arc::new(Negotiator::new(config)?), &config.route_prefix))
 }
 
 /// The routes of SPEC §1 under `prefix` (without slashes; empty for the root).
@@ -33,8 +30,7 @@ pub fn router(negotiator: Arc<Negotiator>, prefix: &str) -> Router {
     } else {
         format!("/{prefix}")
     };
-    let negotiate_routes =
-        |handler: MethodRouter<Arc<Negotiator>>| handler.fallback(method_not_allowed);
+    let negotiate_routes = |handler: MethodRouter<Arc<Negotiator>>| handler.fallback(method_not_allowed);
     let missing_route_prefix = base.clone();
     Router::new()
         .route("/", get(status).fallback(status_method_not_allowed))
@@ -87,19 +83,15 @@ async fn not_found(request: Request, base: String) -> Response {
         .and_then(|rest| rest.strip_prefix('/'))
         .and_then(|rest| rest.strip_suffix("/negotiate"));
     match hub {
-        Some(_) if request.method() != Method::GET && request.method() != Method::POST => {
-            method_not_allowed().await
-        }
+        Some(_) if request.method() != Method::GET && request.method() != Method::POST => method_not_allowed().await,
         Some(hub_path) => {
-            let reason = hub::validate(hub_path).err().map_or_else(
-                || "the hub name is not valid".to_owned(),
-                |error| error.to_string(),
-            );
+            let reason = hub::validate(hub_path)
+                .err()
+                .map_or_else(|| "the hub name is not valid".to_owned(), |error| error.to_string());
             ApiError::bad_request(reason).into_response()
         }
-        None => ApiError::not_found(format!(
-            "no such route; negotiate is POST {base}/{{hub}}/negotiate"
-        ))
-        .into_response(),
+        None => {
+            ApiError::not_found(format!("no such route; negotiate is POST {base}/{{hub}}/negotiate")).into_response()
+        }
     }
 }

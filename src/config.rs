@@ -13,26 +13,25 @@ use std::time::Duration;
 
 use crate::connection_string::{self, Authentication, ConnectionString, EntraCredential};
 use crate::endpoint::{EndpointType, ServiceEndpoint};
+use serde_json::Value;
+
 use crate::hub;
+use crate::identity::{self, AuthSource, IdentityPolicy};
 use crate::issuer::EntraMode;
+use crate::oidc::{self, OidcSettings};
 use crate::secret::Secret;
 use crate::service_api::UpstreamLimits;
 use crate::token::{DEFAULT_UNIQUE_CLAIM, TokenPolicy};
 
 /// The local emulator's well-known connection string, served when nothing is configured.
-pub const EMULATOR_CONNECTION_STRING: &str = "Endpoint=http://localhost;Port=8999;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;";
+pub const EMULATOR_CONNECTION_STRING: &str =
+    "Endpoint=http://localhost;Port=8999;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;";
 
 /// The single-endpoint connection string settings: the ASP.NET name and the Functions binding's.
-const CONNECTION_STRING_SETTINGS: [&str; 2] = [
-    "Azure__SignalR__ConnectionString",
-    "AzureSignalRConnectionString",
-];
+const CONNECTION_STRING_SETTINGS: [&str; 2] = ["Azure__SignalR__ConnectionString", "AzureSignalRConnectionString"];
 
 /// Settings whose sub-keys configure named endpoints (not supported yet).
-const NAMED_ENDPOINT_FAMILIES: [&str; 2] = [
-    "Azure__SignalR__ConnectionString__",
-    "Azure__SignalR__Endpoints__",
-];
+const NAMED_ENDPOINT_FAMILIES: [&str; 2] = ["Azure__SignalR__ConnectionString__", "Azure__SignalR__Endpoints__"];
 
 /// The Functions binding's identity-based form: `AzureSignalRConnectionString__serviceUri` and friends.
 const IDENTITY_BASED: &str = "AzureSignalRConnectionString";
@@ -41,8 +40,7 @@ const IDENTITY_BASED: &str = "AzureSignalRConnectionString";
 const CUSTOM_CLAIM_SETTINGS: [&str; 2] = ["SIGNALR_CLAIMS", "SIGNALR_COPY_CLAIMS"];
 
 /// Default address of the local server: the port `func start` uses.
-pub const DEFAULT_LISTEN: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 7071);
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 7071);
 
 const MAX_TOKEN_LIFETIME_SECS: u64 = 86_400;
 
@@ -75,6 +73,10 @@ pub struct Config {
     pub entra_mode: EntraMode,
     /// Bounds on calls to Entra and the service's REST API.
     pub upstream: UpstreamLimits,
+    /// Where the caller's identity comes from, and which claims reach the token.
+    pub identity: IdentityPolicy,
+    /// The OIDC provider, when `oidc` is a source.
+    pub oidc: Option<OidcSettings>,
     pub host: Host,
     /// Things to log once logging is up (the configuration is read before).
     pub warnings: Vec<String>,
@@ -151,15 +153,13 @@ fn normalise(name: &str) -> String {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars_os().filter_map(|(name, value)| {
-            Some((name.into_string().ok()?, value.into_string().ok()?))
-        }))
+        Self::from_vars(
+            std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?))),
+        )
     }
 
     /// Reads configuration from `(name, value)` pairs (the environment, or a test's own).
-    pub fn from_vars(
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let settings = Settings::new(vars);
         let mut warnings = Vec::new();
         let endpoints = endpoints(&settings, &mut warnings)?;
@@ -185,35 +185,33 @@ impl Config {
                     .as_ref()
                     .is_some_and(|hubs| !hubs.contains(&hub.to_ascii_lowercase()))
                 {
-                    return fail(
-                        "SIGNALR_HUB",
-                        "is not one of the hubs listed in SIGNALR_HUBS",
-                    );
+                    return fail("SIGNALR_HUB", "is not one of the hubs listed in SIGNALR_HUBS");
                 }
                 Some(hub.to_owned())
             }
             None => None,
         };
         let entra_mode = entra_mode(&settings, &endpoints)?;
+        let token_policy = token_policy(&settings)?;
+        let (identity, oidc) = identity(&settings, token_policy.unique_claim.as_deref(), &mut warnings)?;
         Ok(Self {
             endpoints,
             route_prefix: route_prefix(&settings)?,
             default_hub,
             allowed_hubs,
             application_name,
-            token_policy: token_policy(&settings)?,
+            token_policy,
             entra_mode,
             upstream: upstream_limits(&settings)?,
+            identity,
+            oidc,
             host: host(&settings)?,
             warnings,
         })
     }
 }
 
-fn endpoints(
-    settings: &Settings,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<ServiceEndpoint>, ConfigError> {
+fn endpoints(settings: &Settings, warnings: &mut Vec<String>) -> Result<Vec<ServiceEndpoint>, ConfigError> {
     for family in NAMED_ENDPOINT_FAMILIES {
         if let Some(name) = settings.names_under(family).first() {
             return fail(
@@ -271,9 +269,7 @@ fn connection_string_endpoint(setting: &str, text: &str) -> Result<ServiceEndpoi
         Ok(parsed) => parsed,
         Err(error) => return fail(setting, error.to_string()),
     };
-    if let Authentication::MicrosoftEntra(EntraCredential::ClientCertificate { .. }) =
-        connection_string.auth
-    {
+    if let Authentication::MicrosoftEntra(EntraCredential::ClientCertificate { .. }) = connection_string.auth {
         return fail(setting, CERTIFICATES_UNSUPPORTED);
     }
     Ok(ServiceEndpoint::new("", EndpointType::Primary, connection_string).with_source(setting))
@@ -302,27 +298,18 @@ fn identity_based_endpoint(settings: &Settings) -> Result<Option<ServiceEndpoint
         return match settings.names_under(&format!("{IDENTITY_BASED}__")).first() {
             Some(name) => fail(
                 name,
-                format!(
-                    "needs {IDENTITY_BASED}__serviceUri (the https URL of the SignalR instance)"
-                ),
+                format!("needs {IDENTITY_BASED}__serviceUri (the https URL of the SignalR instance)"),
             ),
             None => Ok(None),
         };
     };
     let client_id = value("clientId").map(str::to_owned);
-    let credential = match (
-        value("credential"),
-        value("tenantId"),
-        value("clientSecret"),
-    ) {
+    let credential = match (value("credential"), value("tenantId"), value("clientSecret")) {
         (Some(kind), _, _) if kind.eq_ignore_ascii_case("managedidentity") => {
             EntraCredential::ManagedIdentity { client_id }
         }
         (Some(_), _, _) => {
-            return fail(
-                &setting("credential"),
-                "must be managedidentity (or be left out)",
-            );
+            return fail(&setting("credential"), "must be managedidentity (or be left out)");
         }
         (None, Some(tenant_id), Some(secret)) => EntraCredential::ClientSecret {
             tenant_id: tenant_id.to_owned(),
@@ -358,15 +345,11 @@ fn identity_based_endpoint(settings: &Settings) -> Result<Option<ServiceEndpoint
         auth: Authentication::MicrosoftEntra(credential),
     };
     Ok(Some(
-        ServiceEndpoint::new("", endpoint_type, connection_string)
-            .with_source(setting("serviceUri")),
+        ServiceEndpoint::new("", endpoint_type, connection_string).with_source(setting("serviceUri")),
     ))
 }
 
-fn entra_mode(
-    settings: &Settings,
-    endpoints: &[ServiceEndpoint],
-) -> Result<EntraMode, ConfigError> {
+fn entra_mode(settings: &Settings, endpoints: &[ServiceEndpoint]) -> Result<EntraMode, ConfigError> {
     let mode = match settings.value("SIGNALR_ENTRA_MODE") {
         None => EntraMode::GenerateToken,
         Some(mode) if mode.eq_ignore_ascii_case("generate-token") => EntraMode::GenerateToken,
@@ -394,10 +377,7 @@ fn upstream_limits(settings: &Settings) -> Result<UpstreamLimits, ConfigError> {
         match settings.value(name) {
             Some(text) => match text.parse::<u64>() {
                 Ok(ms) if (1..=120_000).contains(&ms) => Ok(Duration::from_millis(ms)),
-                _ => fail(
-                    name,
-                    "must be a whole number of milliseconds from 1 to 120000",
-                ),
+                _ => fail(name, "must be a whole number of milliseconds from 1 to 120000"),
             },
             None => Ok(default),
         }
@@ -409,6 +389,126 @@ fn upstream_limits(settings: &Settings) -> Result<UpstreamLimits, ConfigError> {
     })
 }
 
+fn identity(
+    settings: &Settings,
+    unique_claim: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<(IdentityPolicy, Option<OidcSettings>), ConfigError> {
+    let mut policy = IdentityPolicy::default();
+    if let Some(list) = settings.value("SIGNALR_AUTH") {
+        let mut sources = Vec::new();
+        for name in list.split(',').filter(|name| !name.trim().is_empty()) {
+            match AuthSource::parse(name) {
+                Some(source) if !sources.contains(&source) => sources.push(source),
+                Some(_) => {}
+                None => {
+                    return fail(
+                        "SIGNALR_AUTH",
+                        "lists an unknown source: use app-service, api-gateway, oidc or anonymous",
+                    );
+                }
+            }
+        }
+        policy.sources = sources;
+    }
+    if policy.sources.contains(&AuthSource::AppService)
+        && !settings
+            .value("WEBSITE_AUTH_ENABLED")
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+    {
+        return fail(
+            "SIGNALR_AUTH",
+            "app-service trusts the X-MS-CLIENT-PRINCIPAL headers only where App Service authentication strips forged ones: enable it (WEBSITE_AUTH_ENABLED=True) or use another source",
+        );
+    }
+    policy.required = boolean(settings, "SIGNALR_AUTH_REQUIRED")?;
+    policy.dev_query_user = boolean(settings, "SIGNALR_DEV_QUERY_USER")?;
+    if policy.dev_query_user {
+        warnings.push(
+            "SIGNALR_DEV_QUERY_USER is on: any caller can name its user with ?userId= — for development only"
+                .to_owned(),
+        );
+    }
+    if let Some(claim) = settings.value("SIGNALR_USER_ID_CLAIM") {
+        policy.user_id_claim = claim.to_owned();
+        policy.user_id_claim_set = true;
+    }
+    if let Some(list) = settings.value("SIGNALR_COPY_CLAIMS") {
+        policy.copy_claims = list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
+    if let Some(json) = settings.value("SIGNALR_CLAIMS") {
+        let Ok(Value::Object(object)) = serde_json::from_str::<Value>(json) else {
+            return fail(
+                "SIGNALR_CLAIMS",
+                "must be a JSON object, for example {\"tier\":\"gold\"}",
+            );
+        };
+        for (name, value) in object {
+            let scalar = |v: &Value| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_));
+            let acceptable = scalar(&value) || matches!(&value, Value::Array(items) if items.iter().all(scalar));
+            if name.is_empty() || !acceptable {
+                return fail(
+                    "SIGNALR_CLAIMS",
+                    "claim values must be strings, numbers, booleans or arrays of them",
+                );
+            }
+            let name = identity::token_claim_name(&name).into_owned();
+            if identity::is_system_claim(&name, unique_claim) {
+                return fail(
+                    "SIGNALR_CLAIMS",
+                    "names a claim the token already uses (asrs.s.*, nameid or the unique claim)",
+                );
+            }
+            policy.fixed_claims.push((name, value));
+        }
+    }
+    let oidc = if policy.sources.contains(&AuthSource::Oidc) {
+        let provider_url = |name: &str| -> Result<Option<String>, ConfigError> {
+            let Some(text) = settings.value(name) else {
+                return Ok(None);
+            };
+            match url::Url::parse(text) {
+                Ok(url) if oidc::is_acceptable_provider_url(&url) => Ok(Some(text.to_owned())),
+                _ => fail(name, "must be an https URL (http only on a loopback host)"),
+            }
+        };
+        let Some(issuer) = provider_url("SIGNALR_OIDC_ISSUER")? else {
+            return fail(
+                "SIGNALR_OIDC_ISSUER",
+                "is required with SIGNALR_AUTH=oidc (for example https://login.microsoftonline.com/<tenant>/v2.0)",
+            );
+        };
+        let Some(audience) = settings.value("SIGNALR_OIDC_AUDIENCE") else {
+            return fail(
+                "SIGNALR_OIDC_AUDIENCE",
+                "is required with SIGNALR_AUTH=oidc (the audience your tokens are issued for)",
+            );
+        };
+        Some(OidcSettings {
+            issuer,
+            audience: audience.to_owned(),
+            jwks_uri: provider_url("SIGNALR_OIDC_JWKS_URI")?,
+        })
+    } else {
+        None
+    };
+    Ok((policy, oidc))
+}
+
+fn boolean(settings: &Settings, name: &str) -> Result<bool, ConfigError> {
+    match settings.value(name) {
+        None => Ok(false),
+        Some(value) if value.eq_ignore_ascii_case("true") || value == "1" => Ok(true),
+        Some(value) if value.eq_ignore_ascii_case("false") || value == "0" => Ok(false),
+        Some(_) => fail(name, "must be true or false"),
+    }
+}
+
 fn allowed_hubs(settings: &Settings) -> Result<Option<Vec<String>>, ConfigError> {
     let Some(list) = settings.value("SIGNALR_HUBS") else {
         return Ok(None);
@@ -416,10 +516,7 @@ fn allowed_hubs(settings: &Settings) -> Result<Option<Vec<String>>, ConfigError>
     let mut hubs = Vec::new();
     for hub in list.split(',').map(str::trim).filter(|hub| !hub.is_empty()) {
         if let Err(error) = hub::validate(hub) {
-            return fail(
-                "SIGNALR_HUBS",
-                format!("lists an invalid hub name: {error}"),
-            );
+            return fail("SIGNALR_HUBS", format!("lists an invalid hub name: {error}"));
         }
         hubs.push(hub.to_ascii_lowercase());
     }
@@ -427,10 +524,7 @@ fn allowed_hubs(settings: &Settings) -> Result<Option<Vec<String>>, ConfigError>
 }
 
 fn route_prefix(settings: &Settings) -> Result<String, ConfigError> {
-    let Some(prefix) = settings
-        .get("SIGNALR_ROUTE_PREFIX")
-        .map(|(_, value)| value.trim())
-    else {
+    let Some(prefix) = settings.get("SIGNALR_ROUTE_PREFIX").map(|(_, value)| value.trim()) else {
         return Ok("api".to_owned());
     };
     let prefix = prefix.trim_matches('/');
@@ -463,10 +557,7 @@ fn token_policy(settings: &Settings) -> Result<TokenPolicy, ConfigError> {
         },
         None => TokenPolicy::default().lifetime_secs,
     };
-    let unique_claim = match settings
-        .get("SIGNALR_UNIQUE_CLAIM")
-        .map(|(_, value)| value.trim())
-    {
+    let unique_claim = match settings.get("SIGNALR_UNIQUE_CLAIM").map(|(_, value)| value.trim()) {
         None => Some(DEFAULT_UNIQUE_CLAIM.to_owned()),
         Some("") => None,
         Some(name) if RESERVED_CLAIMS.contains(&name) => {
@@ -489,14 +580,8 @@ fn host(settings: &Settings) -> Result<Host, ConfigError> {
     }
     if let Some(port) = settings.value("FUNCTIONS_CUSTOMHANDLER_PORT") {
         return match port.parse::<u16>() {
-            Ok(port) => Ok(Host::Functions(SocketAddr::new(
-                Ipv4Addr::LOCALHOST.into(),
-                port,
-            ))),
-            Err(_) => fail(
-                "FUNCTIONS_CUSTOMHANDLER_PORT",
-                "must be a port number from 0 to 65535",
-            ),
+            Ok(port) => Ok(Host::Functions(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port))),
+            Err(_) => fail("FUNCTIONS_CUSTOMHANDLER_PORT", "must be a port number from 0 to 65535"),
         };
     }
     match settings.value("SIGNALR_LISTEN") {
@@ -641,19 +726,13 @@ mod tests {
                 "AzureSignalRConnectionString__serviceUri",
                 "https://a.service.signalr.net",
             ),
-            (
-                "AzureSignalRConnectionString__credential",
-                "managedidentity",
-            ),
+            ("AzureSignalRConnectionString__credential", "managedidentity"),
             ("AzureSignalRConnectionString__clientId", "0000-1111"),
             (
                 "AzureSignalRConnectionString__clientEndpoint",
                 "https://proxy.example.com",
             ),
-            (
-                "AzureSignalRConnectionString__serverEndpoint",
-                "http://10.1.2.3:8080",
-            ),
+            ("AzureSignalRConnectionString__serverEndpoint", "http://10.1.2.3:8080"),
         ])
         .unwrap();
         let endpoint = &msi.endpoints[0];
@@ -665,15 +744,9 @@ mod tests {
             endpoint.client_url("h", "r"),
             "https://proxy.example.com/client/?hub=h&asrs_request_id=r"
         );
-        assert_eq!(
-            endpoint.audience("h"),
-            "https://a.service.signalr.net/client/?hub=h"
-        );
+        assert_eq!(endpoint.audience("h"), "https://a.service.signalr.net/client/?hub=h");
         assert_eq!(endpoint.server_base(), "http://10.1.2.3:8080");
-        assert_eq!(
-            endpoint.source(),
-            "AzureSignalRConnectionString__serviceUri"
-        );
+        assert_eq!(endpoint.source(), "AzureSignalRConnectionString__serviceUri");
 
         let app = config(&[
             (
@@ -705,10 +778,7 @@ mod tests {
         let uri = ("AzureSignalRConnectionString__serviceUri", "https://a");
         let cases: &[(&[(&str, &str)], &str)] = &[
             (
-                &[(
-                    "AzureSignalRConnectionString__serviceUri",
-                    "a.service.signalr.net",
-                )],
+                &[("AzureSignalRConnectionString__serviceUri", "a.service.signalr.net")],
                 "AzureSignalRConnectionString__serviceUri",
             ),
             (
@@ -716,10 +786,7 @@ mod tests {
                 "AzureSignalRConnectionString__clientId",
             ),
             (
-                &[
-                    uri,
-                    ("AzureSignalRConnectionString__credential", "certificate"),
-                ],
+                &[uri, ("AzureSignalRConnectionString__credential", "certificate")],
                 "AzureSignalRConnectionString__credential",
             ),
             (
@@ -735,20 +802,11 @@ mod tests {
                 "AzureSignalRConnectionString__type",
             ),
             (
-                &[
-                    uri,
-                    ("AzureSignalRConnectionString__serverEndpoint", "ftp://x"),
-                ],
+                &[uri, ("AzureSignalRConnectionString__serverEndpoint", "ftp://x")],
                 "AzureSignalRConnectionString__serverEndpoint",
             ),
             (
-                &[
-                    uri,
-                    (
-                        "AzureSignalRConnectionString",
-                        "Endpoint=https://a;AccessKey=k",
-                    ),
-                ],
+                &[uri, ("AzureSignalRConnectionString", "Endpoint=https://a;AccessKey=k")],
                 "AzureSignalRConnectionString",
             ),
         ];
@@ -759,10 +817,7 @@ mod tests {
 
     #[test]
     fn entra_mode_and_custom_claims() {
-        let entra = (
-            "AzureSignalRConnectionString",
-            "Endpoint=https://a;AuthType=azure",
-        );
+        let entra = ("AzureSignalRConnectionString", "Endpoint=https://a;AuthType=azure");
         assert_eq!(
             config(&[entra, ("SIGNALR_ENTRA_MODE", "access-key")])
                 .unwrap()
@@ -824,10 +879,7 @@ mod tests {
         for bad in ["0", "86401", "-5", "1h", "3600.5"] {
             let e = error(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", bad)]);
             assert_eq!(e.setting, "SIGNALR_TOKEN_LIFETIME_SECONDS", "{bad}");
-            assert_eq!(
-                e.message,
-                "must be a whole number of seconds from 1 to 86400"
-            );
+            assert_eq!(e.message, "must be a whole number of seconds from 1 to 86400");
         }
     }
 
@@ -865,16 +917,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config_ok.default_hub.as_deref(), Some("Chat"));
-        assert_eq!(
-            config_ok.allowed_hubs,
-            Some(vec!["chat".to_owned(), "news".to_owned()])
-        );
+        assert_eq!(config_ok.allowed_hubs, Some(vec!["chat".to_owned(), "news".to_owned()]));
         assert_eq!(config_ok.application_name.as_deref(), Some("app1"));
         assert_eq!(error(&[("SIGNALR_HUB", "a/b")]).setting, "SIGNALR_HUB");
-        assert_eq!(
-            error(&[("SIGNALR_HUBS", "chat,a&b")]).setting,
-            "SIGNALR_HUBS"
-        );
+        assert_eq!(error(&[("SIGNALR_HUBS", "chat,a&b")]).setting, "SIGNALR_HUBS");
         let e = error(&[("SIGNALR_HUB", "other"), ("SIGNALR_HUBS", "chat")]);
         assert_eq!(e.message, "is not one of the hubs listed in SIGNALR_HUBS");
         assert_eq!(
@@ -886,21 +932,12 @@ mod tests {
     #[test]
     fn route_prefix_is_trimmed_and_checked() {
         assert_eq!(
-            config(&[("SIGNALR_ROUTE_PREFIX", "/signalr/")])
-                .unwrap()
-                .route_prefix,
+            config(&[("SIGNALR_ROUTE_PREFIX", "/signalr/")]).unwrap().route_prefix,
             "signalr"
         );
+        assert_eq!(config(&[("SIGNALR_ROUTE_PREFIX", "")]).unwrap().route_prefix, "");
         assert_eq!(
-            config(&[("SIGNALR_ROUTE_PREFIX", "")])
-                .unwrap()
-                .route_prefix,
-            ""
-        );
-        assert_eq!(
-            config(&[("SIGNALR_ROUTE_PREFIX", "v1/api")])
-                .unwrap()
-                .route_prefix,
+            config(&[("SIGNALR_ROUTE_PREFIX", "v1/api")]).unwrap().route_prefix,
             "v1/api"
         );
         for bad in ["{hub}", "a//b", "a b", "*rest"] {
@@ -940,9 +977,6 @@ mod tests {
             error(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "http")]).setting,
             "FUNCTIONS_CUSTOMHANDLER_PORT"
         );
-        assert_eq!(
-            error(&[("SIGNALR_LISTEN", "localhost")]).setting,
-            "SIGNALR_LISTEN"
-        );
+        assert_eq!(error(&[("SIGNALR_LISTEN", "localhost")]).setting, "SIGNALR_LISTEN");
     }
 }

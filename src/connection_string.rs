@@ -63,9 +63,7 @@ pub enum EntraCredential {
 pub enum ConnectionStringError {
     #[error("Duplicate properties found in connection string: {0}.")]
     DuplicateKey(String),
-    #[error(
-        "the connection string has no Endpoint (expected Endpoint=https://<name>.service.signalr.net;...)"
-    )]
+    #[error("the connection string has no Endpoint (expected Endpoint=https://<name>.service.signalr.net;...)")]
     MissingEndpoint,
     #[error(
         "{0} in the connection string must be an absolute http:// or https:// URL with a host and no query or fragment"
@@ -73,9 +71,7 @@ pub enum ConnectionStringError {
     InvalidUrl(&'static str),
     #[error("Port in the connection string must be a whole number from 1 to 65535")]
     InvalidPort,
-    #[error(
-        "Version in the connection string is not supported: it must be 1.x (for example Version=1.0)"
-    )]
+    #[error("Version in the connection string is not supported: it must be 1.x (for example Version=1.0)")]
     UnsupportedVersion,
     #[error("AccessKey is required in the connection string when AuthType is not set")]
     MissingAccessKey,
@@ -83,13 +79,9 @@ pub enum ConnectionStringError {
     UnknownAuthType,
     #[error("{0} is required in the connection string when AuthType is azure.app")]
     MissingForApp(&'static str),
-    #[error(
-        "AuthType=azure.app needs either ClientSecret or ClientCert in the connection string, not both"
-    )]
+    #[error("AuthType=azure.app needs either ClientSecret or ClientCert in the connection string, not both")]
     AmbiguousAppCredential,
-    #[error(
-        "ClientCert and ClientCertPath in the connection string are the same setting: give one"
-    )]
+    #[error("ClientCert and ClientCertPath in the connection string are the same setting: give one")]
     DuplicateCertificate,
 }
 
@@ -199,10 +191,7 @@ fn authentication(properties: &Properties<'_>) -> Result<Authentication, Connect
                 .get("tenantid")
                 .ok_or(ConnectionStringError::MissingForApp("TenantId"))?
                 .to_owned();
-            let certificate = match (
-                properties.get("clientcert"),
-                properties.get("clientcertpath"),
-            ) {
+            let certificate = match (properties.get("clientcert"), properties.get("clientcertpath")) {
                 (Some(_), Some(_)) => return Err(ConnectionStringError::DuplicateCertificate),
                 (cert, path) => cert.or(path),
             };
@@ -218,9 +207,7 @@ fn authentication(properties: &Properties<'_>) -> Result<Authentication, Connect
                     certificate_path: path.to_owned(),
                 },
                 (None, None) => {
-                    return Err(ConnectionStringError::MissingForApp(
-                        "ClientSecret (or ClientCert)",
-                    ));
+                    return Err(ConnectionStringError::MissingForApp("ClientSecret (or ClientCert)"));
                 }
                 (Some(_), Some(_)) => return Err(ConnectionStringError::AmbiguousAppCredential),
             }
@@ -301,10 +288,7 @@ mod tests {
 
     #[test]
     fn empty_segments_segments_without_equals_and_unknown_keys_are_ignored() {
-        let cs = parse(&format!(
-            ";;Endpoint=https://a;garbage;Unknown=1;AccessKey={KEY};;"
-        ))
-        .unwrap();
+        let cs = parse(&format!(";;Endpoint=https://a;garbage;Unknown=1;AccessKey={KEY};;")).unwrap();
         assert_eq!(cs.endpoint.host_str(), Some("a"));
     }
 
@@ -321,22 +305,19 @@ mod tests {
     #[test]
     fn duplicate_keys_are_refused_whatever_their_case() {
         assert_eq!(
-            error(&format!(
-                "Endpoint=https://a;AccessKey={KEY};endpoint=https://b"
-            )),
+            error(&format!("Endpoint=https://a;AccessKey={KEY};endpoint=https://b")),
             "Duplicate properties found in connection string: endpoint."
         );
         assert_eq!(
-            error(&format!(
-                "Endpoint=https://a;AccessKey={KEY};accesskey={KEY}"
-            )),
+            error(&format!("Endpoint=https://a;AccessKey={KEY};accesskey={KEY}")),
             "Duplicate properties found in connection string: accesskey."
         );
     }
 
     #[test]
     fn endpoint_is_required() {
-        let expected = "the connection string has no Endpoint (expected Endpoint=https://<name>.service.signalr.net;...)";
+        let expected =
+            "the connection string has no Endpoint (expected Endpoint=https://<name>.service.signalr.net;...)";
         assert_eq!(error(&format!("AccessKey={KEY}")), expected);
         assert_eq!(error(&format!("Endpoint=;AccessKey={KEY}")), expected);
         assert_eq!(error(""), expected);
@@ -354,36 +335,25 @@ mod tests {
             "/relative",
             "https://",
         ] {
-            assert_eq!(
-                error(&format!("Endpoint={bad};AccessKey={KEY}")),
-                expected,
-                "{bad}"
-            );
+            assert_eq!(error(&format!("Endpoint={bad};AccessKey={KEY}")), expected, "{bad}");
         }
     }
 
     #[test]
     fn client_and_server_endpoints_are_checked_and_named() {
         assert_eq!(
-            error(&format!(
-                "Endpoint=https://a;AccessKey={KEY};ClientEndpoint=proxy"
-            )),
+            error(&format!("Endpoint=https://a;AccessKey={KEY};ClientEndpoint=proxy")),
             "ClientEndpoint in the connection string must be an absolute http:// or https:// URL with a host and no query or fragment"
         );
         assert_eq!(
-            error(&format!(
-                "Endpoint=https://a;AccessKey={KEY};ServerEndpoint=tcp://x"
-            )),
+            error(&format!("Endpoint=https://a;AccessKey={KEY};ServerEndpoint=tcp://x")),
             "ServerEndpoint in the connection string must be an absolute http:// or https:// URL with a host and no query or fragment"
         );
         let cs = parse(&format!(
             "Endpoint=https://a;AccessKey={KEY};ServerEndpoint=http://10.0.0.1:8080/sig/"
         ))
         .unwrap();
-        assert_eq!(
-            cs.server_endpoint.unwrap().as_str(),
-            "http://10.0.0.1:8080/sig/"
-        );
+        assert_eq!(cs.server_endpoint.unwrap().as_str(), "http://10.0.0.1:8080/sig/");
     }
 
     #[test]
@@ -413,10 +383,7 @@ mod tests {
     fn version_must_be_1_x() {
         for good in ["1.0", "1.1", "1.10", "1.0-preview"] {
             assert!(
-                parse(&format!(
-                    "Endpoint=https://a;AccessKey={KEY};Version={good}"
-                ))
-                .is_ok(),
+                parse(&format!("Endpoint=https://a;AccessKey={KEY};Version={good}")).is_ok(),
                 "{good}"
             );
         }
@@ -453,9 +420,7 @@ mod tests {
             }
         );
         assert_eq!(
-            entra(
-                "Endpoint=https://a;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=s3cr3t"
-            ),
+            entra("Endpoint=https://a;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=s3cr3t"),
             EntraCredential::ClientSecret {
                 tenant_id: "t".into(),
                 client_id: "c".into(),
@@ -478,10 +443,7 @@ mod tests {
 
     #[test]
     fn an_access_key_is_ignored_when_auth_type_is_set() {
-        let cs = parse(&format!(
-            "Endpoint=https://a;AuthType=azure;AccessKey={KEY}"
-        ))
-        .unwrap();
+        let cs = parse(&format!("Endpoint=https://a;AuthType=azure;AccessKey={KEY}")).unwrap();
         assert!(matches!(cs.auth, Authentication::MicrosoftEntra(_)));
     }
 
@@ -504,25 +466,18 @@ mod tests {
             "ClientSecret (or ClientCert) is required in the connection string when AuthType is azure.app"
         );
         assert_eq!(
-            error(
-                "Endpoint=https://a;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=s;ClientCert=/x"
-            ),
+            error("Endpoint=https://a;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=s;ClientCert=/x"),
             "AuthType=azure.app needs either ClientSecret or ClientCert in the connection string, not both"
         );
         assert_eq!(
-            error(
-                "Endpoint=https://a;AuthType=azure.app;ClientId=c;TenantId=t;ClientCert=/x;ClientCertPath=/y"
-            ),
+            error("Endpoint=https://a;AuthType=azure.app;ClientId=c;TenantId=t;ClientCert=/x;ClientCertPath=/y"),
             "ClientCert and ClientCertPath in the connection string are the same setting: give one"
         );
     }
 
     #[test]
     fn debug_print_hides_keys_and_client_secrets() {
-        let printed = format!(
-            "{:?}",
-            parse(&format!("Endpoint=https://a;AccessKey={KEY}")).unwrap()
-        );
+        let printed = format!("{:?}", parse(&format!("Endpoint=https://a;AccessKey={KEY}")).unwrap());
         assert!(!printed.contains(KEY), "{printed}");
         let printed = format!(
             "{:?}",

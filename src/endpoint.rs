@@ -155,17 +155,12 @@ mod tests {
 
     #[test]
     fn client_endpoint_moves_the_url_but_not_the_audience() {
-        let e = endpoint(
-            "Endpoint=https://a.service.signalr.net;ClientEndpoint=https://proxy/sig;AccessKey=k",
-        );
+        let e = endpoint("Endpoint=https://a.service.signalr.net;ClientEndpoint=https://proxy/sig;AccessKey=k");
         assert_eq!(
             e.client_url("chat", "x"),
             "https://proxy/sig/client/?hub=chat&asrs_request_id=x"
         );
-        assert_eq!(
-            e.audience("chat"),
-            "https://a.service.signalr.net/client/?hub=chat"
-        );
+        assert_eq!(e.audience("chat"), "https://a.service.signalr.net/client/?hub=chat");
         assert_eq!(e.server_base(), "https://a.service.signalr.net");
     }
 
@@ -184,14 +179,8 @@ mod tests {
 
     #[test]
     fn exactly_one_slash_joins_a_base_path_and_client() {
-        for client in [
-            "https://proxy/sig",
-            "https://proxy/sig/",
-            "https://proxy/sig//",
-        ] {
-            let e = endpoint(&format!(
-                "Endpoint=https://a;ClientEndpoint={client};AccessKey=k"
-            ));
+        for client in ["https://proxy/sig", "https://proxy/sig/", "https://proxy/sig//"] {
+            let e = endpoint(&format!("Endpoint=https://a;ClientEndpoint={client};AccessKey=k"));
             assert_eq!(
                 e.client_url("h", "r"),
                 "https://proxy/sig/client/?hub=h&asrs_request_id=r",
@@ -199,10 +188,7 @@ mod tests {
             );
         }
         let e = endpoint("Endpoint=https://a/;AccessKey=k");
-        assert_eq!(
-            e.client_url("h", "r"),
-            "https://a/client/?hub=h&asrs_request_id=r"
-        );
+        assert_eq!(e.client_url("h", "r"), "https://a/client/?hub=h&asrs_request_id=r");
     }
 
     #[test]
@@ -218,39 +204,24 @@ mod tests {
     #[test]
     fn default_ports_are_omitted() {
         let e = endpoint("Endpoint=https://a;Port=443;AccessKey=k");
-        assert_eq!(
-            e.client_url("h", "r"),
-            "https://a/client/?hub=h&asrs_request_id=r"
-        );
+        assert_eq!(e.client_url("h", "r"), "https://a/client/?hub=h&asrs_request_id=r");
         let e = endpoint("Endpoint=http://a:80;AccessKey=k");
-        assert_eq!(
-            e.client_url("h", "r"),
-            "http://a/client/?hub=h&asrs_request_id=r"
-        );
+        assert_eq!(e.client_url("h", "r"), "http://a/client/?hub=h&asrs_request_id=r");
         let e = endpoint("Endpoint=http://a;Port=443;AccessKey=k");
-        assert_eq!(
-            e.client_url("h", "r"),
-            "http://a:443/client/?hub=h&asrs_request_id=r"
-        );
+        assert_eq!(e.client_url("h", "r"), "http://a:443/client/?hub=h&asrs_request_id=r");
     }
 
     #[test]
     fn an_explicit_port_in_endpoint_is_kept_in_the_url_only() {
         let e = endpoint("Endpoint=https://a:8443;AccessKey=k");
-        assert_eq!(
-            e.client_url("h", "r"),
-            "https://a:8443/client/?hub=h&asrs_request_id=r"
-        );
+        assert_eq!(e.client_url("h", "r"), "https://a:8443/client/?hub=h&asrs_request_id=r");
         assert_eq!(e.audience("h"), "https://a/client/?hub=h");
     }
 
     #[test]
     fn hosts_are_lower_cased_and_ipv6_is_bracketed() {
         let e = endpoint("Endpoint=https://A.Service.SignalR.net;AccessKey=k");
-        assert_eq!(
-            e.audience("h"),
-            "https://a.service.signalr.net/client/?hub=h"
-        );
+        assert_eq!(e.audience("h"), "https://a.service.signalr.net/client/?hub=h");
         let e = endpoint("Endpoint=http://[::1];Port=8999;AccessKey=k");
         assert_eq!(
             e.client_url("h", "r"),

@@ -12,6 +12,8 @@ use serde::Serialize;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: Cow<'static, str>,
+    /// `WWW-Authenticate` of a 401.
+    pub challenge: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -24,7 +26,13 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            challenge: None,
         }
+    }
+
+    pub fn with_challenge(mut self, challenge: Option<String>) -> Self {
+        self.challenge = challenge;
+        self
     }
 
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
@@ -37,10 +45,8 @@ impl ApiError {
 
     /// The JSON body, `{"error": message}`.
     pub fn body(&self) -> String {
-        serde_json::to_string(&ErrorBody {
-            error: &self.message,
-        })
-        .unwrap_or_else(|_| r#"{"error":"internal error"}"#.to_owned())
+        serde_json::to_string(&ErrorBody { error: &self.message })
+            .unwrap_or_else(|_| r#"{"error":"internal error"}"#.to_owned())
     }
 }
 
@@ -48,11 +54,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, self.body()).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
         response
     }
 }

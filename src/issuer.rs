@@ -56,26 +56,19 @@ impl IssueError {
             Self::Token(error @ TokenError::TooLong(_)) => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
             }
-            Self::Token(error) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
-            }
+            Self::Token(error) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
         }
     }
 }
 
 impl TokenIssuer {
     /// The issuer for an endpoint. `api` is needed only by Entra endpoints.
-    pub fn new(
-        endpoint: &ServiceEndpoint,
-        mode: EntraMode,
-        api: Option<&ServiceApi>,
-    ) -> Result<Self, CredentialError> {
+    pub fn new(endpoint: &ServiceEndpoint, mode: EntraMode, api: Option<&ServiceApi>) -> Result<Self, CredentialError> {
         let credential = match endpoint.auth() {
             Authentication::AccessKey(key) => return Ok(Self::AccessKey(key.clone())),
             Authentication::MicrosoftEntra(credential) => credential,
         };
-        let api =
-            api.ok_or_else(|| CredentialError("no HTTP client for Microsoft Entra ID".to_owned()))?;
+        let api = api.ok_or_else(|| CredentialError("no HTTP client for Microsoft Entra ID".to_owned()))?;
         let entra = Arc::new(EntraTokenSource::new(credential, api.http())?);
         Ok(match mode {
             EntraMode::GenerateToken => Self::GenerateToken {
@@ -97,15 +90,14 @@ impl TokenIssuer {
         endpoint: &ServiceEndpoint,
         service_hub: &str,
         user_id: Option<&str>,
+        custom_claims: &[(String, serde_json::Value)],
         policy: &TokenPolicy,
         now: u64,
     ) -> Result<String, IssueError> {
         let sign = |key: &AccessKey| {
             let audience = endpoint.audience(service_hub);
-            token::sign(
-                key,
-                &AccessTokenClaims::new(&audience, user_id, policy, now),
-            )
+            let claims = AccessTokenClaims::new(&audience, user_id, policy, now).with_custom(custom_claims);
+            token::sign(key, &claims)
         };
         match self {
             Self::AccessKey(key) => Ok(sign(key)?),

@@ -21,12 +21,8 @@ fn main() -> ExitCode {
     }
     // Lambda hands us one request at a time: one thread starts faster and is enough.
     let runtime = match config.host {
-        Host::Lambda => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        Host::Functions(_) | Host::Local(_) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
+        Host::Lambda => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        Host::Functions(_) | Host::Local(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
     };
     let runtime = match runtime {
         Ok(runtime) => runtime,

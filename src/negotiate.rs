@@ -20,7 +20,9 @@ use crate::connection_string::Authentication;
 use crate::endpoint::ServiceEndpoint;
 use crate::error::ApiError;
 use crate::hub;
+use crate::identity::{self, Caller, Identifier};
 use crate::issuer::TokenIssuer;
+use crate::oidc::OidcVerifier;
 use crate::service_api::ServiceApi;
 use crate::token::{self, TokenPolicy};
 
@@ -45,6 +47,7 @@ struct ServingEndpoint {
 /// Everything a negotiate needs, prepared at start.
 #[derive(Debug)]
 pub struct Negotiator {
+    identifier: Identifier,
     endpoints: Vec<ServingEndpoint>,
     default_hub: Option<String>,
     allowed_hubs: Option<Vec<String>>,
@@ -68,35 +71,43 @@ impl Negotiator {
             .iter()
             .any(|endpoint| matches!(endpoint.auth(), Authentication::MicrosoftEntra(_)));
         // The one HTTP client of the process, made only when something calls out.
-        let api = if uses_entra {
-            let http = reqwest::Client::builder()
-                .connect_timeout(config.upstream.attempt_timeout)
-                .pool_idle_timeout(std::time::Duration::from_secs(90))
-                .user_agent(concat!("signalr-negotiate/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|error| ConfigError {
-                    setting: "(HTTP client)".to_owned(),
-                    message: format!("could not be created: {error}"),
-                })?;
-            Some(ServiceApi::new(http, config.upstream))
+        let http = if uses_entra || config.oidc.is_some() {
+            Some(
+                reqwest::Client::builder()
+                    .connect_timeout(config.upstream.attempt_timeout)
+                    .pool_idle_timeout(std::time::Duration::from_secs(90))
+                    .user_agent(concat!("signalr-negotiate/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|error| ConfigError {
+                        setting: "(HTTP client)".to_owned(),
+                        message: format!("could not be created: {error}"),
+                    })?,
+            )
         } else {
             None
         };
+        let api = http
+            .as_ref()
+            .filter(|_| uses_entra)
+            .map(|http| ServiceApi::new(http.clone(), config.upstream));
+        let oidc = config
+            .oidc
+            .clone()
+            .zip(http.clone())
+            .map(|(settings, http)| OidcVerifier::new(settings, http, config.upstream.deadline));
         let mut endpoints = Vec::with_capacity(config.endpoints.len());
         for endpoint in &config.endpoints {
-            let issuer =
-                TokenIssuer::new(endpoint, config.entra_mode, api.as_ref()).map_err(|error| {
-                    ConfigError {
-                        setting: endpoint.source().to_owned(),
-                        message: error.0,
-                    }
-                })?;
+            let issuer = TokenIssuer::new(endpoint, config.entra_mode, api.as_ref()).map_err(|error| ConfigError {
+                setting: endpoint.source().to_owned(),
+                message: error.0,
+            })?;
             endpoints.push(ServingEndpoint {
                 endpoint: endpoint.clone(),
                 issuer,
             });
         }
         Ok(Self {
+            identifier: Identifier::new(config.identity.clone(), oidc),
             endpoints,
             default_hub: config.default_hub.clone(),
             allowed_hubs: config.allowed_hubs.clone(),
@@ -109,8 +120,12 @@ impl Negotiator {
         self.default_hub.as_deref()
     }
 
-    /// Negotiates for a hub as the request named it, at `now` (seconds since the epoch).
-    pub async fn negotiate(&self, hub: &str, now: u64) -> Result<Negotiated<'_>, ApiError> {
+    pub fn identifier(&self) -> &Identifier {
+        &self.identifier
+    }
+
+    /// Negotiates for a hub as the request named it, for a caller, at `now` (seconds since the epoch).
+    pub async fn negotiate(&self, hub: &str, caller: &Caller, now: u64) -> Result<Negotiated<'_>, ApiError> {
         hub::validate(hub).map_err(|error| ApiError::bad_request(error.to_string()))?;
         if let Some(allowed) = &self.allowed_hubs {
             if !allowed.iter().any(|name| name.eq_ignore_ascii_case(hub)) {
@@ -119,20 +134,24 @@ impl Negotiator {
         }
         let service_hub = hub::service_hub(self.application_name.as_deref(), hub);
         let serving = self.choose_endpoint()?;
+        let custom_claims = identity::custom_claims(
+            self.identifier.policy(),
+            caller,
+            self.token_policy.unique_claim.as_deref(),
+        );
         let access_token = serving
             .issuer
             .issue(
                 &serving.endpoint,
                 &service_hub,
-                None,
+                caller.user_id.as_deref(),
+                &custom_claims,
                 &self.token_policy,
                 now,
             )
             .await
             .map_err(|error| error.to_api_error())?;
-        let url = serving
-            .endpoint
-            .client_url(&service_hub, &token::random_id());
+        let url = serving.endpoint.client_url(&service_hub, &token::random_id());
         Ok(Negotiated {
             response: NegotiateResponse { url, access_token },
             endpoint: &serving.endpoint,
@@ -141,12 +160,9 @@ impl Negotiator {
     }
 
     fn choose_endpoint(&self) -> Result<&ServingEndpoint, ApiError> {
-        self.endpoints.first().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no SignalR endpoint is available",
-            )
-        })
+        self.endpoints
+            .first()
+            .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no SignalR endpoint is available"))
     }
 }
 
@@ -156,17 +172,14 @@ pub async fn negotiate_path_hub(
     hub: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
-    let hub = hub.map(|Path(hub)| hub).map_err(|_| {
-        ApiError::bad_request("the hub name in the path is not valid percent-encoded UTF-8")
-    });
+    let hub = hub
+        .map(|Path(hub)| hub)
+        .map_err(|_| ApiError::bad_request("the hub name in the path is not valid percent-encoded UTF-8"));
     respond(&negotiator, hub, request).await
 }
 
 /// `/{prefix}/negotiate?hub=…` (or `SIGNALR_HUB`)
-pub async fn negotiate_query_hub(
-    State(negotiator): State<Arc<Negotiator>>,
-    request: Request,
-) -> Response {
+pub async fn negotiate_query_hub(State(negotiator): State<Arc<Negotiator>>, request: Request) -> Response {
     let hub = hub_from_query(request.uri().query(), negotiator.default_hub());
     respond(&negotiator, hub, request).await
 }
@@ -178,30 +191,27 @@ fn hub_from_query(query: Option<&str>, default_hub: Option<&str>) -> Result<Stri
         .map(|(_, value)| value);
     match (hubs.next(), hubs.next()) {
         (Some(hub), None) => Ok(hub.into_owned()),
-        (Some(_), Some(_)) => Err(ApiError::bad_request(
-            "the hub query parameter is given more than once",
-        )),
+        (Some(_), Some(_)) => Err(ApiError::bad_request("the hub query parameter is given more than once")),
         (None, _) => default_hub.map(str::to_owned).ok_or_else(|| {
-            ApiError::bad_request(
-                "no hub given: use /{prefix}/{hub}/negotiate or ?hub=, or set SIGNALR_HUB",
-            )
+            ApiError::bad_request("no hub given: use /{prefix}/{hub}/negotiate or ?hub=, or set SIGNALR_HUB")
         }),
     }
 }
 
-async fn respond(
-    negotiator: &Negotiator,
-    hub: Result<String, ApiError>,
-    request: Request,
-) -> Response {
+async fn respond(negotiator: &Negotiator, hub: Result<String, ApiError>, request: Request) -> Response {
     let started = Instant::now();
-    let outcome = match hub {
-        Ok(hub) => match read_body(request.into_body()).await {
-            Ok(()) => negotiator.negotiate(&hub, unix_now()).await,
-            Err(error) => Err(error),
-        },
-        Err(error) => Err(error),
-    };
+    let outcome = async {
+        let hub = hub?;
+        let (parts, body) = request.into_parts();
+        read_body(body).await?;
+        let caller = negotiator
+            .identifier()
+            .identify(&parts)
+            .await
+            .map_err(|unauthorized| unauthorized.to_api_error())?;
+        negotiator.negotiate(&hub, &caller, unix_now()).await
+    }
+    .await;
     let latency_us = started.elapsed().as_micros() as u64;
     match outcome {
         Ok(negotiated) => {
@@ -251,8 +261,7 @@ mod tests {
     use super::*;
 
     fn negotiator(vars: &[(&str, &str)]) -> Negotiator {
-        let config =
-            Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        let config = Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
         Negotiator::new(&config).unwrap()
     }
 
@@ -268,22 +277,17 @@ mod tests {
         );
         assert_eq!(hub_from_query(Some("hub=a%20b"), None).unwrap(), "a b");
         assert_eq!(
-            hub_from_query(Some("hub=a&hub=b"), Some("x"))
-                .unwrap_err()
-                .message,
+            hub_from_query(Some("hub=a&hub=b"), Some("x")).unwrap_err().message,
             "the hub query parameter is given more than once"
         );
-        assert_eq!(
-            hub_from_query(None, None).unwrap_err().status,
-            StatusCode::BAD_REQUEST
-        );
+        assert_eq!(hub_from_query(None, None).unwrap_err().status, StatusCode::BAD_REQUEST);
         assert_eq!(hub_from_query(Some("hub="), Some("x")).unwrap(), "");
     }
 
     #[tokio::test]
     async fn negotiates_with_the_lower_cased_prefixed_hub() {
         let n = negotiator(&[("SIGNALR_APPLICATION_NAME", "App")]);
-        let done = n.negotiate("Chat", 100).await.unwrap();
+        let done = n.negotiate("Chat", &Caller::default(), 100).await.unwrap();
         assert_eq!(done.service_hub, "app_chat");
         assert!(
             done.response
@@ -297,15 +301,12 @@ mod tests {
     #[tokio::test]
     async fn request_ids_are_fresh_and_url_safe() {
         let n = negotiator(&[]);
-        let a = n.negotiate("chat", 0).await.unwrap().response.url;
-        let b = n.negotiate("chat", 0).await.unwrap().response.url;
+        let a = n.negotiate("chat", &Caller::default(), 0).await.unwrap().response.url;
+        let b = n.negotiate("chat", &Caller::default(), 0).await.unwrap().response.url;
         assert_ne!(a, b);
         let id = a.rsplit_once("asrs_request_id=").unwrap().1;
         assert!(
-            id.len() >= 16
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            id.len() >= 16 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
             "{id}"
         );
     }
@@ -314,20 +315,20 @@ mod tests {
     async fn refuses_bad_and_unlisted_hubs() {
         let n = negotiator(&[("SIGNALR_HUBS", "chat")]);
         assert_eq!(
-            n.negotiate("a/b", 0).await.unwrap_err().status,
+            n.negotiate("a/b", &Caller::default(), 0).await.unwrap_err().status,
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            n.negotiate("news", 0).await.unwrap_err().status,
+            n.negotiate("news", &Caller::default(), 0).await.unwrap_err().status,
             StatusCode::NOT_FOUND
         );
-        assert!(n.negotiate("CHAT", 0).await.is_ok());
+        assert!(n.negotiate("CHAT", &Caller::default(), 0).await.is_ok());
     }
 
     #[tokio::test]
     async fn an_oversize_token_is_a_413() {
         let n = negotiator(&[("SIGNALR_APPLICATION_NAME", &"a".repeat(128))]);
         // A hub name of 128 plus a 128-character application name stays well under 4096.
-        assert!(n.negotiate(&"h".repeat(128), 0).await.is_ok());
+        assert!(n.negotiate(&"h".repeat(128), &Caller::default(), 0).await.is_ok());
     }
 }

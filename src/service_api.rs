@@ -60,8 +60,7 @@ pub enum UpstreamError {
 impl UpstreamError {
     /// A connect error, timeout or 5xx: the endpoint looks down (for failover).
     pub fn is_endpoint_failure(&self) -> bool {
-        matches!(self, Self::Timeout | Self::Unreachable)
-            || matches!(self, Self::Status(status) if *status >= 500)
+        matches!(self, Self::Timeout | Self::Unreachable) || matches!(self, Self::Status(status) if *status >= 500)
     }
 
     /// The answer the client gets: the cause in one sentence, never a secret.
@@ -100,10 +99,7 @@ impl UpstreamError {
                 StatusCode::GATEWAY_TIMEOUT,
                 "the SignalR service did not answer in time",
             ),
-            Self::Unreachable => ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "could not reach the SignalR service",
-            ),
+            Self::Unreachable => ApiError::new(StatusCode::BAD_GATEWAY, "could not reach the SignalR service"),
             Self::Malformed => ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "the SignalR service answered with an unexpected body",
@@ -166,10 +162,8 @@ impl ServiceApi {
     ) -> Result<String, UpstreamError> {
         let deadline = Instant::now() + self.limits.deadline;
         let bearer = entra_token(entra, deadline).await?;
-        let mut url = url::Url::parse(&format!(
-            "{server_base}/api/hubs/{service_hub}/:generateToken"
-        ))
-        .map_err(|_| UpstreamError::Status(404))?;
+        let mut url = url::Url::parse(&format!("{server_base}/api/hubs/{service_hub}/:generateToken"))
+            .map_err(|_| UpstreamError::Status(404))?;
         url.query_pairs_mut()
             .append_pair("api-version", GENERATE_TOKEN_API_VERSION)
             .append_pair("minutesToExpire", &lifetime_secs.div_ceil(60).to_string());
@@ -184,8 +178,7 @@ impl ServiceApi {
                     .header("content-length", "0")
             })
             .await?;
-        let generated: GeneratedToken =
-            serde_json::from_slice(&body).map_err(|_| UpstreamError::Malformed)?;
+        let generated: GeneratedToken = serde_json::from_slice(&body).map_err(|_| UpstreamError::Malformed)?;
         if generated.token.is_empty() {
             return Err(UpstreamError::Malformed);
         }
@@ -202,9 +195,7 @@ impl ServiceApi {
         let bearer = entra_token(entra, deadline).await?;
         let url = format!("{server_base}/api/v1/auth/accessKey");
         let body = self
-            .send(deadline, || {
-                self.http.get(&url).bearer_auth(bearer.secret())
-            })
+            .send(deadline, || self.http.get(&url).bearer_auth(bearer.secret()))
             .await?;
         let key: IssuedKey = serde_json::from_slice(&body).map_err(|_| UpstreamError::Malformed)?;
         if key.key_id.is_empty() || key.access_key.is_empty() {
@@ -310,10 +301,7 @@ mod tests {
             (UpstreamError::Status(500), StatusCode::BAD_GATEWAY),
             (UpstreamError::Throttled, StatusCode::SERVICE_UNAVAILABLE),
             (UpstreamError::Timeout, StatusCode::GATEWAY_TIMEOUT),
-            (
-                UpstreamError::EntraTimeout("X"),
-                StatusCode::GATEWAY_TIMEOUT,
-            ),
+            (UpstreamError::EntraTimeout("X"), StatusCode::GATEWAY_TIMEOUT),
             (UpstreamError::Unreachable, StatusCode::BAD_GATEWAY),
             (UpstreamError::Malformed, StatusCode::BAD_GATEWAY),
         ];
@@ -336,8 +324,7 @@ mod tests {
         });
         let api = error.to_api_error();
         assert!(
-            api.message
-                .starts_with("ManagedIdentityCredential could not get"),
+            api.message.starts_with("ManagedIdentityCredential could not get"),
             "{}",
             api.message
         );
@@ -369,8 +356,7 @@ mod tests {
 
     #[test]
     fn issued_key_debug_hides_the_key() {
-        let key: IssuedKey =
-            serde_json::from_str(r#"{"KeyId":"k1","AccessKey":"TEMP-SECRET"}"#).unwrap();
+        let key: IssuedKey = serde_json::from_str(r#"{"KeyId":"k1","AccessKey":"TEMP-SECRET"}"#).unwrap();
         assert!(!format!("{key:?}").contains("TEMP-SECRET"));
     }
 }

@@ -11,14 +11,8 @@ pub fn init(host: Host) {
     let (filter, bad_filter) = match EnvFilter::try_from_default_env() {
         Ok(filter) => (filter, false),
         Err(error) => {
-            let unset = matches!(
-                std::env::var("RUST_LOG"),
-                Err(std::env::VarError::NotPresent)
-            );
-            (
-                EnvFilter::new("info"),
-                !unset && !error.to_string().is_empty(),
-            )
+            let unset = matches!(std::env::var("RUST_LOG"), Err(std::env::VarError::NotPresent));
+            (EnvFilter::new("info"), !unset && !error.to_string().is_empty())
         }
     };
     let builder = tracing_subscriber::fmt()
@@ -26,11 +20,7 @@ pub fn init(host: Host) {
         .with_writer(std::io::stdout)
         .with_target(false);
     match host {
-        Host::Lambda | Host::Functions(_) => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init(),
+        Host::Lambda | Host::Functions(_) => builder.json().flatten_event(true).with_current_span(false).init(),
         Host::Local(_) => builder.init(),
     }
     if bad_filter {

@@ -84,12 +84,7 @@ impl std::fmt::Debug for TemporaryKeyStore {
 }
 
 impl TemporaryKeyStore {
-    pub fn new(
-        entra: Arc<EntraTokenSource>,
-        api: ServiceApi,
-        server_base: String,
-        lifetime: KeyLifetime,
-    ) -> Self {
+    pub fn new(entra: Arc<EntraTokenSource>, api: ServiceApi, server_base: String, lifetime: KeyLifetime) -> Self {
         Self {
             entra,
             api,
@@ -117,10 +112,7 @@ impl TemporaryKeyStore {
 
     /// The held key unless expired; starts a background refresh when it is stale.
     fn usable_key(self: &Arc<Self>) -> Option<Arc<AccessKey>> {
-        let held = self
-            .held
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let held = self.held.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let held = held.as_ref()?;
         match self.lifetime.state(held.fetched.elapsed()) {
             KeyState::Fresh => Some(held.key.clone()),
@@ -133,15 +125,9 @@ impl TemporaryKeyStore {
     }
 
     async fn fetch(&self) -> Result<Arc<AccessKey>, UpstreamError> {
-        let issued = self
-            .api
-            .fetch_access_key(&self.entra, &self.server_base)
-            .await?;
+        let issued = self.api.fetch_access_key(&self.entra, &self.server_base).await?;
         let key = Arc::new(AccessKey::with_id(&issued.key_id, &issued.access_key));
-        *self
-            .held
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(HeldKey {
+        *self.held.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(HeldKey {
             key: key.clone(),
             fetched: Instant::now(),
         });

@@ -46,26 +46,27 @@ pub struct AccessTokenClaims<'a> {
     pub user_id: Option<&'a str>,
     /// Name and value of the unique-token claim.
     pub unique: Option<(&'a str, String)>,
+    /// Copied and configured claims, already renamed and merged.
+    pub custom: &'a [(String, serde_json::Value)],
 }
 
 impl<'a> AccessTokenClaims<'a> {
     /// The claims for a token issued now under `policy`, with a fresh unique value.
-    pub fn new(
-        audience: &'a str,
-        user_id: Option<&'a str>,
-        policy: &'a TokenPolicy,
-        now: u64,
-    ) -> Self {
+    pub fn new(audience: &'a str, user_id: Option<&'a str>, policy: &'a TokenPolicy, now: u64) -> Self {
         Self {
             audience,
             issued_at: now,
             lifetime_secs: policy.lifetime_secs,
             user_id,
-            unique: policy
-                .unique_claim
-                .as_deref()
-                .map(|name| (name, random_id())),
+            unique: policy.unique_claim.as_deref().map(|name| (name, random_id())),
+            custom: &[],
         }
+    }
+
+    /// Adds the caller's and the configured claims.
+    pub fn with_custom(mut self, custom: &'a [(String, serde_json::Value)]) -> Self {
+        self.custom = custom;
+        self
     }
 }
 
@@ -82,6 +83,9 @@ impl Serialize for AccessTokenClaims<'_> {
             map.serialize_entry("nameid", user_id)?;
         }
         if let Some((name, value)) = &self.unique {
+            map.serialize_entry(name, value)?;
+        }
+        for (name, value) in self.custom {
             map.serialize_entry(name, value)?;
         }
         map.end()
@@ -106,12 +110,8 @@ pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<String, T
     token.push_str(header);
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(&json, &mut token);
-    let signature = jsonwebtoken::crypto::sign(
-        token.as_bytes(),
-        key.signing_key(),
-        jsonwebtoken::Algorithm::HS256,
-    )
-    .map_err(|_| TokenError::Signing)?;
+    let signature = jsonwebtoken::crypto::sign(token.as_bytes(), key.signing_key(), jsonwebtoken::Algorithm::HS256)
+        .map_err(|_| TokenError::Signing)?;
     token.push('.');
     token.push_str(&signature);
     if token.len() > MAX_TOKEN_LEN {
@@ -155,12 +155,7 @@ mod tests {
     #[test]
     fn a_token_verifies_with_an_independent_decoder_and_carries_the_claims() {
         let policy = TokenPolicy::default();
-        let claims = AccessTokenClaims::new(
-            "http://localhost/client/?hub=chat",
-            None,
-            &policy,
-            1_700_000_000,
-        );
+        let claims = AccessTokenClaims::new("http://localhost/client/?hub=chat", None, &policy, 1_700_000_000);
         let token = sign(&AccessKey::new(KEY), &claims).unwrap();
         assert_eq!(header(&token), json!({"alg": "HS256", "typ": "JWT"}));
         let got = verify(&token, KEY);
@@ -180,10 +175,7 @@ mod tests {
         let claims = AccessTokenClaims::new("aud", None, &policy, 0);
         let token = sign(&AccessKey::new(KEY), &claims).unwrap();
         let other: Hmac<Sha256> = Hmac::new_from_slice(b"another key").unwrap();
-        assert!(
-            VerifyWithKey::<BTreeMap<String, Value>>::verify_with_key(token.as_str(), &other)
-                .is_err()
-        );
+        assert!(VerifyWithKey::<BTreeMap<String, Value>>::verify_with_key(token.as_str(), &other).is_err());
     }
 
     #[test]
@@ -191,11 +183,7 @@ mod tests {
         // A key that is valid base64: signing with its decoded bytes would differ.
         let key = "c2VjcmV0LWtleS1ieXRlcw==";
         let policy = TokenPolicy::default();
-        let token = sign(
-            &AccessKey::new(key),
-            &AccessTokenClaims::new("aud", None, &policy, 0),
-        )
-        .unwrap();
+        let token = sign(&AccessKey::new(key), &AccessTokenClaims::new("aud", None, &policy, 0)).unwrap();
         verify(&token, key);
     }
 
@@ -219,11 +207,7 @@ mod tests {
             lifetime_secs: 1,
             unique_claim: Some("tid".into()),
         };
-        let token = sign(
-            &AccessKey::new(KEY),
-            &AccessTokenClaims::new("a", None, &renamed, 5),
-        )
-        .unwrap();
+        let token = sign(&AccessKey::new(KEY), &AccessTokenClaims::new("a", None, &renamed, 5)).unwrap();
         let got = verify(&token, KEY);
         assert!(got.contains_key("tid") && !got.contains_key("uniqueToken"));
         assert_eq!(got["exp"], 6);
@@ -232,25 +216,15 @@ mod tests {
             lifetime_secs: 1,
             unique_claim: None,
         };
-        let token = sign(
-            &AccessKey::new(KEY),
-            &AccessTokenClaims::new("a", None, &none, 5),
-        )
-        .unwrap();
+        let token = sign(&AccessKey::new(KEY), &AccessTokenClaims::new("a", None, &none, 5)).unwrap();
         assert_eq!(verify(&token, KEY).len(), 5);
     }
 
     #[test]
     fn unique_values_differ_between_tokens() {
         let policy = TokenPolicy::default();
-        let a = AccessTokenClaims::new("a", None, &policy, 0)
-            .unique
-            .unwrap()
-            .1;
-        let b = AccessTokenClaims::new("a", None, &policy, 0)
-            .unique
-            .unwrap()
-            .1;
+        let a = AccessTokenClaims::new("a", None, &policy, 0).unique.unwrap().1;
+        let b = AccessTokenClaims::new("a", None, &policy, 0).unique.unwrap().1;
         assert_ne!(a, b);
     }
 

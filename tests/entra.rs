@@ -66,10 +66,7 @@ async fn identity(
 ) -> Response {
     fake.counters.identity.fetch_add(1, Ordering::SeqCst);
     let has = |k: &str, v: &str| query.iter().any(|(key, value)| key == k && value == v);
-    if headers
-        .get("x-identity-header")
-        .and_then(|h| h.to_str().ok())
-        != Some(IDENTITY_HEADER)
+    if headers.get("x-identity-header").and_then(|h| h.to_str().ok()) != Some(IDENTITY_HEADER)
         || !has("api-version", "2019-08-01")
         || !has("resource", "https://signalr.azure.com")
     {
@@ -86,20 +83,16 @@ async fn identity(
 }
 
 fn authorised(headers: &HeaderMap) -> bool {
-    headers.get("authorization").and_then(|h| h.to_str().ok())
-        == Some(&format!("Bearer {ENTRA_TOKEN}"))
+    headers.get("authorization").and_then(|h| h.to_str().ok()) == Some(&format!("Bearer {ENTRA_TOKEN}"))
 }
 
 async fn apply_fault(fake: &Fake) -> Option<Response> {
     let fault = fake.faults.lock().unwrap().pop_front()?;
     Some(match fault {
         Fault::Status(status) => (StatusCode::from_u16(status).unwrap(), "{}").into_response(),
-        Fault::Throttle(retry_after) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("retry-after", retry_after)],
-            "",
-        )
-            .into_response(),
+        Fault::Throttle(retry_after) => {
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", retry_after)], "").into_response()
+        }
         Fault::Hang => {
             tokio::time::sleep(Duration::from_secs(30)).await;
             StatusCode::OK.into_response()
@@ -168,15 +161,9 @@ struct Running {
     client: reqwest::Client,
 }
 
-async fn start_function(
-    name: &str,
-    service_port: u16,
-    identity_port: u16,
-    extra: &[(&str, &str)],
-) -> Running {
+async fn start_function(name: &str, service_port: u16, identity_port: u16, extra: &[(&str, &str)]) -> Running {
     let listen = format!("127.0.0.1:{}", free_port());
-    let cs =
-        format!("Endpoint=http://127.0.0.1;Port={service_port};AuthType=azure.msi;Version=1.0;");
+    let cs = format!("Endpoint=http://127.0.0.1;Port={service_port};AuthType=azure.msi;Version=1.0;");
     let identity_endpoint = format!("http://127.0.0.1:{identity_port}/msi/token");
     let mut env = vec![
         ("SIGNALR_LISTEN", listen.as_str()),
@@ -190,11 +177,7 @@ async fn start_function(
     let base = format!("http://{listen}");
     let client = reqwest::Client::new();
     wait_ready(&client, &base, &mut function).await;
-    Running {
-        function,
-        base,
-        client,
-    }
+    Running { function, base, client }
 }
 
 impl Running {
@@ -211,12 +194,7 @@ impl Running {
 
     fn assert_no_secret_logged(&self) {
         let logs = self.function.logs();
-        for secret in [
-            IDENTITY_HEADER,
-            ENTRA_TOKEN,
-            TEMPORARY_KEY,
-            "service-made-token",
-        ] {
+        for secret in [IDENTITY_HEADER, ENTRA_TOKEN, TEMPORARY_KEY, "service-made-token"] {
             assert!(!logs.contains(secret), "{secret} was logged:\n{logs}");
         }
     }
@@ -238,17 +216,11 @@ async fn generate_token_mode_returns_the_service_token_with_one_identity_request
         assert_eq!(body["accessToken"], format!("service-made-token.chat.{n}"));
         let url = body["url"].as_str().unwrap();
         assert!(
-            url.starts_with(&format!(
-                "http://127.0.0.1:{port}/client/?hub=chat&asrs_request_id="
-            )),
+            url.starts_with(&format!("http://127.0.0.1:{port}/client/?hub=chat&asrs_request_id=")),
             "{url}"
         );
     }
-    assert_eq!(
-        fake.count(|c| &c.identity),
-        1,
-        "one Entra token for 100 negotiates"
-    );
+    assert_eq!(fake.count(|c| &c.identity), 1, "one Entra token for 100 negotiates");
     assert_eq!(fake.count(|c| &c.generate), 100);
     // The identity endpoint and the REST API share host and port here, so the process's one
     // HTTP client serves all 101 calls on one kept-alive connection.
@@ -261,13 +233,7 @@ async fn generate_token_mode_returns_the_service_token_with_one_identity_request
 #[tokio::test]
 async fn access_key_mode_signs_with_the_temporary_key_fetched_once() {
     let (fake, port) = start_fake().await;
-    let running = start_function(
-        "entra-access-key",
-        port,
-        port,
-        &[("SIGNALR_ENTRA_MODE", "access-key")],
-    )
-    .await;
+    let running = start_function("entra-access-key", port, port, &[("SIGNALR_ENTRA_MODE", "access-key")]).await;
     for _ in 0..100 {
         let (status, body) = running.negotiate("chat").await;
         assert_eq!(status, 200, "{body}");
@@ -280,11 +246,7 @@ async fn access_key_mode_signs_with_the_temporary_key_fetched_once() {
         let header: Value = serde_json::from_slice(&header).unwrap();
         assert_eq!(header, json!({"alg": "HS256", "kid": KEY_ID, "typ": "JWT"}));
     }
-    assert_eq!(
-        fake.count(|c| &c.keys),
-        1,
-        "one key fetch for 100 negotiates"
-    );
+    assert_eq!(fake.count(|c| &c.keys), 1, "one key fetch for 100 negotiates");
     assert_eq!(fake.count(|c| &c.identity), 1);
     running.assert_no_secret_logged();
 }
@@ -313,19 +275,9 @@ async fn rest_faults_map_to_statuses_and_the_next_request_recovers() {
             503,
             "throttling",
         ),
-        (
-            "429 past the deadline",
-            &[Fault::Throttle("5")],
-            503,
-            "throttling",
-        ),
+        ("429 past the deadline", &[Fault::Throttle("5")], 503, "throttling"),
         ("503 then 200", &[Fault::Status(503)], 200, ""),
-        (
-            "500 is not retried",
-            &[Fault::Status(500)],
-            502,
-            "answered 500",
-        ),
+        ("500 is not retried", &[Fault::Status(500)], 502, "answered 500"),
         (
             "a hang past the deadline",
             &[Fault::Hang, Fault::Hang],
@@ -340,9 +292,7 @@ async fn rest_faults_map_to_statuses_and_the_next_request_recovers() {
         let (got, body) = running.negotiate("chat").await;
         assert_eq!(got, *status, "{name}: {body}");
         if *status != 200 {
-            let error = body["error"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{name}: {body}"));
+            let error = body["error"].as_str().unwrap_or_else(|| panic!("{name}: {body}"));
             assert!(error.contains(text), "{name}: {error}");
             assert!(body.get("accessToken").is_none());
         }
@@ -353,10 +303,7 @@ async fn rest_faults_map_to_statuses_and_the_next_request_recovers() {
         );
         fake.faults.lock().unwrap().clear();
         let (after, body) = running.negotiate("chat").await;
-        assert_eq!(
-            after, 200,
-            "{name}: the next request should succeed: {body}"
-        );
+        assert_eq!(after, 200, "{name}: the next request should succeed: {body}");
     }
     running.assert_no_secret_logged();
 }
@@ -380,12 +327,7 @@ async fn identity_endpoint_down_is_a_502_naming_the_credential() {
         !error.contains("127.0.0.1"),
         "internal addresses stay in the log: {error}"
     );
-    assert!(
-        running
-            .function
-            .logs()
-            .contains("Microsoft Entra token request failed")
-    );
+    assert!(running.function.logs().contains("Microsoft Entra token request failed"));
 }
 
 #[tokio::test]

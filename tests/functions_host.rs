@@ -12,14 +12,8 @@ use serde_json::Value;
 fn forwarded(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     request
         .header("X-Azure-Functions-HostVersion", "4.1040.300.0")
-        .header(
-            "X-Azure-Functions-InvocationId",
-            "4a1c5b6e-8f3d-4e2a-9b7c-0d1e2f3a4b5c",
-        )
-        .header(
-            "traceparent",
-            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-        )
+        .header("X-Azure-Functions-InvocationId", "4a1c5b6e-8f3d-4e2a-9b7c-0d1e2f3a4b5c")
+        .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
         .header("X-Forwarded-For", "203.0.113.7:50432")
         .header(
             "X-SignalR-User-Agent",
@@ -82,10 +76,7 @@ async fn answers_negotiate_as_a_custom_handler_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
-    assert!(
-        body["error"].as_str().unwrap().contains("hub name"),
-        "{body}"
-    );
+    assert!(body["error"].as_str().unwrap().contains("hub name"), "{body}");
 
     // Logs are JSON lines under the Functions host, and carry no secret.
     function.terminate();
@@ -97,14 +88,12 @@ async fn answers_negotiate_as_a_custom_handler_and_stops_cleanly_on_sigterm() {
     assert!(!logs.contains(KEY), "the key was logged:\n{logs}");
     let lines: Vec<Value> = logs
         .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}"))
-        })
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
         .collect();
     assert!(
-        lines.iter().any(|line| line["message"] == "negotiate"
-            && line["hub"] == "chat"
-            && line["status"] == 200),
+        lines
+            .iter()
+            .any(|line| line["message"] == "negotiate" && line["hub"] == "chat" && line["status"] == 200),
         "{logs}"
     );
 }

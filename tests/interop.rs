@@ -55,8 +55,7 @@ struct Service {
 
 impl Service {
     fn start(name: &str) -> Self {
-        let log =
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("interop-service-{name}.log"));
+        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("interop-service-{name}.log"));
         let mut child = Command::new("node")
             .arg("service.js")
             .current_dir(harness())
@@ -74,8 +73,7 @@ impl Service {
         let port = serde_json::from_str::<serde_json::Value>(&line)
             .ok()
             .and_then(|v| v["port"].as_u64())
-            .unwrap_or_else(|| panic!("the service did not print its port: {line:?}"))
-            as u16;
+            .unwrap_or_else(|| panic!("the service did not print its port: {line:?}")) as u16;
         Self { child, port, log }
     }
 
@@ -97,11 +95,7 @@ async fn client_connects(name: &str, connection_string: &str) -> (bool, String) 
     client_connects_with(name, connection_string, &[]).await
 }
 
-async fn client_connects_with(
-    name: &str,
-    connection_string: &str,
-    extra: &[(&str, &str)],
-) -> (bool, String) {
+async fn client_connects_with(name: &str, connection_string: &str, extra: &[(&str, &str)]) -> (bool, String) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut env = vec![
@@ -145,10 +139,7 @@ async fn the_official_client_connects_through_our_negotiate() {
         service.log()
     );
     let log = service.log();
-    assert!(
-        log.contains(r#""aud":"http://127.0.0.1/client/?hub=chat""#),
-        "{log}"
-    );
+    assert!(log.contains(r#""aud":"http://127.0.0.1/client/?hub=chat""#), "{log}");
 }
 
 #[tokio::test]
@@ -182,15 +173,9 @@ async fn a_wrong_key_audience_or_url_is_caught() {
     ];
     for (name, cs, reason) in cases {
         let (ok, output) = client_connects(name, &cs).await;
-        assert!(
-            !ok,
-            "{name}: the client connected, but should not have:\n{output}"
-        );
+        assert!(!ok, "{name}: the client connected, but should not have:\n{output}");
         let all = format!("{output}\n{}", service.log());
-        assert!(
-            all.contains(reason),
-            "{name}: expected {reason:?} in:\n{all}"
-        );
+        assert!(all.contains(reason), "{name}: expected {reason:?} in:\n{all}");
     }
 }
 
@@ -221,8 +206,5 @@ async fn the_official_client_connects_in_entra_modes() {
     let log = service.log();
     assert!(log.contains("generateToken request"), "{log}");
     assert!(log.contains("accessKey request"), "{log}");
-    assert!(
-        log.contains(r#""aud":"http://127.0.0.1/client/?hub=chat""#),
-        "{log}"
-    );
+    assert!(log.contains(r#""aud":"http://127.0.0.1/client/?hub=chat""#), "{log}");
 }

@@ -45,10 +45,7 @@ async fn next_invocation(State(api): State<RuntimeApi>) -> impl IntoResponse {
         + 10_000;
     let mut headers = HeaderMap::new();
     headers.insert("Lambda-Runtime-Aws-Request-Id", request_id.parse().unwrap());
-    headers.insert(
-        "Lambda-Runtime-Deadline-Ms",
-        deadline.to_string().parse().unwrap(),
-    );
+    headers.insert("Lambda-Runtime-Deadline-Ms", deadline.to_string().parse().unwrap());
     headers.insert(
         "Lambda-Runtime-Invoked-Function-Arn",
         "arn:aws:lambda:eu-west-1:123456789012:function:negotiate"
@@ -57,9 +54,7 @@ async fn next_invocation(State(api): State<RuntimeApi>) -> impl IntoResponse {
     );
     headers.insert(
         "Lambda-Runtime-Trace-Id",
-        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
-            .parse()
-            .unwrap(),
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".parse().unwrap(),
     );
     (headers, axum::Json(event))
 }
@@ -69,17 +64,9 @@ async fn post_result(
     Path((request_id, kind)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> StatusCode {
-    let kind = if kind == "response" {
-        "response"
-    } else {
-        "error"
-    };
+    let kind = if kind == "response" { "response" } else { "error" };
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let _ = api.posted.send(Posted {
-        request_id,
-        kind,
-        body,
-    });
+    let _ = api.posted.send(Posted { request_id, kind, body });
     StatusCode::ACCEPTED
 }
 
@@ -188,10 +175,7 @@ async fn answers_http_api_and_function_url_events_through_the_runtime_api() {
     };
     let router = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/{kind}",
-            post(post_result),
-        )
+        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(post_result))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(api);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -20,43 +20,21 @@ fn router(vars: &[(&str, &str)]) -> Router {
     app::build(&Config::from_vars(all).unwrap()).unwrap()
 }
 
-async fn call(
-    router: &Router,
-    method: &str,
-    uri: &str,
-    body: Body,
-) -> (StatusCode, Value, axum::http::HeaderMap) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(body)
-        .unwrap();
+async fn call(router: &Router, method: &str, uri: &str, body: Body) -> (StatusCode, Value, axum::http::HeaderMap) {
+    let request = Request::builder().method(method).uri(uri).body(body).unwrap();
     let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| panic!("{method} {uri}: body is not JSON: {bytes:?}"));
+    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {uri}: body is not JSON: {bytes:?}"));
     (status, json, headers)
 }
 
-async fn expect_error(
-    router: &Router,
-    method: &str,
-    uri: &str,
-    body: Body,
-    status: StatusCode,
-) -> String {
+async fn expect_error(router: &Router, method: &str, uri: &str, body: Body, status: StatusCode) -> String {
     let (got, json, headers) = call(router, method, uri, body).await;
     assert_eq!(got, status, "{method} {uri}: {json}");
-    assert_eq!(
-        headers["content-type"], "application/json",
-        "{method} {uri}"
-    );
-    assert!(
-        json.get("accessToken").is_none(),
-        "{method} {uri} issued a token"
-    );
+    assert_eq!(headers["content-type"], "application/json", "{method} {uri}");
+    assert!(json.get("accessToken").is_none(), "{method} {uri} issued a token");
     let message = json["error"]
         .as_str()
         .unwrap_or_else(|| panic!("{method} {uri}: {json}"))
@@ -132,8 +110,7 @@ async fn a_small_body_is_accepted_and_a_large_one_is_413() {
 async fn wrong_methods_are_405_with_allow() {
     let router = router(&[]);
     for method in ["PUT", "DELETE", "PATCH", "OPTIONS"] {
-        let (status, json, headers) =
-            call(&router, method, "/api/chat/negotiate", Body::empty()).await;
+        let (status, json, headers) = call(&router, method, "/api/chat/negotiate", Body::empty()).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method}: {json}");
         assert_eq!(headers["allow"], "GET, POST");
         assert!(json["error"].is_string());
@@ -146,14 +123,7 @@ async fn wrong_methods_are_405_with_allow() {
         )
         .await;
     }
-    expect_error(
-        &router,
-        "POST",
-        "/",
-        Body::empty(),
-        StatusCode::METHOD_NOT_ALLOWED,
-    )
-    .await;
+    expect_error(&router, "POST", "/", Body::empty(), StatusCode::METHOD_NOT_ALLOWED).await;
 }
 
 #[tokio::test]
@@ -195,14 +165,7 @@ async fn bad_hub_names_are_400() {
         "/api/negotiate".to_owned(),
         "/api/negotiate?hub=a&hub=a".to_owned(),
     ] {
-        expect_error(
-            &router,
-            "POST",
-            &uri,
-            Body::empty(),
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+        expect_error(&router, "POST", &uri, Body::empty(), StatusCode::BAD_REQUEST).await;
     }
 }
 
@@ -253,10 +216,7 @@ async fn token_lifetime_application_name_and_client_endpoint_reach_the_answer() 
     );
     let config = Config::from_vars([
         ("AzureSignalRConnectionString".to_owned(), cs),
-        (
-            "SIGNALR_TOKEN_LIFETIME_SECONDS".to_owned(),
-            "120".to_owned(),
-        ),
+        ("SIGNALR_TOKEN_LIFETIME_SECONDS".to_owned(), "120".to_owned()),
         ("SIGNALR_APPLICATION_NAME".to_owned(), "Shop".to_owned()),
         ("SIGNALR_UNIQUE_CLAIM".to_owned(), String::new()),
     ])
@@ -275,13 +235,7 @@ async fn token_lifetime_application_name_and_client_endpoint_reach_the_answer() 
         "{url}"
     );
     let claims = common::verify_token(json["accessToken"].as_str().unwrap(), KEY);
-    assert_eq!(
-        claims["aud"],
-        "https://demo.service.signalr.net/client/?hub=shop_chat"
-    );
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        120
-    );
+    assert_eq!(claims["aud"], "https://demo.service.signalr.net/client/?hub=shop_chat");
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 120);
     assert!(!claims.contains_key("uniqueToken"));
 }

@@ -64,38 +64,17 @@ fn malformed_settings_stop_the_start_with_exit_code_2() {
             format!("Endpoint=https://x;AuthType=kerberos;AccessKey={KEY}"),
             "AuthType",
         ),
-        (
-            "SIGNALR_TOKEN_LIFETIME_SECONDS",
-            "0".to_owned(),
-            "from 1 to 86400",
-        ),
+        ("SIGNALR_TOKEN_LIFETIME_SECONDS", "0".to_owned(), "from 1 to 86400"),
         ("SIGNALR_HUB", "a/b".to_owned(), "hub name"),
-        (
-            "SIGNALR_LISTEN",
-            "nowhere".to_owned(),
-            "IP address and port",
-        ),
-        (
-            "FUNCTIONS_CUSTOMHANDLER_PORT",
-            "seventy".to_owned(),
-            "port number",
-        ),
+        ("SIGNALR_LISTEN", "nowhere".to_owned(), "IP address and port"),
+        ("FUNCTIONS_CUSTOMHANDLER_PORT", "seventy".to_owned(), "port number"),
     ];
     for (setting, value, reason) in cases {
         let (code, output) = start(&[(setting, value)]);
         assert_eq!(code, 2, "{setting}={value}: {output}");
-        assert!(
-            output.contains(&format!("setting {setting}:")),
-            "{setting}: {output}"
-        );
-        assert!(
-            output.contains(reason),
-            "{setting}: expected {reason:?} in {output}"
-        );
-        assert!(
-            !output.contains(KEY),
-            "{setting}: the key was echoed: {output}"
-        );
+        assert!(output.contains(&format!("setting {setting}:")), "{setting}: {output}");
+        assert!(output.contains(reason), "{setting}: expected {reason:?} in {output}");
+        assert!(!output.contains(KEY), "{setting}: the key was echoed: {output}");
     }
 }
 

@@ -23,11 +23,7 @@ pub fn connection_string(endpoint: &str) -> String {
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The binary, running with only the given environment; killed when dropped.
@@ -38,8 +34,7 @@ pub struct Function {
 
 impl Function {
     pub fn spawn(name: &str, env: &[(&str, &str)]) -> Self {
-        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("{name}-{}.log", std::process::id()));
+        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}.log", std::process::id()));
         let out = File::create(&log).unwrap();
         let child = Command::new(BINARY)
             .env_clear()
@@ -131,19 +126,12 @@ pub fn now() -> i64 {
 pub fn assert_negotiated(body: &Value, url_base: &str, audience_base: &str, hub: &str) {
     let url = body["url"].as_str().expect("url");
     let prefix = format!("{url_base}/client/?hub={hub}&asrs_request_id=");
-    assert!(
-        url.starts_with(&prefix),
-        "url {url} should start with {prefix}"
-    );
+    assert!(url.starts_with(&prefix), "url {url} should start with {prefix}");
     assert!(url.len() > prefix.len());
     let claims = verify_token(body["accessToken"].as_str().expect("accessToken"), KEY);
     assert_eq!(claims["aud"], format!("{audience_base}/client/?hub={hub}"));
     assert_eq!(claims["iss"], "azure-signalr");
     let exp = claims["exp"].as_i64().unwrap();
     assert!((exp - now() - 3600).abs() <= 5, "exp {exp}");
-    assert_eq!(
-        body.as_object().unwrap().len(),
-        2,
-        "only url and accessToken: {body}"
-    );
+    assert_eq!(body.as_object().unwrap().len(), 2, "only url and accessToken: {body}");
 }
