@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{self, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{MethodRouter, get};
 use serde_json::json;
@@ -47,6 +47,29 @@ pub fn router(negotiator: Arc<Negotiator>, prefix: &str) -> Router {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }))
         .with_state(negotiator)
+}
+
+/// On Lambda, routes on the path of the event itself: `lambda_http` puts the API Gateway stage
+/// in front of it (`/prod/api/chat/negotiate` for a REST API stage `prod`), which would move the
+/// routes with every stage name.
+pub fn on_raw_event_path<B>(mut request: http::Request<B>) -> http::Request<B> {
+    use lambda_http::RequestExt as _;
+    let raw = request.raw_http_path();
+    if raw.is_empty() || raw == request.uri().path() {
+        return request;
+    }
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{raw}?{query}"),
+        None => raw.to_owned(),
+    };
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(path_and_query) = path_and_query.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 /// `GET /`: readiness, as the Functions host probes it.

@@ -6,12 +6,19 @@ use axum::Router;
 use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
+use crate::app;
 use crate::config::Host;
 
 /// Serves the router on the host until it stops (or, for HTTP, until SIGTERM or Ctrl-C).
 pub async fn serve(host: Host, router: Router) -> ExitCode {
     match host {
-        Host::Lambda => match lambda_http::run(router).await {
+        Host::Lambda => match lambda_http::run(
+            tower::ServiceBuilder::new()
+                .map_request(app::on_raw_event_path::<lambda_http::Body>)
+                .service(router),
+        )
+        .await
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 tracing::error!(%error, "the Lambda runtime stopped");

@@ -340,3 +340,18 @@ async fn service_refusing_connections_is_a_502() {
     assert_eq!(body["error"], "could not reach the SignalR service");
     assert_eq!(fake.count(|c| &c.identity), 1);
 }
+
+#[tokio::test]
+async fn generate_token_mode_passes_the_user_id() {
+    let (fake, port) = start_fake().await;
+    let running = start_function("entra-user", port, port, &[("SIGNALR_DEV_QUERY_USER", "true")]).await;
+    let response = running
+        .client
+        .post(format!("{}/api/chat/negotiate?userId=ada%20lovelace", running.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let query = fake.queries.lock().unwrap()[0].clone();
+    assert_eq!(query, "api-version=2022-11-01&minutesToExpire=60&userId=ada+lovelace");
+}

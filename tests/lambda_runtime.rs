@@ -157,6 +157,30 @@ fn function_url_event(query: &str) -> Value {
     })
 }
 
+/// An API Gateway REST API (payload 1.0) event on stage `prod`: lambda_http puts the stage in
+/// front of the path, which must not move the routes.
+fn rest_api_event(hub: &str) -> Value {
+    json!({
+        "resource": "/api/{hub}/negotiate",
+        "path": format!("/api/{hub}/negotiate"),
+        "httpMethod": "POST",
+        "headers": {"Host": "abc123.execute-api.eu-west-1.amazonaws.com", "Content-Length": "0"},
+        "multiValueHeaders": {"Host": ["abc123.execute-api.eu-west-1.amazonaws.com"]},
+        "queryStringParameters": {"negotiateVersion": "1"},
+        "multiValueQueryStringParameters": {"negotiateVersion": ["1"]},
+        "pathParameters": {"hub": hub},
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123", "resourceId": "res1", "stage": "prod",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "resourcePath": "/api/{hub}/negotiate",
+            "httpMethod": "POST", "path": format!("/prod/api/{hub}/negotiate"), "protocol": "HTTP/1.1",
+            "requestTimeEpoch": 1_795_438_800_000_i64, "identity": {"sourceIp": "203.0.113.11"}
+        },
+        "body": null,
+        "isBase64Encoded": false
+    })
+}
+
 #[tokio::test]
 async fn answers_http_api_and_function_url_events_through_the_runtime_api() {
     let events = VecDeque::from([
@@ -167,6 +191,7 @@ async fn answers_http_api_and_function_url_events_through_the_runtime_api() {
         ),
         ("req-bad-hub".to_owned(), http_api_event("a&b=c")),
         ("req-twice".to_owned(), function_url_event("hub=a&hub=b")),
+        ("req-rest-stage".to_owned(), rest_api_event("Chat")),
     ]);
     let (posted, mut results) = mpsc::unbounded_channel();
     let api = RuntimeApi {
@@ -199,7 +224,7 @@ async fn answers_http_api_and_function_url_events_through_the_runtime_api() {
     );
 
     let mut got = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         let result = tokio::time::timeout(Duration::from_secs(15), results.recv())
             .await
             .unwrap_or_else(|_| panic!("no result from the function in 15 s:\n{}", function.logs()))
@@ -212,11 +237,15 @@ async fn answers_http_api_and_function_url_events_through_the_runtime_api() {
             .unwrap_or_else(|| panic!("{id}: {got:?}"))
     };
 
-    for id in ["req-http-api", "req-function-url"] {
+    for id in ["req-http-api", "req-function-url", "req-rest-stage"] {
         let posted = by_id(id);
         assert_eq!(posted.kind, "response", "{posted:?}");
         assert_eq!(posted.body["statusCode"], 200, "{posted:?}");
-        assert_eq!(posted.body["headers"]["content-type"], "application/json");
+        // Payload 2.0 answers carry `headers`; REST API (1.0) answers `multiValueHeaders`.
+        let content_type = posted.body["headers"]["content-type"]
+            .as_str()
+            .or_else(|| posted.body["multiValueHeaders"]["content-type"][0].as_str());
+        assert_eq!(content_type, Some("application/json"), "{posted:?}");
         assert_eq!(posted.body["isBase64Encoded"], false);
         let body: Value = serde_json::from_str(posted.body["body"].as_str().unwrap()).unwrap();
         assert_negotiated(

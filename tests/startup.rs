@@ -65,6 +65,8 @@ fn malformed_settings_stop_the_start_with_exit_code_2() {
             "AuthType",
         ),
         ("SIGNALR_TOKEN_LIFETIME_SECONDS", "0".to_owned(), "from 1 to 86400"),
+        ("SIGNALR_AUTH", "app-service".to_owned(), "WEBSITE_AUTH_ENABLED=True"),
+        ("SIGNALR_CLAIMS", "[1,2]".to_owned(), "JSON object"),
         ("SIGNALR_HUB", "a/b".to_owned(), "hub name"),
         ("SIGNALR_LISTEN", "nowhere".to_owned(), "IP address and port"),
         ("FUNCTIONS_CUSTOMHANDLER_PORT", "seventy".to_owned(), "port number"),

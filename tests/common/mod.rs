@@ -2,6 +2,8 @@
 //! with a JWT implementation that is not ours.
 #![allow(dead_code)]
 
+pub mod oidc;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::TcpListener;

@@ -1,0 +1,411 @@
+//! Who is calling, through the real router: OIDC bearer tokens against a local provider, App
+//! Service authentication headers, and API Gateway authorizers in `lambda_http` requests.
+
+mod common;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine as _;
+use common::oidc::{self, AUDIENCE, RSA_KID, TestIssuer};
+use common::{KEY, connection_string, verify_token};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use signalr_negotiate::app;
+use signalr_negotiate::config::Config;
+use tower::ServiceExt as _;
+
+fn router(vars: &[(&str, &str)]) -> Router {
+    let mut all = vec![(
+        "AzureSignalRConnectionString".to_owned(),
+        connection_string("https://demo.service.signalr.net"),
+    )];
+    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    app::build(&Config::from_vars(all).unwrap()).unwrap()
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    challenge: Option<String>,
+}
+
+impl Answer {
+    fn claims(&self) -> std::collections::BTreeMap<String, Value> {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.body);
+        verify_token(self.body["accessToken"].as_str().unwrap(), KEY)
+    }
+
+    fn refused(&self, reason: &str) {
+        assert_eq!(self.status, StatusCode::UNAUTHORIZED, "{}", self.body);
+        assert!(self.body.get("accessToken").is_none());
+        let error = self.body["error"].as_str().unwrap();
+        assert!(error.contains(reason), "expected {reason:?} in {error:?}");
+    }
+}
+
+async fn send<B>(router: &Router, request: Request<B>) -> Answer
+where
+    B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let response = router.clone().oneshot(request.map(Body::new)).await.unwrap();
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        body: serde_json::from_slice(&bytes).unwrap(),
+        challenge,
+    }
+}
+
+async fn negotiate(router: &Router, uri: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = Request::post(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    send(router, request.body(Body::empty()).unwrap()).await
+}
+
+fn oidc_router(issuer: &TestIssuer, extra: &[(&str, &str)]) -> Router {
+    let mut vars = vec![
+        ("SIGNALR_AUTH", "oidc"),
+        ("SIGNALR_OIDC_ISSUER", issuer.issuer.as_str()),
+        ("SIGNALR_OIDC_AUDIENCE", AUDIENCE),
+        ("SIGNALR_COPY_CLAIMS", "email,roles,aud"),
+    ];
+    vars.extend_from_slice(extra);
+    router(&vars)
+}
+
+async fn with_bearer(router: &Router, token: &str) -> Answer {
+    negotiate(
+        router,
+        "/api/chat/negotiate",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn oidc_valid_tokens_set_the_user_and_copy_claims() {
+    let issuer = TestIssuer::start().await;
+    let router = oidc_router(&issuer, &[]);
+    let mut claims = issuer.claims("user-42");
+    claims["email"] = json!("ada@example.com");
+    claims["roles"] = json!(["admin", "ops"]);
+    claims["secret_claim"] = json!("not copied");
+
+    let got = with_bearer(&router, &issuer.rs256(RSA_KID, &claims)).await.claims();
+    assert_eq!(got["asrs.s.uid"], "user-42");
+    assert_eq!(got["nameid"], "user-42");
+    assert_eq!(got["email"], "ada@example.com");
+    assert_eq!(got["roles"], json!(["admin", "ops"]));
+    assert_eq!(got["asrs.u.aud"], AUDIENCE, "a copied aud is renamed");
+    assert_eq!(got["aud"], "https://demo.service.signalr.net/client/?hub=chat");
+    assert!(!got.contains_key("secret_claim"));
+
+    let got = with_bearer(&router, &issuer.es256(&claims)).await.claims();
+    assert_eq!(got["asrs.s.uid"], "user-42");
+    assert_eq!(issuer.fetches(), 1, "the JWKS is cached");
+}
+
+#[tokio::test]
+async fn oidc_invalid_tokens_are_401_with_the_reason() {
+    let issuer = TestIssuer::start().await;
+    let router = oidc_router(&issuer, &[]);
+    let now = common::now();
+    let valid = issuer.claims("u");
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut claims = valid.clone();
+        change(&mut claims);
+        claims
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "expired",
+            issuer.rs256(RSA_KID, &with(&|c| c["exp"] = json!(now - 120))),
+            "expired",
+        ),
+        (
+            "not yet valid",
+            issuer.rs256(RSA_KID, &with(&|c| c["nbf"] = json!(now + 300))),
+            "not valid yet",
+        ),
+        (
+            "wrong issuer",
+            issuer.rs256(RSA_KID, &with(&|c| c["iss"] = json!("https://evil.example.com"))),
+            "another issuer",
+        ),
+        (
+            "wrong audience",
+            issuer.rs256(RSA_KID, &with(&|c| c["aud"] = json!("api://other"))),
+            "another audience",
+        ),
+        (
+            "bad signature",
+            oidc::sign_rs256(&oidc::stranger_key(), RSA_KID, &valid),
+            "signature",
+        ),
+        ("alg none", oidc::unsigned(&valid), "not a well-formed JWT"),
+        (
+            "HS256 keyed with the public key",
+            oidc::hs256(&issuer.public_key_bytes(), &valid),
+            "algorithm is not accepted",
+        ),
+        ("garbage", "eyJnYXJiYWdl.%%%.x".to_owned(), "not a well-formed JWT"),
+        ("oversized", "a".repeat(20_000), "not a bearer token"),
+    ];
+    for (name, token, reason) in cases {
+        let answer = with_bearer(&router, &token).await;
+        answer.refused(reason);
+        let challenge = answer
+            .challenge
+            .unwrap_or_else(|| panic!("{name}: no WWW-Authenticate"));
+        assert!(challenge.starts_with("Bearer"), "{name}: {challenge}");
+    }
+    let answer = negotiate(
+        &router,
+        "/api/chat/negotiate",
+        &[("authorization", "Basic dXNlcjpwdw==")],
+    )
+    .await;
+    answer.refused("not a bearer token");
+}
+
+#[tokio::test]
+async fn an_unknown_kid_refetches_the_keys_once_a_minute_at_most() {
+    let issuer = TestIssuer::start().await;
+    let router = oidc_router(&issuer, &[]);
+    with_bearer(&router, &issuer.rs256(RSA_KID, &issuer.claims("u")))
+        .await
+        .claims();
+    assert_eq!(issuer.fetches(), 1);
+    let forged = issuer.rs256("rotated-key", &issuer.claims("u"));
+    with_bearer(&router, &forged).await.refused("unknown key");
+    assert_eq!(
+        issuer.fetches(),
+        1,
+        "the first fetch was under a minute ago: no refetch"
+    );
+
+    // A fresh router has fetched nothing: an unknown kid makes exactly one fetch.
+    let router = oidc_router(&issuer, &[]);
+    with_bearer(&router, &forged).await.refused("unknown key");
+    assert_eq!(issuer.fetches(), 2);
+    with_bearer(&router, &forged).await.refused("unknown key");
+    assert_eq!(issuer.fetches(), 2);
+}
+
+#[tokio::test]
+async fn jwks_endpoint_down_is_a_401() {
+    let issuer = TestIssuer::start().await;
+    let closed = format!("http://127.0.0.1:{}/tenant-1/v2.0", common::free_port());
+    let router = router(&[
+        ("SIGNALR_AUTH", "oidc"),
+        ("SIGNALR_OIDC_ISSUER", &closed),
+        ("SIGNALR_OIDC_AUDIENCE", AUDIENCE),
+    ]);
+    let mut claims = issuer.claims("u");
+    claims["iss"] = json!(closed);
+    with_bearer(&router, &issuer.rs256(RSA_KID, &claims))
+        .await
+        .refused("signing keys could not be fetched");
+}
+
+#[tokio::test]
+async fn a_missing_token_is_anonymous_unless_required() {
+    let issuer = TestIssuer::start().await;
+    let open = oidc_router(&issuer, &[]);
+    let got = negotiate(&open, "/api/chat/negotiate", &[]).await.claims();
+    assert!(!got.contains_key("asrs.s.uid"));
+
+    let required = oidc_router(&issuer, &[("SIGNALR_AUTH_REQUIRED", "true")]);
+    let answer = negotiate(&required, "/api/chat/negotiate", &[]).await;
+    answer.refused("requires a signed-in caller");
+    assert!(answer.challenge.unwrap().starts_with("Bearer"));
+}
+
+fn principal(json: &Value) -> String {
+    base64::engine::general_purpose::STANDARD.encode(json.to_string())
+}
+
+#[tokio::test]
+async fn app_service_headers_give_the_user_and_claims() {
+    let router = router(&[
+        ("SIGNALR_AUTH", "app-service"),
+        ("WEBSITE_AUTH_ENABLED", "True"),
+        ("SIGNALR_COPY_CLAIMS", "roles,name"),
+    ]);
+    let encoded = principal(&json!({
+        "auth_typ": "aad",
+        "claims": [
+            {"typ": "name", "val": "Ada Lovelace"},
+            {"typ": "roles", "val": "admin"},
+            {"typ": "roles", "val": "ops"},
+            {"typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": "oid-1"}
+        ],
+        "name_typ": "name",
+        "role_typ": "roles"
+    }));
+    let headers = [
+        ("x-ms-client-principal-id", "principal-7"),
+        ("x-ms-client-principal-name", "ada@example.com"),
+        ("x-ms-client-principal-idp", "aad"),
+        ("x-ms-client-principal", encoded.as_str()),
+    ];
+    let got = negotiate(&router, "/api/chat/negotiate", &headers).await.claims();
+    assert_eq!(got["asrs.s.uid"], "principal-7");
+    assert_eq!(got["nameid"], "principal-7");
+    assert_eq!(got["roles"], json!(["admin", "ops"]));
+    assert_eq!(got["name"], "Ada Lovelace");
+
+    // No headers: anonymous.
+    let got = negotiate(&router, "/api/chat/negotiate", &[]).await.claims();
+    assert!(!got.contains_key("asrs.s.uid"));
+
+    // A principal that is not base64 JSON: 401, no Bearer challenge (OIDC is not configured).
+    for bad in [
+        "%%%not-base64%%%",
+        &base64::engine::general_purpose::STANDARD.encode("{not json"),
+    ] {
+        let answer = negotiate(
+            &router,
+            "/api/chat/negotiate",
+            &[("x-ms-client-principal-id", "p"), ("x-ms-client-principal", bad)],
+        )
+        .await;
+        answer.refused("X-MS-CLIENT-PRINCIPAL");
+        assert!(answer.challenge.is_none());
+    }
+}
+
+#[tokio::test]
+async fn forged_identity_headers_are_ignored_when_not_trusted() {
+    let router = router(&[("SIGNALR_COPY_CLAIMS", "roles")]);
+    let encoded = principal(&json!({"claims": [{"typ": "roles", "val": "admin"}]}));
+    let got = negotiate(
+        &router,
+        "/api/chat/negotiate?userId=mallory",
+        &[
+            ("x-ms-client-principal-id", "admin"),
+            ("x-ms-client-principal", &encoded),
+        ],
+    )
+    .await
+    .claims();
+    assert!(!got.contains_key("asrs.s.uid") && !got.contains_key("nameid") && !got.contains_key("roles"));
+}
+
+#[test]
+fn app_service_is_refused_unless_the_platform_strips_forged_headers() {
+    let error = Config::from_vars([("SIGNALR_AUTH".to_owned(), "app-service".to_owned())]).unwrap_err();
+    assert_eq!(error.setting, "SIGNALR_AUTH");
+    assert!(error.message.contains("WEBSITE_AUTH_ENABLED=True"), "{error}");
+}
+
+#[tokio::test]
+async fn dev_query_user_names_the_user_and_fixed_claims_are_added() {
+    let router = router(&[
+        ("SIGNALR_DEV_QUERY_USER", "true"),
+        ("SIGNALR_CLAIMS", r#"{"tier":"gold","jti":"fixed","levels":[1,2]}"#),
+    ]);
+    let got = negotiate(&router, "/api/chat/negotiate?userId=alice", &[])
+        .await
+        .claims();
+    assert_eq!(got["asrs.s.uid"], "alice");
+    assert_eq!(got["tier"], "gold");
+    assert_eq!(got["asrs.u.jti"], "fixed");
+    assert_eq!(got["levels"], json!([1, 2]));
+}
+
+/// A Lambda request as `lambda_http` builds it from an API Gateway event.
+fn lambda_request(event: Value) -> lambda_http::Request {
+    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event")
+}
+
+fn http_api_event(authorizer: Value) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "ANY /api/{hub}/negotiate",
+        "rawPath": "/api/chat/negotiate",
+        "rawQueryString": "",
+        "headers": {"host": "abc.execute-api.eu-west-1.amazonaws.com"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc", "domainName": "abc.execute-api.eu-west-1.amazonaws.com",
+            "domainPrefix": "abc", "requestId": "r1", "routeKey": "ANY /api/{hub}/negotiate", "stage": "$default",
+            "time": "23/Nov/2026:13:00:00 +0000", "timeEpoch": 1_795_438_800_000_i64,
+            "http": {"method": "POST", "path": "/api/chat/negotiate", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "t"},
+            "authorizer": authorizer
+        },
+        "isBase64Encoded": false
+    })
+}
+
+#[tokio::test]
+async fn api_gateway_http_api_jwt_authorizer_claims() {
+    let router = router(&[("SIGNALR_AUTH", "api-gateway"), ("SIGNALR_COPY_CLAIMS", "email")]);
+    let event = http_api_event(json!({"jwt": {
+        "claims": {"sub": "cognito-sub-1", "email": "ada@example.com", "iss": "https://cognito-idp.eu-west-1.amazonaws.com/pool"},
+        "scopes": ["negotiate"]
+    }}));
+    let got = send(&router, lambda_request(event)).await.claims();
+    assert_eq!(got["asrs.s.uid"], "cognito-sub-1");
+    assert_eq!(got["email"], "ada@example.com");
+}
+
+#[tokio::test]
+async fn api_gateway_lambda_authorizer_context() {
+    let router = router(&[
+        ("SIGNALR_AUTH", "api-gateway"),
+        ("SIGNALR_USER_ID_CLAIM", "userId"),
+        ("SIGNALR_COPY_CLAIMS", "plan"),
+    ]);
+    let event = http_api_event(json!({"lambda": {"userId": "u-77", "plan": "pro"}}));
+    let got = send(&router, lambda_request(event)).await.claims();
+    assert_eq!(got["asrs.s.uid"], "u-77");
+    assert_eq!(got["plan"], "pro");
+}
+
+#[tokio::test]
+async fn api_gateway_rest_api_claims() {
+    let router = router(&[("SIGNALR_AUTH", "api-gateway"), ("SIGNALR_COPY_CLAIMS", "email")]);
+    let event = json!({
+        "resource": "/api/{hub}/negotiate",
+        "path": "/api/chat/negotiate",
+        "httpMethod": "POST",
+        "headers": {"Host": "abc.execute-api.eu-west-1.amazonaws.com"},
+        "multiValueHeaders": {"Host": ["abc.execute-api.eu-west-1.amazonaws.com"]},
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": {"hub": "chat"},
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc", "resourceId": "r", "stage": "prod",
+            "requestId": "id-1", "resourcePath": "/api/{hub}/negotiate", "httpMethod": "POST",
+            "path": "/prod/api/chat/negotiate", "protocol": "HTTP/1.1", "requestTimeEpoch": 1_795_438_800_000_i64,
+            "identity": {"sourceIp": "203.0.113.9"},
+            "authorizer": {"claims": {"sub": "rest-user-1", "email": "grace@example.com"}, "principalId": "ignored"}
+        },
+        "body": null,
+        "isBase64Encoded": false
+    });
+    // lambda_http puts the stage in front of the path; the Lambda host routes on the event's path.
+    let request = lambda_request(event);
+    assert_eq!(request.uri().path(), "/prod/api/chat/negotiate");
+    let got = send(&router, app::on_raw_event_path(request)).await.claims();
+    assert_eq!(got["asrs.s.uid"], "rest-user-1");
+    assert_eq!(got["email"], "grace@example.com");
+}
+
+#[tokio::test]
+async fn api_gateway_source_outside_lambda_is_anonymous() {
+    let router = router(&[("SIGNALR_AUTH", "api-gateway"), ("SIGNALR_AUTH_REQUIRED", "true")]);
+    negotiate(&router, "/api/chat/negotiate", &[("x-amzn-oidc-identity", "forged")])
+        .await
+        .refused("requires a signed-in caller");
+}
