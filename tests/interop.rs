@@ -96,6 +96,16 @@ async fn client_connects(name: &str, connection_string: &str) -> (bool, String) 
 }
 
 async fn client_connects_with(name: &str, connection_string: &str, extra: &[(&str, &str)]) -> (bool, String) {
+    client_connects_as(name, connection_string, extra, None).await
+}
+
+/// As [`client_connects_with`], with `accessTokenFactory` returning `caller_token`.
+async fn client_connects_as(
+    name: &str,
+    connection_string: &str,
+    extra: &[(&str, &str)],
+    caller_token: Option<&str>,
+) -> (bool, String) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut env = vec![
@@ -106,13 +116,16 @@ async fn client_connects_with(name: &str, connection_string: &str, extra: &[(&st
     let mut function = Function::spawn(&format!("interop-{name}"), &env);
     let base = format!("http://{listen}");
     wait_ready(&reqwest::Client::new(), &base, &mut function).await;
-    let output = Command::new("node")
+    let mut client = Command::new("node");
+    client
         .arg("client.js")
         .current_dir(harness())
         .env("NEGOTIATE_BASE", format!("{base}/api/Chat"))
-        .env("TIMEOUT_MS", "15000")
-        .output()
-        .expect("node runs the client");
+        .env("TIMEOUT_MS", "15000");
+    if let Some(token) = caller_token {
+        client.env("ACCESS_TOKEN", token);
+    }
+    let output = client.output().expect("node runs the client");
     let text = format!(
         "{}{}\n--- function log ---\n{}",
         String::from_utf8_lossy(&output.stdout),
@@ -207,4 +220,38 @@ async fn the_official_client_connects_in_entra_modes() {
     assert!(log.contains("generateToken request"), "{log}");
     assert!(log.contains("accessKey request"), "{log}");
     assert!(log.contains(r#""aud":"http://127.0.0.1/client/?hub=chat""#), "{log}");
+}
+
+// The provider is served by this test's runtime while the client runs: it needs a worker thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_client_signs_in_with_an_oidc_token() {
+    if !node_ready() {
+        return;
+    }
+    let issuer = common::oidc::TestIssuer::start().await;
+    let service = Service::start("oidc");
+    let cs = format!(
+        "Endpoint=http://127.0.0.1;Port={};AccessKey={KEY};Version=1.0;",
+        service.port
+    );
+    let token = issuer.rs256(common::oidc::RSA_KID, &issuer.claims("interop-user-1"));
+    let env = [
+        ("SIGNALR_AUTH", "oidc"),
+        ("SIGNALR_AUTH_REQUIRED", "true"),
+        ("SIGNALR_OIDC_ISSUER", issuer.issuer.as_str()),
+        ("SIGNALR_OIDC_AUDIENCE", common::oidc::AUDIENCE),
+    ];
+    let (ok, output) = client_connects_as("oidc", &cs, &env, Some(&token)).await;
+    assert!(
+        ok,
+        "the client did not connect:\n{output}\n--- service log ---\n{}",
+        service.log()
+    );
+    let log = service.log();
+    assert!(log.contains(r#""asrs.s.uid":"interop-user-1""#), "{log}");
+
+    // Without the token the function refuses, and the client does not connect.
+    let (ok, output) = client_connects_as("oidc-missing", &cs, &env, None).await;
+    assert!(!ok, "{output}");
+    assert!(output.contains("401"), "{output}");
 }
