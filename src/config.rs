@@ -30,7 +30,7 @@ pub const EMULATOR_CONNECTION_STRING: &str =
 /// The single-endpoint connection string settings: the ASP.NET name and the Functions binding's.
 const CONNECTION_STRING_SETTINGS: [&str; 2] = ["Azure__SignalR__ConnectionString", "AzureSignalRConnectionString"];
 
-/// Settings whose sub-keys configure named endpoints (not supported yet).
+/// Settings whose sub-keys configure named endpoints.
 const NAMED_ENDPOINT_FAMILIES: [&str; 2] = ["Azure__SignalR__ConnectionString__", "Azure__SignalR__Endpoints__"];
 
 /// The Functions binding's identity-based form: `AzureSignalRConnectionString__serviceUri` and friends.
@@ -73,6 +73,8 @@ pub struct Config {
     pub entra_mode: EntraMode,
     /// Bounds on calls to Entra and the service's REST API.
     pub upstream: UpstreamLimits,
+    /// Time between health probe rounds (with more than one endpoint).
+    pub health_interval: Duration,
     /// Where the caller's identity comes from, and which claims reach the token.
     pub identity: IdentityPolicy,
     /// The OIDC provider, when `oidc` is a source.
@@ -203,6 +205,18 @@ impl Config {
             token_policy,
             entra_mode,
             upstream: upstream_limits(&settings)?,
+            health_interval: match settings.value("SIGNALR_HEALTH_CHECK_INTERVAL_MS") {
+                None => crate::health::DEFAULT_INTERVAL,
+                Some(text) => match text.parse::<u64>() {
+                    Ok(ms) if (100..=3_600_000).contains(&ms) => Duration::from_millis(ms),
+                    _ => {
+                        return fail(
+                            "SIGNALR_HEALTH_CHECK_INTERVAL_MS",
+                            "must be a whole number of milliseconds from 100 to 3600000",
+                        );
+                    }
+                },
+            },
             identity,
             oidc,
             host: host(&settings)?,
@@ -212,14 +226,35 @@ impl Config {
 }
 
 fn endpoints(settings: &Settings, warnings: &mut Vec<String>) -> Result<Vec<ServiceEndpoint>, ConfigError> {
-    for family in NAMED_ENDPOINT_FAMILIES {
-        if let Some(name) = settings.names_under(family).first() {
-            return fail(
-                name,
-                "named endpoints are not supported by this build yet; set one connection string in AzureSignalRConnectionString",
-            );
-        }
+    let mut all: Vec<ServiceEndpoint> = unnamed_endpoint(settings)?.into_iter().collect();
+    all.extend(named_endpoints(settings)?);
+    if all.is_empty() {
+        warnings.push(
+            "no connection string is set (AzureSignalRConnectionString or Azure__SignalR__ConnectionString): serving the local emulator's default, Endpoint=http://localhost;Port=8999 — set a connection string for anything but local development".to_owned(),
+        );
+        all.push(connection_string_endpoint(
+            "(emulator default)",
+            EMULATOR_CONNECTION_STRING,
+            "",
+            EndpointType::Primary,
+        )?);
     }
+    let all = deduplicate(all, warnings);
+    if !all
+        .iter()
+        .any(|endpoint| endpoint.endpoint_type() == EndpointType::Primary)
+    {
+        return fail(
+            all[0].source(),
+            "no endpoint is primary: at least one endpoint must be primary (secondary ones only take clients when no primary is online)",
+        );
+    }
+    Ok(all)
+}
+
+/// The single endpoint without a name: `Azure__SignalR__ConnectionString`,
+/// `AzureSignalRConnectionString`, or `AzureSignalRConnectionString__serviceUri` and friends.
+fn unnamed_endpoint(settings: &Settings) -> Result<Option<ServiceEndpoint>, ConfigError> {
     let mut chosen: Option<(&str, &str)> = None;
     for setting in CONNECTION_STRING_SETTINGS {
         let Some((name, value)) = settings.get(setting) else {
@@ -242,29 +277,172 @@ fn endpoints(settings: &Settings, warnings: &mut Vec<String>) -> Result<Vec<Serv
             None => chosen = Some((name, value)),
         }
     }
-    let identity_based = identity_based_endpoint(settings)?;
-    let endpoint = match (chosen, identity_based) {
-        (Some((name, _)), Some(_)) => {
-            return fail(
-                name,
-                format!(
-                    "is set together with {IDENTITY_BASED}__serviceUri: use the connection string or the identity-based settings, not both"
-                ),
-            );
-        }
-        (None, Some(endpoint)) => endpoint,
-        (Some((setting, text)), None) => connection_string_endpoint(setting, text)?,
-        (None, None) => {
-            warnings.push(
-                "no connection string is set (AzureSignalRConnectionString or Azure__SignalR__ConnectionString): serving the local emulator's default, Endpoint=http://localhost;Port=8999 — set a connection string for anything but local development".to_owned(),
-            );
-            connection_string_endpoint("(emulator default)", EMULATOR_CONNECTION_STRING)?
-        }
+    let identity_based = match settings.names_under(&format!("{IDENTITY_BASED}__")).first() {
+        Some(first) => match identity_based_endpoint(settings, IDENTITY_BASED, "")? {
+            Some(endpoint) => Some(endpoint),
+            None => {
+                return fail(
+                    first,
+                    format!("needs {IDENTITY_BASED}__serviceUri (the https URL of the SignalR instance)"),
+                );
+            }
+        },
+        None => None,
     };
-    Ok(vec![endpoint])
+    match (chosen, identity_based) {
+        (Some((name, _)), Some(_)) => fail(
+            name,
+            format!(
+                "is set together with {IDENTITY_BASED}__serviceUri: use the connection string or the identity-based settings, not both"
+            ),
+        ),
+        (None, identity_based) => Ok(identity_based),
+        (Some((setting, text)), None) => Ok(Some(connection_string_endpoint(
+            setting,
+            text,
+            "",
+            EndpointType::Primary,
+        )?)),
+    }
 }
 
-fn connection_string_endpoint(setting: &str, text: &str) -> Result<ServiceEndpoint, ConfigError> {
+/// Sub-keys of an identity-based endpoint (lower-case).
+const IDENTITY_KEYS: [&str; 8] = [
+    "serviceuri",
+    "credential",
+    "clientid",
+    "tenantid",
+    "clientsecret",
+    "clientendpoint",
+    "serverendpoint",
+    "type",
+];
+
+fn endpoint_type(text: &str) -> Option<EndpointType> {
+    if text.eq_ignore_ascii_case("primary") {
+        Some(EndpointType::Primary)
+    } else if text.eq_ignore_ascii_case("secondary") {
+        Some(EndpointType::Secondary)
+    } else {
+        None
+    }
+}
+
+/// Named endpoints: `Azure__SignalR__ConnectionString__<name>[__primary|__secondary]` and
+/// `Azure__SignalR__Endpoints__<name>[__primary|__secondary]` hold connection strings;
+/// `Azure__SignalR__Endpoints__<name>__serviceUri` (with `__type`, `__credential`, …) is the
+/// identity-based form. A name configured twice is a conflict.
+fn named_endpoints(settings: &Settings) -> Result<Vec<ServiceEndpoint>, ConfigError> {
+    // name (lower-case) → (name as written, family, settings under it)
+    let mut groups: Vec<(String, String, &str, Vec<String>)> = Vec::new();
+    for family in NAMED_ENDPOINT_FAMILIES {
+        for setting in settings.names_under(family) {
+            let rest = &setting.replace(':', "__")[family.len()..];
+            let name = rest.split("__").next().unwrap_or_default().to_owned();
+            if name.is_empty() {
+                return fail(
+                    setting,
+                    "has no endpoint name (expected <prefix>__<name>[__primary|__secondary])",
+                );
+            }
+            let key = name.to_ascii_lowercase();
+            match groups.iter_mut().find(|group| group.0 == key) {
+                Some(group) if group.2 != family => {
+                    return fail(
+                        setting,
+                        format!("configures endpoint {name} again: it is also set under {}", group.2),
+                    );
+                }
+                Some(group) => group.3.push(setting.to_owned()),
+                None => groups.push((key, name, family, vec![setting.to_owned()])),
+            }
+        }
+    }
+    let mut endpoints = Vec::new();
+    for (_, name, family, names) in groups {
+        let prefix = format!("{family}{name}");
+        let mut connection_strings = Vec::new();
+        let mut identity = false;
+        for setting in &names {
+            let rest = &setting.replace(':', "__")[prefix.len()..];
+            let suffix = rest.strip_prefix("__").unwrap_or(rest);
+            if suffix.is_empty() {
+                connection_strings.push((setting.as_str(), EndpointType::Primary));
+            } else if suffix.contains("__") {
+                return fail(
+                    setting,
+                    "is not understood: expected <prefix>__<name>[__primary|__secondary]",
+                );
+            } else if let Some(kind) = endpoint_type(suffix) {
+                connection_strings.push((setting.as_str(), kind));
+            } else if IDENTITY_KEYS.contains(&suffix.to_ascii_lowercase().as_str()) {
+                identity = true;
+            } else {
+                return fail(setting, "has an endpoint type that is neither primary nor secondary");
+            }
+        }
+        match (connection_strings.as_slice(), identity) {
+            ([(setting, kind)], false) => {
+                let text = settings.get(setting).map(|(_, value)| value).unwrap_or_default();
+                if text.trim().is_empty() {
+                    return fail(setting, "is empty");
+                }
+                endpoints.push(connection_string_endpoint(setting, text, &name, *kind)?);
+            }
+            ([], true) => match identity_based_endpoint(settings, &prefix, &name)? {
+                Some(endpoint) => endpoints.push(endpoint),
+                None => {
+                    return fail(
+                        &names[0],
+                        format!("needs {prefix}__serviceUri (the https URL of the SignalR instance)"),
+                    );
+                }
+            },
+            (_, _) => {
+                return fail(
+                    &names[0],
+                    format!(
+                        "endpoint {name} is configured more than once: give it one connection string or one set of identity-based settings"
+                    ),
+                );
+            }
+        }
+    }
+    Ok(endpoints)
+}
+
+/// Endpoints with the same `Endpoint` URL collapse into one; a primary one wins.
+fn deduplicate(endpoints: Vec<ServiceEndpoint>, warnings: &mut Vec<String>) -> Vec<ServiceEndpoint> {
+    let mut kept: Vec<ServiceEndpoint> = Vec::with_capacity(endpoints.len());
+    for endpoint in endpoints {
+        match kept
+            .iter_mut()
+            .find(|other| other.endpoint_url() == endpoint.endpoint_url())
+        {
+            None => kept.push(endpoint),
+            Some(existing) => {
+                warnings.push(format!(
+                    "{} and {} name the same SignalR endpoint; they are used as one",
+                    existing.source(),
+                    endpoint.source()
+                ));
+                if existing.endpoint_type() == EndpointType::Secondary
+                    && endpoint.endpoint_type() == EndpointType::Primary
+                {
+                    *existing = endpoint;
+                }
+            }
+        }
+    }
+    kept
+}
+
+fn connection_string_endpoint(
+    setting: &str,
+    text: &str,
+    name: &str,
+    kind: EndpointType,
+) -> Result<ServiceEndpoint, ConfigError> {
     let connection_string: ConnectionString = match text.parse() {
         Ok(parsed) => parsed,
         Err(error) => return fail(setting, error.to_string()),
@@ -272,15 +450,19 @@ fn connection_string_endpoint(setting: &str, text: &str) -> Result<ServiceEndpoi
     if let Authentication::MicrosoftEntra(EntraCredential::ClientCertificate { .. }) = connection_string.auth {
         return fail(setting, CERTIFICATES_UNSUPPORTED);
     }
-    Ok(ServiceEndpoint::new("", EndpointType::Primary, connection_string).with_source(setting))
+    Ok(ServiceEndpoint::new(name, kind, connection_string).with_source(setting))
 }
 
 const CERTIFICATES_UNSUPPORTED: &str = "client certificates (ClientCert) are not supported in this build (it carries no OpenSSL); use ClientSecret or a managed identity";
 
-/// `AzureSignalRConnectionString__serviceUri` with `__credential`, `__clientId`, `__tenantId`,
-/// `__clientSecret`, `__clientEndpoint`, `__serverEndpoint`, `__type` (the Functions form).
-fn identity_based_endpoint(settings: &Settings) -> Result<Option<ServiceEndpoint>, ConfigError> {
-    let setting = |key: &str| format!("{IDENTITY_BASED}__{key}");
+/// `{prefix}__serviceUri` with `__credential`, `__clientId`, `__tenantId`, `__clientSecret`,
+/// `__clientEndpoint`, `__serverEndpoint`, `__type` (the Functions identity-based form).
+fn identity_based_endpoint(
+    settings: &Settings,
+    prefix: &str,
+    name: &str,
+) -> Result<Option<ServiceEndpoint>, ConfigError> {
+    let setting = |key: &str| format!("{prefix}__{key}");
     let value = |key: &str| settings.value(&setting(key));
     let url = |key: &str| -> Result<Option<url::Url>, ConfigError> {
         match value(key) {
@@ -295,13 +477,7 @@ fn identity_based_endpoint(settings: &Settings) -> Result<Option<ServiceEndpoint
         }
     };
     let Some(endpoint) = url("serviceUri")? else {
-        return match settings.names_under(&format!("{IDENTITY_BASED}__")).first() {
-            Some(name) => fail(
-                name,
-                format!("needs {IDENTITY_BASED}__serviceUri (the https URL of the SignalR instance)"),
-            ),
-            None => Ok(None),
-        };
+        return Ok(None);
     };
     let client_id = value("clientId").map(str::to_owned);
     let credential = match (value("credential"), value("tenantId"), value("clientSecret")) {
@@ -332,9 +508,10 @@ fn identity_based_endpoint(settings: &Settings) -> Result<Option<ServiceEndpoint
     };
     let endpoint_type = match value("type") {
         None => EndpointType::Primary,
-        Some(kind) if kind.eq_ignore_ascii_case("primary") => EndpointType::Primary,
-        Some(kind) if kind.eq_ignore_ascii_case("secondary") => EndpointType::Secondary,
-        Some(_) => return fail(&setting("type"), "must be primary or secondary"),
+        Some(kind) => match endpoint_type(kind) {
+            Some(kind) => kind,
+            None => return fail(&setting("type"), "must be primary or secondary"),
+        },
     };
     let connection_string = ConnectionString {
         endpoint,
@@ -345,7 +522,7 @@ fn identity_based_endpoint(settings: &Settings) -> Result<Option<ServiceEndpoint
         auth: Authentication::MicrosoftEntra(credential),
     };
     Ok(Some(
-        ServiceEndpoint::new("", endpoint_type, connection_string).with_source(setting("serviceUri")),
+        ServiceEndpoint::new(name, endpoint_type, connection_string).with_source(setting("serviceUri")),
     ))
 }
 
@@ -687,12 +864,148 @@ mod tests {
         assert!(e.message.starts_with("is empty"), "{e}");
     }
 
+    fn named(vars: &[(&str, &str)]) -> Vec<(String, EndpointType, String)> {
+        config(vars)
+            .unwrap()
+            .endpoints
+            .iter()
+            .map(|e| (e.name().to_owned(), e.endpoint_type(), e.endpoint_url().to_owned()))
+            .collect()
+    }
+
+    fn cs_for(host: &str) -> String {
+        format!("Endpoint=https://{host}.service.signalr.net;AccessKey={KEY};Version=1.0;")
+    }
+
     #[test]
-    fn named_endpoints_are_refused_not_ignored() {
-        let e = error(&[("Azure__SignalR__ConnectionString__east__primary", &cs())]);
-        assert_eq!(e.setting, "Azure__SignalR__ConnectionString__east__primary");
-        let e = error(&[("Azure__SignalR__Endpoints__west", &cs())]);
-        assert_eq!(e.setting, "Azure__SignalR__Endpoints__west");
+    fn named_endpoints_in_every_form() {
+        let (east, west, north, south) = (cs_for("east"), cs_for("west"), cs_for("north"), cs_for("south"));
+        let got = named(&[
+            ("Azure__SignalR__ConnectionString__east", &east),
+            ("Azure:SignalR:ConnectionString:west:secondary", &west),
+            ("Azure__SignalR__Endpoints__north__Primary", &north),
+            (
+                "Azure__SignalR__Endpoints__south__serviceUri",
+                "https://south.service.signalr.net",
+            ),
+            ("Azure__SignalR__Endpoints__south__type", "secondary"),
+            (
+                "Azure__SignalR__Endpoints__south__clientEndpoint",
+                "https://proxy.example.com",
+            ),
+            ("AzureSignalRConnectionString", &south.replace("south", "default")),
+        ]);
+        let expect =
+            |name: &str, kind, host: &str| (name.to_owned(), kind, format!("https://{host}.service.signalr.net"));
+        assert_eq!(got.len(), 5, "{got:?}");
+        assert!(got.contains(&expect("", EndpointType::Primary, "default")));
+        assert!(got.contains(&expect("east", EndpointType::Primary, "east")));
+        assert!(got.contains(&expect("west", EndpointType::Secondary, "west")));
+        assert!(got.contains(&expect("north", EndpointType::Primary, "north")));
+        assert!(got.contains(&expect("south", EndpointType::Secondary, "south")));
+        let config = config(&[
+            (
+                "Azure__SignalR__Endpoints__south__serviceUri",
+                "https://south.service.signalr.net",
+            ),
+            (
+                "Azure__SignalR__Endpoints__south__clientEndpoint",
+                "https://proxy.example.com/sig",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.endpoints[0].client_url("h", "r"),
+            "https://proxy.example.com/sig/client/?hub=h&asrs_request_id=r"
+        );
+        assert_eq!(
+            config.endpoints[0].source(),
+            "Azure__SignalR__Endpoints__south__serviceUri"
+        );
+    }
+
+    #[test]
+    fn the_same_url_collapses_and_primary_wins() {
+        let got = named(&[
+            ("Azure__SignalR__ConnectionString__a__secondary", &cs_for("same")),
+            (
+                "Azure__SignalR__ConnectionString__b",
+                &cs_for("same").replace(";Version=1.0;", ";Port=443;"),
+            ),
+            ("Azure__SignalR__ConnectionString__c", &cs_for("other")),
+        ]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.contains(&(
+            "b".to_owned(),
+            EndpointType::Primary,
+            "https://same.service.signalr.net".to_owned()
+        )));
+        let config = config(&[
+            ("Azure__SignalR__ConnectionString__a", &cs_for("same")),
+            ("Azure__SignalR__ConnectionString__b", &cs_for("same")),
+        ])
+        .unwrap();
+        assert_eq!(config.endpoints.len(), 1);
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("name the same SignalR endpoint"))
+        );
+    }
+
+    #[test]
+    fn named_endpoint_mistakes_stop_the_start() {
+        let (east, west) = (cs_for("east"), cs_for("west"));
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
+            (
+                &[("Azure__SignalR__ConnectionString__east__secondary", &east)],
+                "Azure__SignalR__ConnectionString__east__secondary",
+                "no endpoint is primary",
+            ),
+            (
+                &[("Azure__SignalR__ConnectionString__east__tertiary", &east)],
+                "Azure__SignalR__ConnectionString__east__tertiary",
+                "neither primary nor secondary",
+            ),
+            (
+                &[
+                    ("Azure__SignalR__ConnectionString__east", &east),
+                    ("Azure__SignalR__ConnectionString__east__secondary", &west),
+                ],
+                "Azure__SignalR__ConnectionString__east",
+                "configured more than once",
+            ),
+            (
+                &[
+                    ("Azure__SignalR__ConnectionString__east", &east),
+                    ("Azure__SignalR__Endpoints__east", &west),
+                ],
+                "Azure__SignalR__Endpoints__east",
+                "also set under",
+            ),
+            (
+                &[("Azure__SignalR__Endpoints__east__clientId", "c")],
+                "Azure__SignalR__Endpoints__east__clientId",
+                "needs Azure__SignalR__Endpoints__east__serviceUri",
+            ),
+            (
+                &[("Azure__SignalR__Endpoints__east", "Endpoint=https://x")],
+                "Azure__SignalR__Endpoints__east",
+                "AccessKey is required",
+            ),
+            (
+                &[("Azure__SignalR__Endpoints__east__primary__x", &east)],
+                "Azure__SignalR__Endpoints__east__primary__x",
+                "not understood",
+            ),
+        ];
+        for (vars, setting, reason) in cases {
+            let e = error(vars);
+            assert_eq!(e.setting, *setting, "{vars:?}: {e}");
+            assert!(e.message.contains(reason), "{vars:?}: {e}");
+        }
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct ServiceEndpoint {
     /// The setting this endpoint was read from (for messages; never its value).
     source: String,
     endpoint_type: EndpointType,
+    /// `Endpoint` with `Port`, without a trailing `/`: what identifies the instance.
+    endpoint_url: String,
     /// `{ClientEndpoint | Endpoint+Port}/client/?hub=`
     client_url_prefix: String,
     /// `{scheme}://{host}/client/?hub=` of `Endpoint`
@@ -68,6 +70,7 @@ impl ServiceEndpoint {
             source: String::new(),
             endpoint_type,
             client_url_prefix: format!("{client_base}/client/?hub="),
+            endpoint_url: endpoint_base,
             audience_prefix,
             server_base,
             auth: cs.auth,
@@ -95,6 +98,11 @@ impl ServiceEndpoint {
 
     pub fn auth(&self) -> &Authentication {
         &self.auth
+    }
+
+    /// `Endpoint` with `Port` applied: endpoints with the same one are the same instance.
+    pub fn endpoint_url(&self) -> &str {
+        &self.endpoint_url
     }
 
     /// Base URL of the service's REST API and health probe.

@@ -18,7 +18,7 @@
 //! )])?;
 //! let negotiator = Negotiator::new(&config)?;
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let answer = negotiator.negotiate("Chat", &Default::default(), 1_700_000_000).await.unwrap().response;
+//! let answer = negotiator.negotiate("Chat", &Default::default(), None, 1_700_000_000).await.unwrap().response;
 //! assert!(answer.url.starts_with("https://demo.service.signalr.net/client/?hub=chat&asrs_request_id="));
 //! assert_eq!(answer.access_token.split('.').count(), 3);
 //! # });
@@ -32,12 +32,14 @@ pub mod connection_string;
 pub mod endpoint;
 pub mod entra;
 pub mod error;
+pub mod health;
 pub mod host;
 pub mod hub;
 pub mod identity;
 pub mod issuer;
 pub mod negotiate;
 pub mod oidc;
+pub mod routing;
 pub mod secret;
 pub mod service_api;
 pub mod telemetry;

@@ -19,10 +19,12 @@ use crate::config::{Config, ConfigError};
 use crate::connection_string::Authentication;
 use crate::endpoint::ServiceEndpoint;
 use crate::error::ApiError;
+use crate::health::{self, HealthBoard};
 use crate::hub;
 use crate::identity::{self, Caller, Identifier};
 use crate::issuer::TokenIssuer;
 use crate::oidc::OidcVerifier;
+use crate::routing::{self, Candidate};
 use crate::service_api::ServiceApi;
 use crate::token::{self, TokenPolicy};
 
@@ -49,6 +51,8 @@ struct ServingEndpoint {
 pub struct Negotiator {
     identifier: Identifier,
     endpoints: Vec<ServingEndpoint>,
+    /// Health of each endpoint, when there is more than one.
+    health: Option<Arc<HealthBoard>>,
     default_hub: Option<String>,
     allowed_hubs: Option<Vec<String>>,
     application_name: Option<String>,
@@ -71,7 +75,8 @@ impl Negotiator {
             .iter()
             .any(|endpoint| matches!(endpoint.auth(), Authentication::MicrosoftEntra(_)));
         // The one HTTP client of the process, made only when something calls out.
-        let http = if uses_entra || config.oidc.is_some() {
+        let several = config.endpoints.len() > 1;
+        let http = if uses_entra || config.oidc.is_some() || several {
             Some(
                 reqwest::Client::builder()
                     .connect_timeout(config.upstream.attempt_timeout)
@@ -106,8 +111,17 @@ impl Negotiator {
                 issuer,
             });
         }
+        let health = http.as_ref().filter(|_| several).map(|http| {
+            health::start(
+                config.endpoints.iter().map(|e| e.name().to_owned()).collect(),
+                config.endpoints.iter().map(|e| e.server_base().to_owned()).collect(),
+                http.clone(),
+                config.health_interval,
+            )
+        });
         Ok(Self {
             identifier: Identifier::new(config.identity.clone(), oidc),
+            health,
             endpoints,
             default_hub: config.default_hub.clone(),
             allowed_hubs: config.allowed_hubs.clone(),
@@ -125,7 +139,13 @@ impl Negotiator {
     }
 
     /// Negotiates for a hub as the request named it, for a caller, at `now` (seconds since the epoch).
-    pub async fn negotiate(&self, hub: &str, caller: &Caller, now: u64) -> Result<Negotiated<'_>, ApiError> {
+    pub async fn negotiate(
+        &self,
+        hub: &str,
+        caller: &Caller,
+        requested_endpoint: Option<&str>,
+        now: u64,
+    ) -> Result<Negotiated<'_>, ApiError> {
         hub::validate(hub).map_err(|error| ApiError::bad_request(error.to_string()))?;
         if let Some(allowed) = &self.allowed_hubs {
             if !allowed.iter().any(|name| name.eq_ignore_ascii_case(hub)) {
@@ -133,36 +153,72 @@ impl Negotiator {
             }
         }
         let service_hub = hub::service_hub(self.application_name.as_deref(), hub);
-        let serving = self.choose_endpoint()?;
         let custom_claims = identity::custom_claims(
             self.identifier.policy(),
             caller,
             self.token_policy.unique_claim.as_deref(),
         );
-        let access_token = serving
-            .issuer
-            .issue(
-                &serving.endpoint,
-                &service_hub,
-                caller.user_id.as_deref(),
-                &custom_claims,
-                &self.token_policy,
-                now,
-            )
-            .await
-            .map_err(|error| error.to_api_error())?;
-        let url = serving.endpoint.client_url(&service_hub, &token::random_id());
-        Ok(Negotiated {
-            response: NegotiateResponse { url, access_token },
-            endpoint: &serving.endpoint,
-            service_hub,
-        })
+        if let Some(health) = &self.health {
+            health.first_round().await;
+        }
+        let mut failed = None;
+        loop {
+            let index = self.choose_endpoint(requested_endpoint, failed)?;
+            let serving = &self.endpoints[index];
+            let issued = serving
+                .issuer
+                .issue(
+                    &serving.endpoint,
+                    &service_hub,
+                    caller.user_id.as_deref(),
+                    &custom_claims,
+                    &self.token_policy,
+                    now,
+                )
+                .await;
+            match (issued, &self.health) {
+                (Ok(access_token), _) => {
+                    let url = serving.endpoint.client_url(&service_hub, &token::random_id());
+                    return Ok(Negotiated {
+                        response: NegotiateResponse { url, access_token },
+                        endpoint: &serving.endpoint,
+                        service_hub,
+                    });
+                }
+                // Passive failover: the endpoint looks down; mark it and try another, once.
+                (Err(error), Some(health)) if error.is_endpoint_failure() && failed.is_none() => {
+                    health.mark_offline(index, &error.to_string());
+                    failed = Some(index);
+                }
+                (Err(error), _) => return Err(error.to_api_error()),
+            }
+        }
     }
 
-    fn choose_endpoint(&self) -> Result<&ServingEndpoint, ApiError> {
-        self.endpoints
-            .first()
-            .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no SignalR endpoint is available"))
+    /// The endpoint for this request (SPEC §7), never `failed`.
+    fn choose_endpoint(&self, requested: Option<&str>, failed: Option<usize>) -> Result<usize, ApiError> {
+        let no_endpoint = || ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no SignalR endpoint is available");
+        let Some(health) = &self.health else {
+            return if failed.is_none() && !self.endpoints.is_empty() {
+                Ok(0)
+            } else {
+                Err(no_endpoint())
+            };
+        };
+        let candidates: Vec<Candidate<'_>> = self
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(index, serving)| Candidate {
+                name: serving.endpoint.name(),
+                endpoint_type: serving.endpoint.endpoint_type(),
+                online: health.is_online(index),
+            })
+            .collect();
+        routing::choose(&candidates, requested, failed, |n| {
+            rand::Rng::random_range(&mut rand::rng(), 0..n)
+        })
+        .ok_or_else(no_endpoint)
     }
 }
 
@@ -182,6 +238,13 @@ pub async fn negotiate_path_hub(
 pub async fn negotiate_query_hub(State(negotiator): State<Arc<Negotiator>>, request: Request) -> Response {
     let hub = hub_from_query(request.uri().query(), negotiator.default_hub());
     respond(&negotiator, hub, request).await
+}
+
+/// The first value of a query parameter.
+fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
 }
 
 /// The hub of `?hub=`, else the default; given twice, or neither, is a bad request.
@@ -209,7 +272,10 @@ async fn respond(negotiator: &Negotiator, hub: Result<String, ApiError>, request
             .identify(&parts)
             .await
             .map_err(|unauthorized| unauthorized.to_api_error())?;
-        negotiator.negotiate(&hub, &caller, unix_now()).await
+        let requested_endpoint = query_value(parts.uri.query(), "endpoint");
+        negotiator
+            .negotiate(&hub, &caller, requested_endpoint.as_deref(), unix_now())
+            .await
     }
     .await;
     let latency_us = started.elapsed().as_micros() as u64;
@@ -287,7 +353,7 @@ mod tests {
     #[tokio::test]
     async fn negotiates_with_the_lower_cased_prefixed_hub() {
         let n = negotiator(&[("SIGNALR_APPLICATION_NAME", "App")]);
-        let done = n.negotiate("Chat", &Caller::default(), 100).await.unwrap();
+        let done = n.negotiate("Chat", &Caller::default(), None, 100).await.unwrap();
         assert_eq!(done.service_hub, "app_chat");
         assert!(
             done.response
@@ -301,8 +367,18 @@ mod tests {
     #[tokio::test]
     async fn request_ids_are_fresh_and_url_safe() {
         let n = negotiator(&[]);
-        let a = n.negotiate("chat", &Caller::default(), 0).await.unwrap().response.url;
-        let b = n.negotiate("chat", &Caller::default(), 0).await.unwrap().response.url;
+        let a = n
+            .negotiate("chat", &Caller::default(), None, 0)
+            .await
+            .unwrap()
+            .response
+            .url;
+        let b = n
+            .negotiate("chat", &Caller::default(), None, 0)
+            .await
+            .unwrap()
+            .response
+            .url;
         assert_ne!(a, b);
         let id = a.rsplit_once("asrs_request_id=").unwrap().1;
         assert!(
@@ -315,20 +391,26 @@ mod tests {
     async fn refuses_bad_and_unlisted_hubs() {
         let n = negotiator(&[("SIGNALR_HUBS", "chat")]);
         assert_eq!(
-            n.negotiate("a/b", &Caller::default(), 0).await.unwrap_err().status,
+            n.negotiate("a/b", &Caller::default(), None, 0)
+                .await
+                .unwrap_err()
+                .status,
             StatusCode::BAD_REQUEST
         );
         assert_eq!(
-            n.negotiate("news", &Caller::default(), 0).await.unwrap_err().status,
+            n.negotiate("news", &Caller::default(), None, 0)
+                .await
+                .unwrap_err()
+                .status,
             StatusCode::NOT_FOUND
         );
-        assert!(n.negotiate("CHAT", &Caller::default(), 0).await.is_ok());
+        assert!(n.negotiate("CHAT", &Caller::default(), None, 0).await.is_ok());
     }
 
     #[tokio::test]
     async fn an_oversize_token_is_a_413() {
         let n = negotiator(&[("SIGNALR_APPLICATION_NAME", &"a".repeat(128))]);
         // A hub name of 128 plus a 128-character application name stays well under 4096.
-        assert!(n.negotiate(&"h".repeat(128), &Caller::default(), 0).await.is_ok());
+        assert!(n.negotiate(&"h".repeat(128), &Caller::default(), None, 0).await.is_ok());
     }
 }
