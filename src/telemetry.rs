@@ -18,7 +18,9 @@ pub fn init(host: Host) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stdout)
-        .with_target(false);
+        .with_target(false)
+        // Colours only for a person at a terminal, not in files and collectors.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     match host {
         Host::Lambda | Host::Functions(_) => builder.json().flatten_event(true).with_current_span(false).init(),
         Host::Local(_) => builder.init(),

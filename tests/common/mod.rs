@@ -2,6 +2,7 @@
 //! with a JWT implementation that is not ours.
 #![allow(dead_code)]
 
+pub mod fake_service;
 pub mod oidc;
 
 use std::collections::BTreeMap;

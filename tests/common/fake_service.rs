@@ -1,0 +1,169 @@
+//! A fake Azure SignalR service and App Service managed-identity endpoint on loopback, speaking
+//! the real wire contracts: `GET /msi/token` (api-version 2019-08-01, `x-identity-header`),
+//! `POST /api/hubs/{hub}/:generateToken`, `GET /api/v1/auth/accessKey` and `HEAD /api/health`.
+//! Calls and accepted connections are counted; REST faults can be scripted.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::{Listener as _, ListenerExt as _};
+use serde_json::json;
+
+pub const IDENTITY_HEADER: &str = "identity-header-secret-4c1d";
+pub const ENTRA_TOKEN: &str = "entra-access-token-7f3a9b";
+pub const TEMPORARY_KEY: &str = "TemporaryKey0123456789abcdefghijklmnopqrstuv";
+pub const KEY_ID: &str = "temporary-key-1";
+
+/// What the fake REST API does with the next call.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    Status(u16),
+    Throttle(&'static str),
+    Hang,
+    NotJson,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub identity: AtomicUsize,
+    pub generate: AtomicUsize,
+    pub keys: AtomicUsize,
+    pub connections: AtomicUsize,
+}
+
+#[derive(Clone, Default)]
+pub struct Fake {
+    pub counters: Arc<Counters>,
+    pub faults: Arc<Mutex<VecDeque<Fault>>>,
+    pub queries: Arc<Mutex<Vec<String>>>,
+}
+
+impl Fake {
+    pub fn fault(&self, faults: &[Fault]) {
+        self.faults.lock().unwrap().extend(faults.iter().cloned());
+    }
+
+    pub fn count(&self, which: fn(&Counters) -> &AtomicUsize) -> usize {
+        which(&self.counters).load(Ordering::SeqCst)
+    }
+}
+
+/// The App Service managed identity endpoint (api-version 2019-08-01).
+async fn identity(
+    State(fake): State<Fake>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    fake.counters.identity.fetch_add(1, Ordering::SeqCst);
+    let has = |k: &str, v: &str| query.iter().any(|(key, value)| key == k && value == v);
+    if headers.get("x-identity-header").and_then(|h| h.to_str().ok()) != Some(IDENTITY_HEADER)
+        || !has("api-version", "2019-08-01")
+        || !has("resource", "https://signalr.azure.com")
+    {
+        return (StatusCode::BAD_REQUEST, "bad identity request").into_response();
+    }
+    let expires_on = (super::now() + 3600).to_string();
+    axum::Json(json!({
+        "access_token": ENTRA_TOKEN,
+        "expires_on": expires_on,
+        "token_type": "Bearer",
+        "resource": "https://signalr.azure.com"
+    }))
+    .into_response()
+}
+
+fn authorised(headers: &HeaderMap) -> bool {
+    headers.get("authorization").and_then(|h| h.to_str().ok()) == Some(&format!("Bearer {ENTRA_TOKEN}"))
+}
+
+async fn apply_fault(fake: &Fake) -> Option<Response> {
+    let fault = fake.faults.lock().unwrap().pop_front()?;
+    Some(match fault {
+        Fault::Status(status) => (StatusCode::from_u16(status).unwrap(), "{}").into_response(),
+        Fault::Throttle(retry_after) => {
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", retry_after)], "").into_response()
+        }
+        Fault::Hang => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            StatusCode::OK.into_response()
+        }
+        Fault::NotJson => (StatusCode::OK, "<html>not json</html>").into_response(),
+    })
+}
+
+/// `POST /api/hubs/{hub}/:generateToken?api-version=2022-11-01&minutesToExpire=…`
+async fn generate_token(
+    State(fake): State<Fake>,
+    Path(hub): Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let n = fake.counters.generate.fetch_add(1, Ordering::SeqCst);
+    fake.queries
+        .lock()
+        .unwrap()
+        .push(uri.query().unwrap_or_default().to_owned());
+    if !authorised(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if let Some(response) = apply_fault(&fake).await {
+        return response;
+    }
+    axum::Json(json!({"token": format!("service-made-token.{hub}.{n}")})).into_response()
+}
+
+/// `GET /api/v1/auth/accessKey`
+async fn access_key(State(fake): State<Fake>, headers: HeaderMap) -> Response {
+    fake.counters.keys.fetch_add(1, Ordering::SeqCst);
+    if !authorised(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if let Some(response) = apply_fault(&fake).await {
+        return response;
+    }
+    axum::Json(json!({"KeyId": KEY_ID, "AccessKey": TEMPORARY_KEY})).into_response()
+}
+
+/// Starts the fake on loopback; returns it and its port. Accepted connections are counted.
+pub async fn start_fake() -> (Fake, u16) {
+    let (fake, port, stop) = start_stoppable_fake().await;
+    std::mem::forget(stop);
+    (fake, port)
+}
+
+/// As [`start_fake`]; sending on (or dropping) the returned sender stops the server.
+pub async fn start_stoppable_fake() -> (Fake, u16, tokio::sync::oneshot::Sender<()>) {
+    let fake = Fake::default();
+    let router = Router::new()
+        .without_v07_checks()
+        .route("/msi/token", get(identity))
+        .route("/api/hubs/{hub}/:generateToken", post(generate_token))
+        .route("/api/v1/auth/accessKey", get(access_key))
+        .route("/api/health", axum::routing::head(|| async { StatusCode::OK }))
+        .with_state(fake.clone());
+    let counters = fake.counters.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .tap_io(move |_| {
+            counters.connections.fetch_add(1, Ordering::SeqCst);
+        });
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap()
+    });
+    (fake, port, stop)
+}

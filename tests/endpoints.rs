@@ -1,0 +1,288 @@
+//! Several endpoints: distribution over online primaries, secondaries as a fallback, health
+//! probes against fake services on loopback, `?endpoint=`, and passive failover through the
+//! real binary.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::head;
+use common::fake_service::{IDENTITY_HEADER, start_fake, start_stoppable_fake};
+use common::{Function, KEY, free_port, wait_ready};
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use signalr_negotiate::app;
+use signalr_negotiate::config::Config;
+use tower::ServiceExt as _;
+
+/// What a fake endpoint's `HEAD /api/health` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Health {
+    Ok,
+    Unavailable,
+    Hang,
+}
+
+/// A loopback service that only answers the health probe, as told.
+struct HealthFake {
+    port: u16,
+    state: Arc<Mutex<Health>>,
+}
+
+impl HealthFake {
+    async fn start(initial: Health) -> Self {
+        let state = Arc::new(Mutex::new(initial));
+        let shared = state.clone();
+        let router = Router::new().route(
+            "/api/health",
+            head(move || {
+                let state = *shared.lock().unwrap();
+                async move {
+                    match state {
+                        Health::Ok => StatusCode::OK,
+                        Health::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                        Health::Hang => {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                            StatusCode::OK
+                        }
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Self { port, state }
+    }
+
+    fn set(&self, health: Health) {
+        *self.state.lock().unwrap() = health;
+    }
+
+    fn connection_string(&self) -> String {
+        format!(
+            "Endpoint=http://127.0.0.1;Port={};AccessKey={KEY};Version=1.0;",
+            self.port
+        )
+    }
+}
+
+fn router(endpoints: &[(&str, &str, &HealthFake)], interval_ms: u64) -> Router {
+    let mut vars: Vec<(String, String)> = endpoints
+        .iter()
+        .map(|(name, kind, fake)| {
+            (
+                format!("Azure__SignalR__Endpoints__{name}__{kind}"),
+                fake.connection_string(),
+            )
+        })
+        .collect();
+    vars.push(("SIGNALR_HEALTH_CHECK_INTERVAL_MS".into(), interval_ms.to_string()));
+    app::build(&Config::from_vars(vars).unwrap()).unwrap()
+}
+
+/// Negotiates; returns the status and the port of the endpoint the client was sent to.
+async fn negotiate(router: &Router, query: &str) -> (StatusCode, Option<u16>, Value) {
+    let request = Request::post(format!("/api/chat/negotiate{query}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let port = body["url"]
+        .as_str()
+        .and_then(|url| url.strip_prefix("http://127.0.0.1:"))
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|port| port.parse().ok());
+    (status, port, body)
+}
+
+/// Polls until `?endpoint={name}` is (or is not) served by `port`, or the limit passes.
+async fn wait_until_served(router: &Router, name: &str, port: u16, served: bool, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let (status, got, _) = negotiate(router, &format!("?endpoint={name}")).await;
+        if status == StatusCode::OK && (got == Some(port)) == served {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{name} served={served} not reached in {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negotiates_spread_evenly_over_online_primaries() {
+    let (p1, p2, p3) = (
+        HealthFake::start(Health::Ok).await,
+        HealthFake::start(Health::Ok).await,
+        HealthFake::start(Health::Ok).await,
+    );
+    let s1 = HealthFake::start(Health::Ok).await;
+    let router = router(
+        &[
+            ("p1", "primary", &p1),
+            ("p2", "primary", &p2),
+            ("p3", "primary", &p3),
+            ("s1", "secondary", &s1),
+        ],
+        60_000,
+    );
+    let mut counts: HashMap<u16, usize> = HashMap::new();
+    for _ in 0..3000 {
+        let (status, port, body) = negotiate(&router, "").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        *counts.entry(port.unwrap()).or_default() += 1;
+    }
+    for fake in [&p1, &p2, &p3] {
+        let n = counts.get(&fake.port).copied().unwrap_or_default();
+        assert!((900..=1100).contains(&n), "{n} of 3000 on one primary: {counts:?}");
+    }
+    assert_eq!(
+        counts.get(&s1.port),
+        None,
+        "a secondary serves only when no primary is online"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secondaries_serve_when_primaries_are_offline_then_none_is_503() {
+    let (p1, p2) = (
+        HealthFake::start(Health::Unavailable).await,
+        HealthFake::start(Health::Unavailable).await,
+    );
+    let (s1, s2) = (HealthFake::start(Health::Ok).await, HealthFake::start(Health::Ok).await);
+    let router = router(
+        &[
+            ("p1", "primary", &p1),
+            ("p2", "primary", &p2),
+            ("s1", "secondary", &s1),
+            ("s2", "secondary", &s2),
+        ],
+        200,
+    );
+    let mut counts: HashMap<u16, usize> = HashMap::new();
+    for _ in 0..200 {
+        let (status, port, body) = negotiate(&router, "").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        *counts.entry(port.unwrap()).or_default() += 1;
+    }
+    assert_eq!(
+        counts.keys().copied().collect::<std::collections::BTreeSet<_>>().len(),
+        2,
+        "{counts:?}"
+    );
+    assert!(counts.contains_key(&s1.port) && counts.contains_key(&s2.port));
+
+    s1.set(Health::Unavailable);
+    s2.set(Health::Unavailable);
+    let start = Instant::now();
+    loop {
+        let (status, _, body) = negotiate(&router, "").await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(body["error"], "no SignalR endpoint is available");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "still served after every endpoint went offline"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_mark_503_and_hangs_offline_and_recovery_returns_within_a_period() {
+    let (a, b) = (HealthFake::start(Health::Ok).await, HealthFake::start(Health::Ok).await);
+    let period = Duration::from_millis(300);
+    let router = router(&[("a", "primary", &a), ("b", "primary", &b)], period.as_millis() as u64);
+
+    // ?endpoint= is honoured while the endpoint is online.
+    for _ in 0..20 {
+        assert_eq!(negotiate(&router, "?endpoint=a").await.1, Some(a.port));
+    }
+    // An unknown name falls back to the default choice.
+    assert_eq!(negotiate(&router, "?endpoint=nope").await.0, StatusCode::OK);
+
+    a.set(Health::Unavailable);
+    wait_until_served(&router, "a", a.port, false, period * 3).await;
+    a.set(Health::Ok);
+    let back = wait_until_served(&router, "a", a.port, true, period * 3).await;
+    // Within one probe period (plus scheduling slack on a busy machine).
+    assert!(back <= period + Duration::from_millis(500), "recovered after {back:?}");
+
+    a.set(Health::Hang);
+    // The probe gives up after its 2 s timeout.
+    wait_until_served(&router, "a", a.port, false, Duration::from_secs(2) + period * 3).await;
+    // Requests are not blocked by the hanging probe (which takes 2 s to give up).
+    let started = Instant::now();
+    assert_eq!(negotiate(&router, "").await.0, StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_generate_token_fails_over_and_marks_the_endpoint_offline() {
+    let (identity, identity_port) = start_fake().await;
+    let (_a, a_port, stop_a) = start_stoppable_fake().await;
+    let (b, b_port) = start_fake().await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let cs = |port: u16| format!("Endpoint=http://127.0.0.1;Port={port};AuthType=azure.msi;Version=1.0;");
+    let (cs_a, cs_b) = (cs(a_port), cs(b_port));
+    let identity_endpoint = format!("http://127.0.0.1:{identity_port}/msi/token");
+    let mut function = Function::spawn(
+        "endpoints-failover",
+        &[
+            ("SIGNALR_LISTEN", &listen),
+            ("Azure__SignalR__Endpoints__a", &cs_a),
+            ("Azure__SignalR__Endpoints__b", &cs_b),
+            ("IDENTITY_ENDPOINT", &identity_endpoint),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+            ("SIGNALR_HEALTH_CHECK_INTERVAL_MS", "3600000"),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let base = format!("http://{listen}");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, &mut function).await;
+
+    // Both online: `a` is served when asked for.
+    let body: Value = client
+        .post(format!("{base}/api/chat/negotiate?endpoint=a"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body["url"].as_str().unwrap().contains(&format!(":{a_port}/")), "{body}");
+
+    // `a` stops answering: connections are refused.
+    stop_a.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..20 {
+        let response = client
+            .post(format!("{base}/api/chat/negotiate?endpoint=a"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert!(body["url"].as_str().unwrap().contains(&format!(":{b_port}/")), "{body}");
+    }
+    assert_eq!(b.count(|c| &c.generate), 20);
+    let logs = function.logs();
+    let offline: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("SignalR endpoint is offline"))
+        .collect();
+    assert_eq!(offline.len(), 1, "marked offline once:\n{logs}");
+    assert!(offline[0].contains(r#"endpoint="a""#), "{}", offline[0]);
+    assert!(identity.count(|c| &c.identity) >= 1);
+}
