@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{MethodRouter, get};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::{Config, ConfigError};
 use crate::error::ApiError;
@@ -18,9 +19,61 @@ use crate::negotiate::{Negotiator, negotiate_path_hub, negotiate_query_hub};
 /// Methods a negotiate route answers.
 const NEGOTIATE_METHODS: &str = "GET, POST";
 
+/// Headers a SignalR browser client sends on negotiate.
+const CORS_ALLOWED_HEADERS: [header::HeaderName; 4] = [
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::HeaderName::from_static("x-requested-with"),
+    header::HeaderName::from_static("x-signalr-user-agent"),
+];
+
 /// Builds the router for a configuration (credentials are made here, so this can fail).
 pub fn build(config: &Config) -> Result<Router, ConfigError> {
-    Ok(router(Arc::new(Negotiator::new(config)?), &config.route_prefix))
+    let router = router(Arc::new(Negotiator::new(config)?), &config.route_prefix);
+    Ok(match &config.cors_origins {
+        Some(origins) => {
+            let listed: Arc<[HeaderValue]> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+            router.layer(cors(&listed)).layer(axum::middleware::from_fn(
+                move |request: Request, next: axum::middleware::Next| {
+                    only_listed_origins(listed.clone(), request, next)
+                },
+            ))
+        }
+        None => router,
+    })
+}
+
+/// tower-http answers every preflight with its allow headers; an origin that is not listed
+/// gets none at all, so nothing suggests it might be allowed.
+async fn only_listed_origins(listed: Arc<[HeaderValue]>, request: Request, next: axum::middleware::Next) -> Response {
+    let allowed = request
+        .headers()
+        .get(header::ORIGIN)
+        .is_some_and(|origin| listed.contains(origin));
+    let mut response = next.run(request).await;
+    if !allowed {
+        let headers = response.headers_mut();
+        let cors: Vec<header::HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in cors {
+            headers.remove(name);
+        }
+    }
+    response
+}
+
+/// CORS for the listed origins, with credentials (the SignalR client sends them); an origin not
+/// listed gets no CORS headers, and the browser refuses the answer.
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(CORS_ALLOWED_HEADERS)
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// The routes of SPEC §1 under `prefix` (without slashes; empty for the root).

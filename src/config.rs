@@ -75,6 +75,8 @@ pub struct Config {
     pub upstream: UpstreamLimits,
     /// Time between health probe rounds (with more than one endpoint).
     pub health_interval: Duration,
+    /// Browser origins allowed to call negotiate (`SIGNALR_CORS_ORIGINS`); `None` turns CORS off.
+    pub cors_origins: Option<Vec<String>>,
     /// Where the caller's identity comes from, and which claims reach the token.
     pub identity: IdentityPolicy,
     /// The OIDC provider, when `oidc` is a source.
@@ -205,6 +207,7 @@ impl Config {
             token_policy,
             entra_mode,
             upstream: upstream_limits(&settings)?,
+            cors_origins: cors_origins(&settings)?,
             health_interval: match settings.value("SIGNALR_HEALTH_CHECK_INTERVAL_MS") {
                 None => crate::health::DEFAULT_INTERVAL,
                 Some(text) => match text.parse::<u64>() {
@@ -675,6 +678,35 @@ fn identity(
         None
     };
     Ok((policy, oidc))
+}
+
+/// `SIGNALR_CORS_ORIGINS`: a comma list of origins (`scheme://host[:port]`). `*` is refused:
+/// the SignalR client sends credentials, which a wildcard cannot be combined with.
+fn cors_origins(settings: &Settings) -> Result<Option<Vec<String>>, ConfigError> {
+    let Some(list) = settings.value("SIGNALR_CORS_ORIGINS") else {
+        return Ok(None);
+    };
+    let mut origins = Vec::new();
+    for origin in list.split(',').map(str::trim).filter(|origin| !origin.is_empty()) {
+        let parsed = url::Url::parse(origin).ok().filter(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && url.path() == "/"
+                && !origin.ends_with('/')
+                && url.query().is_none()
+                && url.username().is_empty()
+        });
+        match parsed {
+            Some(url) => origins.push(url.origin().ascii_serialization()),
+            None => {
+                return fail(
+                    "SIGNALR_CORS_ORIGINS",
+                    "must list origins such as https://app.example.com or http://localhost:8080 (no path, no *: the SignalR client sends credentials)",
+                );
+            }
+        }
+    }
+    Ok(Some(origins))
 }
 
 fn boolean(settings: &Settings, name: &str) -> Result<bool, ConfigError> {

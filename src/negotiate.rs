@@ -263,6 +263,7 @@ fn hub_from_query(query: Option<&str>, default_hub: Option<&str>) -> Result<Stri
 
 async fn respond(negotiator: &Negotiator, hub: Result<String, ApiError>, request: Request) -> Response {
     let started = Instant::now();
+    let request_id = host_request_id(&request);
     let outcome = async {
         let hub = hub?;
         let (parts, body) = request.into_parts();
@@ -282,6 +283,7 @@ async fn respond(negotiator: &Negotiator, hub: Result<String, ApiError>, request
     match outcome {
         Ok(negotiated) => {
             tracing::info!(
+                request_id,
                 hub = %negotiated.service_hub,
                 endpoint = negotiated.endpoint.name(),
                 status = 200,
@@ -295,10 +297,30 @@ async fn respond(negotiator: &Negotiator, hub: Result<String, ApiError>, request
             response
         }
         Err(error) => {
-            tracing::info!(status = error.status.as_u16(), latency_us, reason = %error.message, "negotiate refused");
+            tracing::info!(
+                request_id,
+                status = error.status.as_u16(),
+                latency_us,
+                reason = %error.message,
+                "negotiate refused"
+            );
             error.into_response()
         }
     }
+}
+
+/// The id the host gave this request: Lambda's `Lambda-Runtime-Aws-Request-Id` (in the
+/// `lambda_http` context) or the Functions host's `X-Azure-Functions-InvocationId`.
+fn host_request_id(request: &Request) -> Option<String> {
+    if let Some(context) = request.extensions().get::<lambda_http::Context>() {
+        return Some(context.request_id.clone());
+    }
+    request
+        .headers()
+        .get("x-azure-functions-invocationid")
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_owned)
 }
 
 /// Reads and drops the body, refusing one over [`MAX_BODY_BYTES`].

@@ -91,9 +91,10 @@ async fn answers_negotiate_as_a_custom_handler_and_stops_cleanly_on_sigterm() {
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
         .collect();
     assert!(
-        lines
-            .iter()
-            .any(|line| line["message"] == "negotiate" && line["hub"] == "chat" && line["status"] == 200),
+        lines.iter().any(|line| line["message"] == "negotiate"
+            && line["hub"] == "chat"
+            && line["status"] == 200
+            && line["request_id"] == "4a1c5b6e-8f3d-4e2a-9b7c-0d1e2f3a4b5c"),
         "{logs}"
     );
 }
