@@ -27,6 +27,8 @@
 
 pub mod access_key;
 pub mod app;
+pub mod check;
+pub mod cli;
 pub mod config;
 pub mod connection_string;
 pub mod endpoint;

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::health::{self, HealthBoard};
 use crate::hub;
 use crate::identity::{self, Caller, Identifier};
-use crate::issuer::TokenIssuer;
+use crate::issuer::{IssueError, TokenIssuer};
 use crate::oidc::OidcVerifier;
 use crate::routing::{self, Candidate};
 use crate::service_api::ServiceApi;
@@ -138,6 +138,11 @@ impl Negotiator {
         &self.identifier
     }
 
+    /// The configured endpoints, in order.
+    pub fn endpoints(&self) -> impl Iterator<Item = &ServiceEndpoint> {
+        self.endpoints.iter().map(|serving| &serving.endpoint)
+    }
+
     /// Negotiates for a hub as the request named it, for a caller, at `now` (seconds since the epoch).
     pub async fn negotiate(
         &self,
@@ -146,6 +151,44 @@ impl Negotiator {
         requested_endpoint: Option<&str>,
         now: u64,
     ) -> Result<Negotiated<'_>, ApiError> {
+        let (service_hub, custom_claims) = self.prepare(hub, caller)?;
+        if let Some(health) = &self.health {
+            health.first_round().await;
+        }
+        let mut failed = None;
+        loop {
+            let index = self.choose_endpoint(requested_endpoint, failed)?;
+            match (
+                self.issue_on(index, &service_hub, caller, &custom_claims, now).await,
+                &self.health,
+            ) {
+                (Ok(negotiated), _) => return Ok(negotiated),
+                // Passive failover: the endpoint looks down; mark it and try another, once.
+                (Err(error), Some(health)) if error.is_endpoint_failure() && failed.is_none() => {
+                    health.mark_offline(index, &error.to_string());
+                    failed = Some(index);
+                }
+                (Err(error), _) => return Err(error.to_api_error()),
+            }
+        }
+    }
+
+    /// Negotiates on one endpoint (by index), whatever its health: what `check` samples.
+    pub async fn negotiate_on(
+        &self,
+        index: usize,
+        hub: &str,
+        caller: &Caller,
+        now: u64,
+    ) -> Result<Negotiated<'_>, ApiError> {
+        let (service_hub, custom_claims) = self.prepare(hub, caller)?;
+        self.issue_on(index, &service_hub, caller, &custom_claims, now)
+            .await
+            .map_err(|error| error.to_api_error())
+    }
+
+    /// Checks the hub; returns the service's name for it and the caller's custom claims.
+    fn prepare(&self, hub: &str, caller: &Caller) -> Result<(String, Vec<(String, serde_json::Value)>), ApiError> {
         hub::validate(hub).map_err(|error| ApiError::bad_request(error.to_string()))?;
         if let Some(allowed) = &self.allowed_hubs {
             if !allowed.iter().any(|name| name.eq_ignore_ascii_case(hub)) {
@@ -158,41 +201,35 @@ impl Negotiator {
             caller,
             self.token_policy.unique_claim.as_deref(),
         );
-        if let Some(health) = &self.health {
-            health.first_round().await;
-        }
-        let mut failed = None;
-        loop {
-            let index = self.choose_endpoint(requested_endpoint, failed)?;
-            let serving = &self.endpoints[index];
-            let issued = serving
-                .issuer
-                .issue(
-                    &serving.endpoint,
-                    &service_hub,
-                    caller.user_id.as_deref(),
-                    &custom_claims,
-                    &self.token_policy,
-                    now,
-                )
-                .await;
-            match (issued, &self.health) {
-                (Ok(access_token), _) => {
-                    let url = serving.endpoint.client_url(&service_hub, &token::random_id());
-                    return Ok(Negotiated {
-                        response: NegotiateResponse { url, access_token },
-                        endpoint: &serving.endpoint,
-                        service_hub,
-                    });
-                }
-                // Passive failover: the endpoint looks down; mark it and try another, once.
-                (Err(error), Some(health)) if error.is_endpoint_failure() && failed.is_none() => {
-                    health.mark_offline(index, &error.to_string());
-                    failed = Some(index);
-                }
-                (Err(error), _) => return Err(error.to_api_error()),
-            }
-        }
+        Ok((service_hub, custom_claims))
+    }
+
+    async fn issue_on(
+        &self,
+        index: usize,
+        service_hub: &str,
+        caller: &Caller,
+        custom_claims: &[(String, serde_json::Value)],
+        now: u64,
+    ) -> Result<Negotiated<'_>, IssueError> {
+        let serving = &self.endpoints[index];
+        let access_token = serving
+            .issuer
+            .issue(
+                &serving.endpoint,
+                service_hub,
+                caller.user_id.as_deref(),
+                custom_claims,
+                &self.token_policy,
+                now,
+            )
+            .await?;
+        let url = serving.endpoint.client_url(service_hub, &token::random_id());
+        Ok(Negotiated {
+            response: NegotiateResponse { url, access_token },
+            endpoint: &serving.endpoint,
+            service_hub: service_hub.to_owned(),
+        })
     }
 
     /// The endpoint for this request (SPEC §7), never `failed`.

@@ -1,0 +1,111 @@
+//! `signalr-negotiate check` through the real binary: the configuration as serving loads it,
+//! the health of each endpoint, a decoded sample token, and never a secret in the output.
+
+mod common;
+
+use std::process::Command;
+
+use common::fake_service::{ENTRA_TOKEN, IDENTITY_HEADER, start_fake};
+use common::{BINARY, KEY};
+
+fn check(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let output = Command::new(BINARY)
+        .arg("check")
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+// The fake is served by this test's runtime while the blocking check runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_configuration_passes_and_prints_no_secret() {
+    let (_fake, port) = start_fake().await;
+    let cs = format!("Endpoint=http://127.0.0.1;Port={port};AccessKey={KEY};Version=1.0;");
+    let (code, output) = check(
+        &["--hub", "Chat", "--user", "ada"],
+        &[
+            ("AzureSignalRConnectionString", &cs),
+            ("SIGNALR_APPLICATION_NAME", "shop"),
+        ],
+    );
+    assert_eq!(code, 0, "{output}");
+    assert!(!output.contains(KEY), "the key was printed:\n{output}");
+    for expected in [
+        "endpoint (default) (primary), from AzureSignalRConnectionString",
+        &format!("endpoint:   http://127.0.0.1:{port}"),
+        "auth:       access key (not shown)",
+        "health:     ok",
+        r#""alg":"HS256""#,
+        r#""aud":"http://127.0.0.1/client/?hub=shop_chat""#,
+        r#""asrs.s.uid":"ada""#,
+        "result: OK",
+    ] {
+        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_endpoints_are_sampled_through_the_service() {
+    let (fake, port) = start_fake().await;
+    let cs = format!("Endpoint=http://127.0.0.1;Port={port};AuthType=azure.msi;Version=1.0;");
+    let identity = format!("http://127.0.0.1:{port}/msi/token");
+    let (code, output) = check(
+        &[],
+        &[
+            ("AzureSignalRConnectionString", &cs),
+            ("IDENTITY_ENDPOINT", &identity),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+        ],
+    );
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("Microsoft Entra ID: managed identity, system-assigned; generate-token mode"),
+        "{output}"
+    );
+    assert_eq!(fake.count(|c| &c.generate), 1);
+    for secret in [IDENTITY_HEADER, ENTRA_TOKEN, "service-made-token"] {
+        assert!(!output.contains(secret), "{secret} was printed:\n{output}");
+    }
+}
+
+#[test]
+fn an_unreachable_endpoint_is_a_problem() {
+    let cs = format!(
+        "Endpoint=http://127.0.0.1;Port={};AccessKey={KEY};",
+        common::free_port()
+    );
+    let (code, output) = check(&[], &[("AzureSignalRConnectionString", &cs)]);
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("health:     PROBLEM"), "{output}");
+    assert!(!output.contains(KEY));
+}
+
+#[test]
+fn a_bad_setting_exits_2_naming_it() {
+    let cs = format!("Endpoint=ftp://x;AccessKey={KEY}");
+    let (code, output) = check(&[], &[("AzureSignalRConnectionString", &cs)]);
+    assert_eq!(code, 2, "{output}");
+    assert!(output.contains("setting AzureSignalRConnectionString:"), "{output}");
+    assert!(!output.contains(KEY));
+    let (code, output) = check(&["--hub", "a/b"], &[]);
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("PROBLEM (400)"), "{output}");
+}
+
+#[test]
+fn help_and_unknown_commands() {
+    let help = Command::new(BINARY).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("check [--hub HUB] [--user USER]") && text.contains("SIGNALR_CORS_ORIGINS"));
+    let unknown = Command::new(BINARY).arg("serve-all").output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}
