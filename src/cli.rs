@@ -123,7 +123,8 @@ mod tests {
         let config = include_str!("config.rs");
         for setting in config
             .split('"')
-            .filter(|s| (s.starts_with("SIGNALR_") || s.starts_with("FUNCTIONS_")) && !s.contains(' '))
+            .filter(|s| s.starts_with("SIGNALR_") || s.starts_with("FUNCTIONS_"))
+            .filter(|s| s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
         {
             assert!(
                 USAGE.contains(setting) || setting == "FUNCTIONS_CUSTOMHANDLER_PORT",
