@@ -124,7 +124,10 @@ mod tests {
         for setting in config
             .split('"')
             .filter(|s| s.starts_with("SIGNALR_") || s.starts_with("FUNCTIONS_"))
-            .filter(|s| s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+            .filter(|s| {
+                s.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            })
         {
             assert!(
                 USAGE.contains(setting) || setting == "FUNCTIONS_CUSTOMHANDLER_PORT",

@@ -150,6 +150,13 @@ impl Settings {
     }
 }
 
+/// The process environment as text (variables that are not Unicode are skipped).
+pub fn environment() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect()
+}
+
 fn normalise(name: &str) -> String {
     name.replace(':', "__").to_ascii_lowercase()
 }
@@ -157,9 +164,7 @@ fn normalise(name: &str) -> String {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(
-            std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?))),
-        )
+        Self::from_vars(environment())
     }
 
     /// Reads configuration from `(name, value)` pairs (the environment, or a test's own).

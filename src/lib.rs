@@ -27,6 +27,7 @@
 
 pub mod access_key;
 pub mod app;
+pub mod aws_secrets;
 pub mod check;
 pub mod cli;
 pub mod config;

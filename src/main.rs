@@ -6,9 +6,9 @@
 use std::process::ExitCode;
 
 use signalr_negotiate::cli::{self, Command};
-use signalr_negotiate::config::{Config, ConfigError};
+use signalr_negotiate::config::{self, Config, ConfigError};
 use signalr_negotiate::negotiate::Negotiator;
-use signalr_negotiate::{app, check, host, telemetry};
+use signalr_negotiate::{app, aws_secrets, check, host, telemetry};
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args().skip(1)) {
@@ -47,7 +47,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command) -> ExitCode {
-    let config = match Config::from_env() {
+    // Values kept in AWS (Secrets Manager, SSM) are read once, before anything else.
+    let vars = match aws_secrets::resolve(config::environment()).await {
+        Ok(vars) => vars,
+        Err(error) => return refuse(&error),
+    };
+    let config = match Config::from_vars(vars) {
         Ok(config) => config,
         Err(error) => return refuse(&error),
     };
