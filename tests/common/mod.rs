@@ -20,6 +20,20 @@ use sha2::Sha256;
 pub const BINARY: &str = env!("CARGO_BIN_EXE_signalr-negotiate");
 pub const KEY: &str = "Tst0KeyFor+Integration/Tests0123456789abcdef=";
 
+/// Every secret the tests give the function: none may ever appear in what it logs.
+pub const SECRETS: &[&str] = &[
+    KEY,
+    fake_service::IDENTITY_HEADER,
+    fake_service::ENTRA_TOKEN,
+    fake_service::TEMPORARY_KEY,
+    "service-made-token",
+    "SecretsManagerKey0123456789abcdefghijklmnopq",
+    "ParameterStoreKey0123456789abcdefghijklmnop",
+    "moto-test-secret-access-key-6b1f",
+    "interop-identity-header",
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH",
+];
+
 pub fn connection_string(endpoint: &str) -> String {
     format!("Endpoint={endpoint};AccessKey={KEY};Version=1.0;")
 }
@@ -39,9 +53,11 @@ impl Function {
     pub fn spawn(name: &str, env: &[(&str, &str)]) -> Self {
         let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}.log", std::process::id()));
         let out = File::create(&log).unwrap();
+        // Log as much as possible, so that a secret in any log line is caught (see Drop).
+        let default_level = ("RUST_LOG", "debug");
         let child = Command::new(BINARY)
             .env_clear()
-            .envs(env.iter().copied())
+            .envs(std::iter::once(default_level).chain(env.iter().copied()))
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -79,9 +95,21 @@ impl Function {
 }
 
 impl Drop for Function {
+    /// Stops the process, then fails the test if anything it logged holds a test secret.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            return;
+        }
+        let logs = self.logs();
+        for secret in SECRETS {
+            assert!(
+                !logs.contains(secret),
+                "a secret was logged by {}:\n{logs}",
+                self.log.display()
+            );
+        }
     }
 }
 
