@@ -8,7 +8,6 @@ use axum::http::{self, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{MethodRouter, get};
 use serde_json::json;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::{Config, ConfigError};
@@ -96,9 +95,6 @@ pub fn router(negotiator: Arc<Negotiator>, prefix: &str) -> Router {
             negotiate_routes(get(negotiate_path_hub).post(negotiate_path_hub)),
         )
         .fallback(move |request: Request| not_found(request, missing_route_prefix.clone()))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }))
         .with_state(negotiator)
 }
 
