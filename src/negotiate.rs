@@ -304,7 +304,7 @@ async fn respond(negotiator: &Negotiator, hub: Result<String, ApiError>, request
     let outcome = async {
         let hub = hub?;
         let (parts, body) = request.into_parts();
-        read_body(body).await?;
+        read_body(&parts.headers, body).await?;
         let caller = negotiator
             .identifier()
             .identify(&parts)
@@ -361,13 +361,21 @@ fn host_request_id(request: &Request) -> Option<String> {
 }
 
 /// Reads and drops the body, refusing one over [`MAX_BODY_BYTES`].
-async fn read_body(body: Body) -> Result<(), ApiError> {
+/// A declared length over the limit is refused before anything is read.
+async fn read_body(headers: &axum::http::HeaderMap, body: Body) -> Result<(), ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "the request body is larger than 16 KiB; negotiate needs no body",
         )
     };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(_) => Ok(()),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),

@@ -28,6 +28,10 @@ pub enum Fault {
     Throttle(&'static str),
     Hang,
     NotJson,
+    /// Answer normally after this long.
+    Slow(Duration),
+    /// Start a 200 answer, then drop the connection mid-body.
+    Reset,
 }
 
 #[derive(Default)]
@@ -42,6 +46,8 @@ pub struct Counters {
 pub struct Fake {
     pub counters: Arc<Counters>,
     pub faults: Arc<Mutex<VecDeque<Fault>>>,
+    /// Faults of the managed-identity endpoint, one per request.
+    pub identity_faults: Arc<Mutex<VecDeque<Fault>>>,
     pub queries: Arc<Mutex<Vec<String>>>,
 }
 
@@ -62,6 +68,10 @@ async fn identity(
     headers: HeaderMap,
 ) -> Response {
     fake.counters.identity.fetch_add(1, Ordering::SeqCst);
+    let fault = fake.identity_faults.lock().unwrap().pop_front();
+    if let Some(response) = fault_response(fault).await {
+        return response;
+    }
     let has = |k: &str, v: &str| query.iter().any(|(key, value)| key == k && value == v);
     if headers.get("x-identity-header").and_then(|h| h.to_str().ok()) != Some(IDENTITY_HEADER)
         || !has("api-version", "2019-08-01")
@@ -84,8 +94,13 @@ fn authorised(headers: &HeaderMap) -> bool {
 }
 
 async fn apply_fault(fake: &Fake) -> Option<Response> {
-    let fault = fake.faults.lock().unwrap().pop_front()?;
-    Some(match fault {
+    let fault = fake.faults.lock().unwrap().pop_front();
+    fault_response(fault).await
+}
+
+/// The answer a fault gives; `None` when the request should be answered normally.
+async fn fault_response(fault: Option<Fault>) -> Option<Response> {
+    Some(match fault? {
         Fault::Status(status) => (StatusCode::from_u16(status).unwrap(), "{}").into_response(),
         Fault::Throttle(retry_after) => {
             (StatusCode::TOO_MANY_REQUESTS, [("retry-after", retry_after)], "").into_response()
@@ -95,6 +110,21 @@ async fn apply_fault(fake: &Fake) -> Option<Response> {
             StatusCode::OK.into_response()
         }
         Fault::NotJson => (StatusCode::OK, "<html>not json</html>").into_response(),
+        Fault::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            return None;
+        }
+        Fault::Reset => {
+            let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
+                Ok("{\"token\": \"partial"),
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset")),
+            ];
+            (
+                [("content-type", "application/json"), ("content-length", "200")],
+                axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+            )
+                .into_response()
+        }
     })
 }
 

@@ -1,0 +1,185 @@
+//! Broken upstreams through the real binary: the managed-identity endpoint and the SignalR REST
+//! API refuse, hang, answer slowly, reset mid-body, or answer 5xx, 429 or garbage. The function
+//! answers within its deadline with the mapped status every time and recovers on the next
+//! request once the fault clears. Also: SIGTERM lets a request in flight finish.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::fake_service::{Fake, Fault, IDENTITY_HEADER, start_fake};
+use common::{Function, free_port, wait_ready};
+use serde_json::Value;
+
+/// The deadline the function runs with in these tests.
+const DEADLINE: Duration = Duration::from_millis(1000);
+
+struct Running {
+    function: Function,
+    base: String,
+    client: reqwest::Client,
+}
+
+async fn start(name: &str, fake_port: u16) -> Running {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let cs = format!("Endpoint=http://127.0.0.1;Port={fake_port};AuthType=azure.msi;Version=1.0;");
+    let identity = format!("http://127.0.0.1:{fake_port}/msi/token");
+    let deadline = DEADLINE.as_millis().to_string();
+    let mut function = Function::spawn(
+        name,
+        &[
+            ("SIGNALR_LISTEN", &listen),
+            ("AzureSignalRConnectionString", &cs),
+            ("IDENTITY_ENDPOINT", &identity),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+            ("SIGNALR_UPSTREAM_TIMEOUT_MS", "400"),
+            ("SIGNALR_UPSTREAM_DEADLINE_MS", &deadline),
+        ],
+    );
+    let base = format!("http://{listen}");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, &mut function).await;
+    Running { function, base, client }
+}
+
+impl Running {
+    /// Negotiates; returns the status, the body, and how long it took.
+    async fn negotiate(&self) -> (u16, Value, Duration) {
+        let started = Instant::now();
+        let response = self
+            .client
+            .post(format!("{}/api/chat/negotiate", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap(), started.elapsed())
+    }
+
+    /// Asserts the mapped status and error, within the deadline (plus slack for a busy machine).
+    async fn expect(&self, name: &str, status: u16, text: &str) {
+        let (got, body, took) = self.negotiate().await;
+        assert_eq!(got, status, "{name}: {body}");
+        if status != 200 {
+            let error = body["error"].as_str().unwrap_or_else(|| panic!("{name}: {body}"));
+            assert!(error.contains(text), "{name}: {error}");
+        }
+        assert!(took < DEADLINE + Duration::from_millis(700), "{name} took {took:?}");
+    }
+}
+
+fn script(queue: &std::sync::Mutex<std::collections::VecDeque<Fault>>, faults: &[Fault]) {
+    let mut queue = queue.lock().unwrap();
+    queue.clear();
+    queue.extend(faults.iter().cloned());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_api_slow_answers_and_resets() {
+    let (fake, port) = start_fake().await;
+    let running = start("faults-rest", port).await;
+    let cases: &[(&str, &[Fault], u16, &str)] = &[
+        (
+            "slow, within the deadline",
+            &[Fault::Slow(Duration::from_millis(150))],
+            200,
+            "",
+        ),
+        (
+            "slow past the attempt timeout, then fine",
+            &[Fault::Slow(Duration::from_millis(600))],
+            200,
+            "",
+        ),
+        (
+            "slow past the deadline",
+            &[Fault::Slow(Duration::from_secs(5)), Fault::Slow(Duration::from_secs(5))],
+            504,
+            "did not answer in time",
+        ),
+        ("reset mid-body, then fine", &[Fault::Reset], 200, ""),
+        ("reset twice", &[Fault::Reset, Fault::Reset], 502, "could not reach"),
+        (
+            "502 twice",
+            &[Fault::Status(502), Fault::Status(502)],
+            502,
+            "answered 502",
+        ),
+        (
+            "429 twice",
+            &[Fault::Throttle("0"), Fault::Throttle("0")],
+            503,
+            "throttling",
+        ),
+        ("garbage", &[Fault::NotJson], 502, "unexpected body"),
+    ];
+    for (name, faults, status, text) in cases {
+        script(&fake.faults, faults);
+        running.expect(name, *status, text).await;
+        fake.faults.lock().unwrap().clear();
+        running.expect(&format!("{name}, then clear"), 200, "").await;
+    }
+}
+
+/// Each identity fault needs a fresh function: a credential keeps its token once it has one.
+async fn identity_fault(name: &str, faults: &[Fault], status: u16, text: &str) -> Fake {
+    let (fake, port) = start_fake().await;
+    script(&fake.identity_faults, faults);
+    let running = start(name, port).await;
+    running.expect(name, status, text).await;
+    fake.identity_faults.lock().unwrap().clear();
+    running.expect(&format!("{name}, then clear"), 200, "").await;
+    fake
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_endpoint_faults() {
+    // The credential retries once itself, so a fault on both attempts reaches the caller.
+    identity_fault(
+        "identity 500",
+        &[Fault::Status(500), Fault::Status(500)],
+        502,
+        "ManagedIdentityCredential could not get",
+    )
+    .await;
+    identity_fault(
+        "identity garbage",
+        &[Fault::NotJson, Fault::NotJson],
+        502,
+        "ManagedIdentityCredential could not get",
+    )
+    .await;
+    identity_fault(
+        "identity hangs",
+        &[Fault::Hang, Fault::Hang],
+        504,
+        "did not get a Microsoft Entra token in time",
+    )
+    .await;
+    let fake = identity_fault("identity 500 once", &[Fault::Status(500)], 200, "").await;
+    assert_eq!(fake.count(|c| &c.identity), 2, "the credential's own retry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_request_in_flight_and_exits_0() {
+    let (fake, port) = start_fake().await;
+    let mut running = start("faults-shutdown", port).await;
+    running.expect("warm-up", 200, "").await;
+    script(&fake.faults, &[Fault::Slow(Duration::from_millis(700))]);
+    let client = running.client.clone();
+    let url = format!("{}/api/chat/negotiate", running.base);
+    let in_flight = tokio::spawn(async move { client.post(url).send().await.map(|r| r.status().as_u16()) });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    running.function.terminate();
+    assert_eq!(
+        in_flight.await.unwrap().unwrap(),
+        200,
+        "the request in flight is answered"
+    );
+    let status = running
+        .function
+        .wait_exit(Duration::from_secs(5))
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "{status}");
+    assert!(running.function.logs().contains("shutting down"));
+}
