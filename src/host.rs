@@ -12,19 +12,24 @@ use crate::config::Host;
 /// Serves the router on the host until it stops (or, for HTTP, until SIGTERM or Ctrl-C).
 pub async fn serve(host: Host, router: Router) -> ExitCode {
     match host {
-        Host::Lambda => match lambda_http::run(
-            tower::ServiceBuilder::new()
-                .map_request(app::on_raw_event_path::<lambda_http::Body>)
-                .service(router),
-        )
-        .await
-        {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                tracing::error!(%error, "the Lambda runtime stopped");
-                ExitCode::FAILURE
+        // Lambda sends SIGTERM only between invocations (when the environment shuts down).
+        Host::Lambda => {
+            let runtime = lambda_http::run(
+                tower::ServiceBuilder::new()
+                    .map_request(app::on_raw_event_path::<lambda_http::Body>)
+                    .service(router),
+            );
+            tokio::select! {
+                outcome = runtime => match outcome {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        tracing::error!(%error, "the Lambda runtime stopped");
+                        ExitCode::FAILURE
+                    }
+                },
+                () = shutdown_signal() => ExitCode::SUCCESS,
             }
-        },
+        }
         Host::Functions(addr) | Host::Local(addr) => {
             let listener = match TcpListener::bind(addr).await {
                 Ok(listener) => listener,

@@ -262,6 +262,11 @@ async fn answers_http_api_and_function_url_events_through_the_runtime_api() {
         let body: Value = serde_json::from_str(posted.body["body"].as_str().unwrap()).unwrap();
         assert!(body["error"].is_string(), "{body}");
     }
+    // The environment shuts down: SIGTERM between invocations ends the process cleanly.
+    let mut function = function;
+    function.terminate();
+    let status = function.wait_exit(Duration::from_secs(5)).expect("exits after SIGTERM");
+    assert!(status.success(), "{status}");
     let logs = function.logs();
     assert!(!logs.contains(KEY), "the key was logged:\n{logs}");
     let lines: Vec<Value> = logs
