@@ -134,18 +134,7 @@ print(json.dumps({"secret": secret["ARN"], "parameter": ssm.get_parameter(Name="
 "#;
 
 fn start(env: &[(&str, &str)]) -> (i32, String) {
-    let output = Command::new(common::BINARY)
-        .arg("check")
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+    common::run_binary(&["check"], env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

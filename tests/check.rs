@@ -9,19 +9,8 @@ use common::fake_service::{ENTRA_TOKEN, IDENTITY_HEADER, start_fake};
 use common::{BINARY, KEY};
 
 fn check(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let output = Command::new(BINARY)
-        .arg("check")
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+    let args: Vec<&str> = std::iter::once("check").chain(args.iter().copied()).collect();
+    common::run_binary(&args, env)
 }
 
 // The fake is served by this test's runtime while the blocking check runs.

@@ -86,10 +86,7 @@ async fn answers_negotiate_as_a_custom_handler_and_stops_cleanly_on_sigterm() {
     assert!(status.success(), "exit status {status}");
     let logs = function.logs();
     assert!(!logs.contains(KEY), "the key was logged:\n{logs}");
-    let lines: Vec<Value> = logs
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
-        .collect();
+    let lines = common::json_lines(&logs);
     assert!(
         lines.iter().any(|line| line["message"] == "negotiate"
             && line["hub"] == "chat"

@@ -269,10 +269,7 @@ async fn answers_http_api_and_function_url_events_through_the_runtime_api() {
     assert!(status.success(), "{status}");
     let logs = function.logs();
     assert!(!logs.contains(KEY), "the key was logged:\n{logs}");
-    let lines: Vec<Value> = logs
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
-        .collect();
+    let lines = common::json_lines(&logs);
     // Each negotiate's line carries the request id the Runtime API gave the invocation.
     for id in ["req-http-api", "req-function-url", "req-rest-stage", "req-bad-hub"] {
         assert!(

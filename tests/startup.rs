@@ -3,22 +3,10 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{BINARY, KEY};
+use common::KEY;
 
 fn start(env: &[(&str, &str)]) -> (i32, String) {
-    let output = Command::new(BINARY)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+    common::run_binary(&[], env)
 }
 
 #[test]

@@ -38,6 +38,30 @@ pub fn connection_string(endpoint: &str) -> String {
     format!("Endpoint={endpoint};AccessKey={KEY};Version=1.0;")
 }
 
+/// Runs the binary to completion with only the given environment; returns its exit code and
+/// everything it printed (standard output, then standard error).
+pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+/// Log output as JSON lines; panics on a line that is not JSON.
+pub fn json_lines(logs: &str) -> Vec<Value> {
+    logs.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
+        .collect()
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
