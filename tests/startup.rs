@@ -77,3 +77,15 @@ fn a_port_in_use_is_a_clear_failure_not_a_panic() {
     assert!(output.contains("cannot listen"), "{output}");
     assert!(!output.contains("panicked"), "{output}");
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_the_local_server_cleanly() {
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let mut function = common::Function::spawn("ctrl-c", &[("SIGNALR_LISTEN", &listen)]);
+    common::wait_ready(&reqwest::Client::new(), &format!("http://{listen}"), &mut function).await;
+    function.signal("INT");
+    let status = function
+        .wait_exit(std::time::Duration::from_secs(5))
+        .expect("exits after Ctrl-C");
+    assert!(status.success(), "{status}");
+}
