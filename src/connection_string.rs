@@ -5,6 +5,7 @@
 //! unknown key is ignored. Errors name the key at fault and never echo a value, since a
 //! misplaced `;` can put part of a secret anywhere.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 
 use url::Url;
@@ -63,6 +64,10 @@ pub enum EntraCredential {
 pub enum ConnectionStringError {
     #[error("Duplicate properties found in connection string: {0}.")]
     DuplicateKey(String),
+    #[error(
+        "Duplicate properties found in connection string (an unknown key appears twice; is there a ';' inside a value?)."
+    )]
+    DuplicateUnknownKey,
     #[error("the connection string has no Endpoint (expected Endpoint=https://<name>.service.signalr.net;...)")]
     MissingEndpoint,
     #[error(
@@ -107,20 +112,24 @@ struct Properties<'a>([Option<&'a str>; KNOWN_KEYS.len()]);
 impl<'a> Properties<'a> {
     fn split(text: &'a str) -> Result<Self, ConnectionStringError> {
         let mut values = [None; KNOWN_KEYS.len()];
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for segment in text.split(';').filter(|s| !s.trim().is_empty()) {
             let Some((key, value)) = segment.split_once('=') else {
                 continue;
             };
             let key = key.trim();
             let lower = key.to_ascii_lowercase();
-            if seen.contains(&lower) {
-                return Err(ConnectionStringError::DuplicateKey(key.to_owned()));
+            let known = KNOWN_KEYS.iter().position(|known| *known == lower);
+            if !seen.insert(lower) {
+                // An unknown "key" may be a piece of a secret cut off by a stray ';': never echo it.
+                return Err(match known {
+                    Some(_) => ConnectionStringError::DuplicateKey(key.to_owned()),
+                    None => ConnectionStringError::DuplicateUnknownKey,
+                });
             }
-            if let Some(index) = KNOWN_KEYS.iter().position(|known| *known == lower) {
+            if let Some(index) = known {
                 values[index] = Some(value.trim());
             }
-            seen.push(lower);
         }
         Ok(Self(values))
     }
@@ -311,6 +320,17 @@ mod tests {
         assert_eq!(
             error(&format!("Endpoint=https://a;AccessKey={KEY};accesskey={KEY}")),
             "Duplicate properties found in connection string: accesskey."
+        );
+    }
+
+    #[test]
+    fn a_repeated_unknown_key_is_refused_without_echoing_it() {
+        // A key with a stray ';' inside: its tail becomes a "key" that repeats.
+        let message = error("Endpoint=https://a;AccessKey=abc;SECRETTAIL=1;SECRETTAIL=2");
+        assert!(!message.contains("SECRETTAIL"), "{message}");
+        assert!(
+            message.starts_with("Duplicate properties found in connection string"),
+            "{message}"
         );
     }
 

@@ -20,15 +20,15 @@ pub fn validate(name: &str) -> Result<(), HubNameError> {
     let Some(first) = bytes.first() else {
         return Err(HubNameError::Empty);
     };
+    let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'`' | b',' | b'.' | b'[' | b']');
+    // Characters first: the alphabet is ASCII, so past this check bytes are characters.
+    if !(first.is_ascii_alphabetic() && bytes.iter().all(allowed)) {
+        return Err(HubNameError::InvalidCharacter);
+    }
     if bytes.len() > MAX_HUB_NAME_LEN {
         return Err(HubNameError::TooLong);
     }
-    let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'`' | b',' | b'.' | b'[' | b']');
-    if first.is_ascii_alphabetic() && bytes.iter().all(allowed) {
-        Ok(())
-    } else {
-        Err(HubNameError::InvalidCharacter)
-    }
+    Ok(())
 }
 
 /// The hub as the service knows it: `{application}_{hub}` when an application name is set,
@@ -62,6 +62,8 @@ mod tests {
     fn refuses_everything_else() {
         assert_eq!(validate(""), Err(HubNameError::Empty));
         assert_eq!(validate(&"h".repeat(129)), Err(HubNameError::TooLong));
+        // 65 characters of two bytes each: not too long, but outside the alphabet.
+        assert_eq!(validate(&"é".repeat(65)), Err(HubNameError::InvalidCharacter));
         for bad in [
             "1chat", "_chat", "a/b", "a&b=c", "a b", "a-b", "chät", "a%2Fb", "a?b", "a#b", "a\0b", ".a",
         ] {

@@ -792,9 +792,16 @@ proptest! {
             .expect("the key is there twice")
             .to_owned();
         let error = text.parse::<ConnectionString>().expect_err("a repeated key is refused");
-        prop_assert_eq!(&error, &ConnectionStringError::DuplicateKey(second.clone()));
         let message = error.to_string();
-        prop_assert_eq!(&message, &format!("Duplicate properties found in connection string: {second}."));
+        // Unknown keys (the generated ones start with "x") may be pieces of a secret cut off by a
+        // stray ';': they are never echoed. Known keys are named, as the SDK does.
+        if second.to_ascii_lowercase().starts_with('x') {
+            prop_assert_eq!(&error, &ConnectionStringError::DuplicateUnknownKey);
+            prop_assert!(!message.contains(&second), "{}", message);
+        } else {
+            prop_assert_eq!(&error, &ConnectionStringError::DuplicateKey(second.clone()));
+            prop_assert_eq!(&message, &format!("Duplicate properties found in connection string: {second}."));
+        }
         for (_, value) in segments.iter().filter(|(_, value)| !value.is_empty()) {
             prop_assert!(!message.contains(value.as_str()), "{message:?} shows the value {value:?}");
         }
