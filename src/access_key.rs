@@ -2,20 +2,24 @@
 //!
 //! The key is used as the UTF-8 bytes of the string as written in the connection string
 //! (it is not base64-decoded), like the service SDK does. It is prepared once, when the
-//! configuration is loaded, and never printed: `Debug` shows only whether a key id is set.
+//! configuration is loaded: the HMAC-SHA256 state after the inner and outer pads, and the
+//! encoded JWT header, so that a token costs one HMAC over its message and nothing more.
+//! It is never printed: `Debug` shows only whether a key id is set.
 
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::EncodingKey;
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
 
 /// A signing key, with the key id the service knows it by (temporary Entra keys have one;
 /// keys from a connection string do not).
 #[derive(Clone)]
 pub struct AccessKey {
     key_id: Option<String>,
-    signing_key: EncodingKey,
+    /// HS256, keyed with the secret's UTF-8 bytes; cloned for each signature.
+    signing_key: Hmac<Sha256>,
     /// The JWT header, base64url-encoded, ready to prefix every token signed with this key.
     encoded_header: String,
 }
@@ -39,7 +43,7 @@ impl AccessKey {
         let encoded_header = URL_SAFE_NO_PAD.encode(header.to_string());
         Self {
             key_id,
-            signing_key: EncodingKey::from_secret(secret.as_bytes()),
+            signing_key: Hmac::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length"),
             encoded_header,
         }
     }
@@ -48,8 +52,11 @@ impl AccessKey {
         self.key_id.as_deref()
     }
 
-    pub(crate) fn signing_key(&self) -> &EncodingKey {
-        &self.signing_key
+    /// The HS256 signature of a message (a JWT's `header.claims`).
+    pub fn sign(&self, message: &[u8]) -> [u8; 32] {
+        let mut mac = self.signing_key.clone();
+        mac.update(message);
+        mac.finalize().into_bytes().into()
     }
 
     pub(crate) fn encoded_header(&self) -> &str {
@@ -91,6 +98,22 @@ mod tests {
             serde_json::json!({"alg": "HS256", "kid": "key-1", "typ": "JWT"})
         );
         assert_eq!(key.key_id(), Some("key-1"));
+    }
+
+    #[test]
+    fn signs_with_the_utf8_bytes_of_the_secret() {
+        // An independent HMAC (aws-lc, as jsonwebtoken uses it), keyed with the string as written.
+        let expected = jsonwebtoken::crypto::sign(
+            b"header.claims",
+            &jsonwebtoken::EncodingKey::from_secret(b"abc=="),
+            jsonwebtoken::Algorithm::HS256,
+        )
+        .unwrap();
+        let key = AccessKey::new("abc==");
+        assert_eq!(URL_SAFE_NO_PAD.encode(key.sign(b"header.claims")), expected);
+        // The prepared state is not consumed: the same message signs alike, a clone too.
+        assert_eq!(key.sign(b"x"), key.sign(b"x"));
+        assert_eq!(key.clone().sign(b"x"), key.sign(b"x"));
     }
 
     #[test]

@@ -308,7 +308,8 @@ mod tests {
             panic!()
         };
         // The key is the string as written, '=' padding included.
-        assert_eq!(key.signing_key().as_bytes(), b"abc==");
+        assert_eq!(key.sign(b"m"), AccessKey::new("abc==").sign(b"m"));
+        assert_ne!(key.sign(b"m"), AccessKey::new("abc").sign(b"m"));
     }
 
     #[test]

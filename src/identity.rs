@@ -139,7 +139,9 @@ impl Identifier {
             let found = match source {
                 AuthSource::AppService => self.app_service_caller(request)?,
                 AuthSource::ApiGateway => self.api_gateway_caller(request),
-                AuthSource::Oidc => self.bearer_caller(request).await?,
+                // Boxed: discovery and key fetches make a large future that the other
+                // sources should not carry.
+                AuthSource::Oidc => Box::pin(self.bearer_caller(request)).await?,
                 AuthSource::Anonymous => None,
             };
             if let Some(caller) = found {

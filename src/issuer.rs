@@ -101,20 +101,21 @@ impl TokenIssuer {
         };
         match self {
             Self::AccessKey(key) => Ok(sign(key)?),
+            // The Entra paths are boxed: their futures are large (an HTTP call), and the
+            // access-key path should not move them around on every negotiate.
             Self::TemporaryKey(store) => {
-                let key = store.key().await?;
+                let key = Box::pin(store.key()).await?;
                 Ok(sign(&key)?)
             }
             Self::GenerateToken { entra, api } => {
-                let token = api
-                    .generate_token(
-                        entra,
-                        endpoint.server_base(),
-                        service_hub,
-                        user_id,
-                        policy.lifetime_secs,
-                    )
-                    .await?;
+                let token = Box::pin(api.generate_token(
+                    entra,
+                    endpoint.server_base(),
+                    service_hub,
+                    user_id,
+                    policy.lifetime_secs,
+                ))
+                .await?;
                 if token.len() > MAX_TOKEN_LEN {
                     return Err(TokenError::TooLong(token.len()).into());
                 }

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
@@ -37,6 +36,25 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct NegotiateResponse {
     pub url: String,
     pub access_token: String,
+}
+
+impl IntoResponse for NegotiateResponse {
+    /// `200` with the JSON body, never cached. The body is written once into a buffer of its
+    /// final size (the URL and token plus the JSON around them).
+    fn into_response(self) -> Response {
+        let mut body = Vec::with_capacity(self.url.len() + self.access_token.len() + 32);
+        if serde_json::to_writer(&mut body, &self).is_err() {
+            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the answer could not be written").into_response();
+        }
+        (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            body,
+        )
+            .into_response()
+    }
 }
 
 /// An endpoint with the way its tokens are issued.
@@ -162,7 +180,13 @@ impl Negotiator {
                 self.issue_on(index, &service_hub, caller, &custom_claims, now).await,
                 &self.health,
             ) {
-                (Ok(negotiated), _) => return Ok(negotiated),
+                (Ok(response), _) => {
+                    return Ok(Negotiated {
+                        response,
+                        endpoint: &self.endpoints[index].endpoint,
+                        service_hub,
+                    });
+                }
                 // Passive failover: the endpoint looks down; mark it and try another, once.
                 (Err(error), Some(health)) if error.is_endpoint_failure() && failed.is_none() => {
                     health.mark_offline(index, &error.to_string());
@@ -182,9 +206,15 @@ impl Negotiator {
         now: u64,
     ) -> Result<Negotiated<'_>, ApiError> {
         let (service_hub, custom_claims) = self.prepare(hub, caller)?;
-        self.issue_on(index, &service_hub, caller, &custom_claims, now)
+        let response = self
+            .issue_on(index, &service_hub, caller, &custom_claims, now)
             .await
-            .map_err(|error| error.to_api_error())
+            .map_err(|error| error.to_api_error())?;
+        Ok(Negotiated {
+            response,
+            endpoint: &self.endpoints[index].endpoint,
+            service_hub,
+        })
     }
 
     /// Checks the hub; returns the service's name for it and the caller's custom claims.
@@ -211,7 +241,7 @@ impl Negotiator {
         caller: &Caller,
         custom_claims: &[(String, serde_json::Value)],
         now: u64,
-    ) -> Result<Negotiated<'_>, IssueError> {
+    ) -> Result<NegotiateResponse, IssueError> {
         let serving = &self.endpoints[index];
         let access_token = serving
             .issuer
@@ -224,12 +254,10 @@ impl Negotiator {
                 now,
             )
             .await?;
-        let url = serving.endpoint.client_url(service_hub, &token::random_id());
-        Ok(Negotiated {
-            response: NegotiateResponse { url, access_token },
-            endpoint: &serving.endpoint,
-            service_hub: service_hub.to_owned(),
-        })
+        let url = serving
+            .endpoint
+            .client_url(service_hub, token::RandomId::new().as_str());
+        Ok(NegotiateResponse { url, access_token })
     }
 
     /// The endpoint for this request (SPEC §7), never `failed`.
@@ -327,11 +355,7 @@ async fn respond(negotiator: &Negotiator, hub: Result<String, ApiError>, request
                 latency_us,
                 "negotiate"
             );
-            let mut response = Json(negotiated.response).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
+            negotiated.response.into_response()
         }
         Err(error) => {
             tracing::info!(

@@ -45,7 +45,7 @@ pub struct AccessTokenClaims<'a> {
     pub lifetime_secs: u64,
     pub user_id: Option<&'a str>,
     /// Name and value of the unique-token claim.
-    pub unique: Option<(&'a str, String)>,
+    pub unique: Option<(&'a str, RandomId)>,
     /// Copied and configured claims, already renamed and merged.
     pub custom: &'a [(String, serde_json::Value)],
 }
@@ -58,7 +58,7 @@ impl<'a> AccessTokenClaims<'a> {
             issued_at: now,
             lifetime_secs: policy.lifetime_secs,
             user_id,
-            unique: policy.unique_claim.as_deref().map(|name| (name, random_id())),
+            unique: policy.unique_claim.as_deref().map(|name| (name, RandomId::new())),
             custom: &[],
         }
     }
@@ -83,7 +83,7 @@ impl Serialize for AccessTokenClaims<'_> {
             map.serialize_entry("nameid", user_id)?;
         }
         if let Some((name, value)) = &self.unique {
-            map.serialize_entry(name, value)?;
+            map.serialize_entry(name, value.as_str())?;
         }
         for (name, value) in self.custom {
             map.serialize_entry(name, value)?;
@@ -104,27 +104,54 @@ pub enum TokenError {
 
 /// Signs the claims with the key: `header.claims.signature`, all base64url without padding.
 pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<String, TokenError> {
-    let json = serde_json::to_vec(claims).map_err(|_| TokenError::Signing)?;
+    // Sized for the usual claims at once: the audience, five numbers and names, two ids.
+    let mut json = Vec::with_capacity(192 + claims.audience.len() + claims.user_id.map_or(0, |id| 2 * id.len()));
+    serde_json::to_writer(&mut json, claims).map_err(|_| TokenError::Signing)?;
     let header = key.encoded_header();
     let mut token = String::with_capacity(header.len() + 2 + json.len() * 4 / 3 + 48);
     token.push_str(header);
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(&json, &mut token);
-    let signature = jsonwebtoken::crypto::sign(token.as_bytes(), key.signing_key(), jsonwebtoken::Algorithm::HS256)
-        .map_err(|_| TokenError::Signing)?;
+    let signature = key.sign(token.as_bytes());
     token.push('.');
-    token.push_str(&signature);
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::TooLong(token.len()));
     }
     Ok(token)
 }
 
-/// A random, URL-safe identifier: 128 bits from a cryptographically secure generator.
-pub fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+/// A random, URL-safe identifier: 128 bits from a cryptographically secure generator, as 22
+/// base64url characters, held inline (no allocation).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RandomId([u8; 22]);
+
+impl RandomId {
+    pub fn new() -> Self {
+        let mut bytes = [0u8; 16];
+        rand::rng().fill_bytes(&mut bytes);
+        let mut text = [0u8; 22];
+        // 16 bytes are exactly 22 characters unpadded, so this always fills the buffer.
+        let _ = URL_SAFE_NO_PAD.encode_slice(bytes, &mut text);
+        Self(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // base64url is ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Default for RandomId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for RandomId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RandomId").field(&self.as_str()).finish()
+    }
 }
 
 #[cfg(test)]
@@ -193,11 +220,14 @@ mod tests {
             lifetime_secs: 60,
             unique_claim: Some("jti2".into()),
         };
-        let mut claims = AccessTokenClaims::new("A", Some("user-1"), &policy, 10);
-        claims.unique = Some(("jti2", "U".into()));
+        let claims = AccessTokenClaims::new("A", Some("user-1"), &policy, 10);
+        let unique = claims.unique.unwrap().1;
         assert_eq!(
             serde_json::to_string(&claims).unwrap(),
-            r#"{"aud":"A","iat":10,"nbf":10,"exp":70,"iss":"azure-signalr","asrs.s.uid":"user-1","nameid":"user-1","jti2":"U"}"#
+            format!(
+                r#"{{"aud":"A","iat":10,"nbf":10,"exp":70,"iss":"azure-signalr","asrs.s.uid":"user-1","nameid":"user-1","jti2":"{}"}}"#,
+                unique.as_str()
+            )
         );
     }
 
@@ -218,6 +248,21 @@ mod tests {
         };
         let token = sign(&AccessKey::new(KEY), &AccessTokenClaims::new("a", None, &none, 5)).unwrap();
         assert_eq!(verify(&token, KEY).len(), 5);
+    }
+
+    #[test]
+    fn random_ids_are_22_url_safe_characters() {
+        let id = RandomId::new();
+        assert_eq!(id.as_str().len(), 22);
+        assert!(
+            id.as_str()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        // 128 bits: the last character carries 2 bits, so it is one of A, Q, g, w.
+        assert!("AQgw".contains(&id.as_str()[21..]), "{id:?}");
+        assert_eq!(URL_SAFE_NO_PAD.decode(id.as_str()).unwrap().len(), 16);
+        assert_ne!(id, RandomId::new());
     }
 
     #[test]
