@@ -107,13 +107,13 @@ profile_perf() {
         stop
         {
             echo "# $name: where the CPU goes (self time, by DSO, then by symbol)"
-            perf report -i "$WORK/perf-$name.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep '%'
+            perf report -i "$WORK/perf-$name.data" --no-children --sort dso --stdio -g none 2>/dev/null |
+                awk '/%/'
             echo
             perf report -i "$WORK/perf-$name.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
-                grep '%' | head -80
+                awk '/%/ && ++n <= 80'
         } >"$WORK/profile-perf-$name.txt"
-        echo "perf: $name: $(grep -m3 '%' "$WORK/profile-perf-$name.txt" | awk '{ printf "%s %s  ", $1, $2 }')" |
-            sed 's/  $//'
+        echo "perf: $name: $(awk '/%/ && ++n <= 3 { printf "%s %s  ", $1, $2 }' "$WORK/profile-perf-$name.txt")"
     done
     echo "perf: reports in target/bench/profile-perf-{ours,limit}.txt"
 }
@@ -134,7 +134,7 @@ profile_callgrind() {
         echo "callgrind: $name: $per instructions per negotiate (user space)"
         callgrind_annotate --inclusive=yes "$WORK/callgrind-$name-$REQUESTS.out" 2>/dev/null |
             sed -E 's#/root/\.cargo/registry/src/[^/]+/##; s#/rustc/[0-9a-f]+/##' |
-            head -120 >"$WORK/profile-callgrind-$name.txt"
+            awk 'NR <= 120' >"$WORK/profile-callgrind-$name.txt"
     done
     echo "callgrind: reports (inclusive) in target/bench/profile-callgrind-{ours,limit}.txt"
 }
