@@ -20,38 +20,22 @@
 # Needs: cargo, wrk (apt-get install wrk), Node 20 and npm, curl; ../shared/bench/.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 WARMUP=${WARMUP:-3s}
 BASE_PORT=${BASE_PORT:-18070}
-SHARED_BENCH=$ROOT/../shared/bench
 HUB=chat
 PATH_=/api/$HUB/negotiate
-# A realistic connection string, the same for us and the peer (the key is 44 characters, as
-# the portal shows them; it is not a real instance's).
-CONN='Endpoint=https://contoso-chat.service.signalr.net;AccessKey=Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OWFiY2RlZmdoaWo=;Version=1.0;'
 
-WORK=$ROOT/target/bench
-mkdir -p "$WORK"
-
-die() {
-    echo "compare.sh: $*" >&2
-    exit 1
-}
-
-need() {
-    command -v "$1" >/dev/null 2>&1 || die "$1 is missing: $2"
-}
 need wrk "install it with: apt-get install wrk"
 need node "install Node 20 (https://nodejs.org/ or your distribution's nodejs package)"
 need npm "install npm (it comes with Node 20)"
 need curl "install it with: apt-get install curl"
 need cargo "install the Rust toolchain (https://rustup.rs)"
-[[ -f $SHARED_BENCH/post.lua && -f $SHARED_BENCH/peer-node/server.js ]] ||
+[[ -f $POST_LUA && -f $SHARED_BENCH/peer-node/server.js ]] ||
     die "$SHARED_BENCH/post.lua and $SHARED_BENCH/peer-node/ are needed (../shared from the repository root)"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 ((node_major >= 20)) || echo "compare.sh: warning: Node $(node --version) found; the peer is meant for Node 20" >&2
@@ -153,7 +137,7 @@ to_ms() {
 # run_wrk NAME DURATION: prints "requests/s p50_ms p99_ms" and keeps wrk's output.
 run_wrk() {
     local name=$1 duration=$2 out
-    out=$(wrk -t1 -c"$CONNECTIONS" -d"$duration" --latency -s "$SHARED_BENCH/post.lua" \
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"$duration" --latency -s "$POST_LUA" \
         "http://127.0.0.1:${PORT_OF[$name]}$PATH_")
     printf '%s\n' "$out" >>"$WORK/wrk-$name.txt"
     if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then

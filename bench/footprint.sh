@@ -9,24 +9,15 @@
 # Needs: cargo, wrk (apt-get install wrk), curl, strip (binutils); ../shared/bench/post.lua.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PORT=${PORT:-18079}
 CHUNK=${CHUNK:-100000}
 CHUNKS=${CHUNKS:-5}
-POST_LUA=$ROOT/../shared/bench/post.lua
-CONN='Endpoint=https://contoso-chat.service.signalr.net;AccessKey=Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OWFiY2RlZmdoaWo=;Version=1.0;'
-WORK=$ROOT/target/bench
-mkdir -p "$WORK"
 
-die() {
-    echo "footprint.sh: $*" >&2
-    exit 1
-}
-command -v wrk >/dev/null 2>&1 || die "wrk is missing: install it with: apt-get install wrk"
-command -v curl >/dev/null 2>&1 || die "curl is missing: install it with: apt-get install curl"
-command -v strip >/dev/null 2>&1 || die "strip is missing: install it with: apt-get install binutils"
+need wrk "install it with: apt-get install wrk"
+need curl "install it with: apt-get install curl"
+need strip "install it with: apt-get install binutils"
 [[ -f $POST_LUA ]] || die "$POST_LUA is needed (../shared from the repository root)"
 
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then

@@ -19,22 +19,12 @@
 # Needs: cargo, wrk, perf (linux-perf) and/or valgrind, python3; ../shared/bench/post.lua.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 MODE=${1:-both}
 DURATION=${DURATION:-5s}
 REQUESTS=${REQUESTS:-2000}
 PORT=${PORT:-18090}
-POST_LUA=$ROOT/../shared/bench/post.lua
-CONN='Endpoint=https://contoso-chat.service.signalr.net;AccessKey=Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OWFiY2RlZmdoaWo=;Version=1.0;'
-WORK=$ROOT/target/bench
-mkdir -p "$WORK"
-
-die() {
-    echo "profile.sh: $*" >&2
-    exit 1
-}
 
 echo "== build (profile: profiling = release with symbols)" >&2
 cargo build --profile profiling --locked >&2
@@ -91,8 +81,9 @@ EOF
 }
 
 profile_perf() {
-    command -v perf >/dev/null || die "perf is missing (apt-get install linux-perf)"
-    command -v wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
+    need perf "install it with: apt-get install linux-perf"
+    need wrk "install it with: apt-get install wrk"
+    [[ -f $POST_LUA ]] || die "$POST_LUA is needed (../shared from the repository root)"
     local name
     for name in ours limit; do
         serve "$name"
@@ -119,7 +110,7 @@ profile_perf() {
 }
 
 profile_callgrind() {
-    command -v valgrind >/dev/null || die "valgrind is missing (apt-get install valgrind)"
+    need valgrind "install it with: apt-get install valgrind"
     local name n total
     for name in ours limit; do
         declare -A IR=()
