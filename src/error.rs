@@ -1,7 +1,9 @@
-//! Refusals: every error answer is `{"error": "..."}` with the status that fits.
+//! Answers: every refusal is `{"error": "..."}` with the status that fits; every answer is JSON
+//! and never cached.
 
 use std::borrow::Cow;
 
+use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -50,12 +52,23 @@ impl ApiError {
     }
 }
 
+/// An answer of this function: a JSON body, never cached (a token, or why there is none).
+pub fn json_answer(status: StatusCode, body: impl Into<Body>) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body.into(),
+    )
+        .into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, self.body()).into_response();
+        let mut response = json_answer(self.status, self.body());
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, ConfigError};
 use crate::connection_string::Authentication;
 use crate::endpoint::ServiceEndpoint;
-use crate::error::ApiError;
+use crate::error::{self, ApiError};
 use crate::health::{self, HealthBoard};
 use crate::hub;
 use crate::identity::{self, Caller, Identifier};
@@ -46,14 +46,7 @@ impl IntoResponse for NegotiateResponse {
         if serde_json::to_writer(&mut body, &self).is_err() {
             return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the answer could not be written").into_response();
         }
-        (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-            body,
-        )
-            .into_response()
+        error::json_answer(StatusCode::OK, body)
     }
 }
 
@@ -256,7 +249,7 @@ impl Negotiator {
             .await?;
         let url = serving
             .endpoint
-            .client_url(service_hub, token::RandomId::new().as_str());
+            .client_url(service_hub, token::RandomId::generate().as_str());
         Ok(NegotiateResponse { url, access_token })
     }
 

@@ -58,7 +58,7 @@ impl<'a> AccessTokenClaims<'a> {
             issued_at: now,
             lifetime_secs: policy.lifetime_secs,
             user_id,
-            unique: policy.unique_claim.as_deref().map(|name| (name, RandomId::new())),
+            unique: policy.unique_claim.as_deref().map(|name| (name, RandomId::generate())),
             custom: &[],
         }
     }
@@ -127,7 +127,7 @@ pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<String, T
 pub struct RandomId([u8; 22]);
 
 impl RandomId {
-    pub fn new() -> Self {
+    pub fn generate() -> Self {
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
         let mut text = [0u8; 22];
@@ -139,12 +139,6 @@ impl RandomId {
     pub fn as_str(&self) -> &str {
         // base64url is ASCII.
         std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-impl Default for RandomId {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -252,7 +246,7 @@ mod tests {
 
     #[test]
     fn random_ids_are_22_url_safe_characters() {
-        let id = RandomId::new();
+        let id = RandomId::generate();
         assert_eq!(id.as_str().len(), 22);
         assert!(
             id.as_str()
@@ -262,7 +256,7 @@ mod tests {
         // 128 bits: the last character carries 2 bits, so it is one of A, Q, g, w.
         assert!("AQgw".contains(&id.as_str()[21..]), "{id:?}");
         assert_eq!(URL_SAFE_NO_PAD.decode(id.as_str()).unwrap().len(), 16);
-        assert_ne!(id, RandomId::new());
+        assert_ne!(id, RandomId::generate());
     }
 
     #[test]
