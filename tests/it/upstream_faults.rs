@@ -3,13 +3,12 @@
 //! answers within its deadline with the mapped status every time and recovers on the next
 //! request once the fault clears. Also: SIGTERM lets a request in flight finish.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::fake_service::{Fake, Fault, IDENTITY_HEADER, start_fake};
-use common::{Function, free_port, wait_ready};
 use serde_json::Value;
+
+use crate::common::fake_service::{Fake, Fault, IDENTITY_HEADER, start_fake};
+use crate::common::{Function, free_port, wait_ready};
 
 /// The deadline the function runs with in these tests.
 const DEADLINE: Duration = Duration::from_millis(1000);

@@ -4,17 +4,16 @@
 //!
 //! moto is installed into `target/aws-test-venv` on first use (or by `.ci/run`).
 
-mod common;
-
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::fake_service::start_stoppable_fake;
-use common::{Function, free_port, verify_token, wait_ready};
 use serde_json::Value;
+
+use crate::common::fake_service::start_stoppable_fake;
+use crate::common::{self, Function, free_port, verify_token, wait_ready};
 
 const KEY_A: &str = "SecretsManagerKey0123456789abcdefghijklmnopq";
 const KEY_B: &str = "ParameterStoreKey0123456789abcdefghijklmnop";

@@ -1,14 +1,12 @@
 //! Who is calling, through the real router: OIDC bearer tokens against a local provider, App
 //! Service authentication headers, and API Gateway authorizers in `lambda_http` requests.
 
-mod common;
-
+use crate::common::oidc::{self, AUDIENCE, RSA_KID, TestIssuer};
+use crate::common::{self, KEY, connection_string, verify_token};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
-use common::oidc::{self, AUDIENCE, RSA_KID, TestIssuer};
-use common::{KEY, connection_string, verify_token};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use signalr_negotiate::app;

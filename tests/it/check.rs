@@ -1,12 +1,10 @@
 //! `signalr-negotiate check` through the real binary: the configuration as serving loads it,
 //! the health of each endpoint, a decoded sample token, and never a secret in the output.
 
-mod common;
-
 use std::process::Command;
 
-use common::fake_service::{ENTRA_TOKEN, IDENTITY_HEADER, start_fake};
-use common::{BINARY, KEY};
+use crate::common::fake_service::{ENTRA_TOKEN, IDENTITY_HEADER, start_fake};
+use crate::common::{self, BINARY, KEY};
 
 fn check(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let args: Vec<&str> = std::iter::once("check").chain(args.iter().copied()).collect();

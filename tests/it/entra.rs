@@ -2,14 +2,13 @@
 //! protocol (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`), and the service's REST API
 //! (`generateToken`, `auth/accessKey`), both faked on loopback with their real wire contracts.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::fake_service::{ENTRA_TOKEN, Fault, IDENTITY_HEADER, KEY_ID, TEMPORARY_KEY, start_fake};
-use common::{Function, free_port, verify_token, wait_ready};
 use serde_json::{Value, json};
+
+use crate::common::fake_service::{ENTRA_TOKEN, Fault, IDENTITY_HEADER, KEY_ID, TEMPORARY_KEY, start_fake};
+use crate::common::{Function, free_port, verify_token, wait_ready};
 
 struct Running {
     function: Function,

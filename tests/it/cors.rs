@@ -1,12 +1,10 @@
 //! CORS (SPEC §8): off unless `SIGNALR_CORS_ORIGINS` is set; preflights answered with the
 //! methods and headers the SignalR client uses; credentials allowed for listed origins only.
 
-mod common;
-
+use crate::common::connection_string;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use common::connection_string;
 use signalr_negotiate::app;
 use signalr_negotiate::config::Config;
 use tower::ServiceExt as _;

@@ -6,14 +6,12 @@
 //! Needs Node.js and npm; the packages of `tests/interop` are installed by `npm ci` on first
 //! use (or by `.ci/run`).
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use common::{Function, KEY, free_port, wait_ready};
+use crate::common::{self, Function, KEY, free_port, wait_ready};
 
 /// The secret the stand-in's managed-identity endpoint expects (App Service protocol).
 const IDENTITY_HEADER: &str = "interop-identity-header";

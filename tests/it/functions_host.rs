@@ -1,12 +1,11 @@
 //! The binary as an Azure Functions custom handler: started with `FUNCTIONS_CUSTOMHANDLER_PORT`,
 //! probed with `GET /` until ready, then sent requests the way the Functions host forwards them.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Function, KEY, assert_negotiated, connection_string, free_port, wait_ready};
 use serde_json::Value;
+
+use crate::common::{self, Function, KEY, assert_negotiated, connection_string, free_port, wait_ready};
 
 /// Headers the Functions host adds to a forwarded request (the client's own are kept).
 fn forwarded(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {

@@ -2,17 +2,15 @@
 //! when it is a legitimate negotiate after all, a token without the identity it tried to forge),
 //! nothing panics, and nothing logged above info repeats request data.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use crate::common::oidc::{self, AUDIENCE, TestIssuer};
+use crate::common::{KEY, connection_string, verify_token};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
-use common::oidc::{self, AUDIENCE, TestIssuer};
-use common::{KEY, connection_string, verify_token};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use signalr_negotiate::app;

@@ -3,8 +3,6 @@
 //! answers with the `Lambda-Runtime-*` headers; the function posts each result to
 //! `/2018-06-01/runtime/invocation/{id}/response` (or `/error`).
 
-mod common;
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,9 +12,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use common::{Function, KEY, assert_negotiated, connection_string};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+
+use crate::common::{self, Function, KEY, assert_negotiated, connection_string};
 
 #[derive(Debug)]
 struct Posted {

@@ -1,9 +1,7 @@
 //! Start-up through the real binary: a bad setting stops the process with exit code 2 and a
 //! message naming the setting, never echoing a key.
 
-mod common;
-
-use common::KEY;
+use crate::common::{self, KEY};
 
 fn start(env: &[(&str, &str)]) -> (i32, String) {
     common::run_binary(&[], env)

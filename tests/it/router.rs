@@ -1,12 +1,10 @@
 //! The real router, driven in-process: routes, hub rules and every kind of bad input get
 //! their status and a JSON error, never a token they should not.
 
-mod common;
-
+use crate::common::{self, KEY, assert_negotiated, connection_string};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{KEY, assert_negotiated, connection_string};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use signalr_negotiate::app;

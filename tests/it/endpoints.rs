@@ -2,18 +2,16 @@
 //! probes against fake services on loopback, `?endpoint=`, and passive failover through the
 //! real binary.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::fake_service::{IDENTITY_HEADER, start_fake, start_stoppable_fake};
+use crate::common::{Function, KEY, free_port, wait_ready};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::head;
-use common::fake_service::{IDENTITY_HEADER, start_fake, start_stoppable_fake};
-use common::{Function, KEY, free_port, wait_ready};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use signalr_negotiate::app;

@@ -1,0 +1,21 @@
+//! The integration tests, as one test binary: one link of the crate and both cloud SDKs instead
+//! of one per subject. Each module is a subject: the router in-process (`router`, `hostile`,
+//! `cors`, `identity`), the real binary under each host and against fake upstreams, moto and
+//! the official SignalR client, and the property tests; `common` holds what they share.
+
+mod common;
+
+mod aws_secrets;
+mod check;
+mod cors;
+mod endpoints;
+mod entra;
+mod functions_host;
+mod hostile;
+mod identity;
+mod interop;
+mod lambda_runtime;
+mod properties;
+mod router;
+mod startup;
+mod upstream_faults;
