@@ -1,26 +1,14 @@
 //! CORS (SPEC §8): off unless `SIGNALR_CORS_ORIGINS` is set; preflights answered with the
 //! methods and headers the SignalR client uses; credentials allowed for listed origins only.
 
-use crate::common::connection_string;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use signalr_negotiate::app;
 use signalr_negotiate::config::Config;
-use tower::ServiceExt as _;
+
+use crate::common;
 
 const LISTED: &str = "http://localhost:8080";
-
-fn router(cors: Option<&str>) -> Router {
-    let mut vars = vec![(
-        "AzureSignalRConnectionString".to_owned(),
-        connection_string("https://demo.service.signalr.net"),
-    )];
-    if let Some(origins) = cors {
-        vars.push(("SIGNALR_CORS_ORIGINS".to_owned(), origins.to_owned()));
-    }
-    app::build(&Config::from_vars(vars).unwrap()).unwrap()
-}
 
 async fn preflight(router: &Router, origin: &str) -> (StatusCode, HeaderMap) {
     let request = Request::options("/api/chat/negotiate?negotiateVersion=1")
@@ -32,8 +20,8 @@ async fn preflight(router: &Router, origin: &str) -> (StatusCode, HeaderMap) {
         )
         .body(Body::empty())
         .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    (response.status(), response.headers().clone())
+    let answer = common::send(router, request).await;
+    (answer.status, answer.headers)
 }
 
 async fn post(router: &Router, origin: &str) -> (StatusCode, HeaderMap) {
@@ -41,8 +29,8 @@ async fn post(router: &Router, origin: &str) -> (StatusCode, HeaderMap) {
         .header("origin", origin)
         .body(Body::empty())
         .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    (response.status(), response.headers().clone())
+    let answer = common::send(router, request).await;
+    (answer.status, answer.headers)
 }
 
 fn cors_headers(headers: &HeaderMap) -> Vec<String> {
@@ -55,7 +43,7 @@ fn cors_headers(headers: &HeaderMap) -> Vec<String> {
 
 #[tokio::test]
 async fn a_listed_origin_gets_preflight_and_credentials() {
-    let router = router(Some("https://app.example.com, http://localhost:8080"));
+    let router = common::router(&[("SIGNALR_CORS_ORIGINS", "https://app.example.com, http://localhost:8080")]);
     let (status, headers) = preflight(&router, LISTED).await;
     assert!(status.is_success(), "{status}");
     assert_eq!(headers["access-control-allow-origin"], LISTED);
@@ -86,7 +74,7 @@ async fn a_listed_origin_gets_preflight_and_credentials() {
 
 #[tokio::test]
 async fn an_unlisted_origin_gets_no_cors_headers() {
-    let router = router(Some("https://app.example.com"));
+    let router = common::router(&[("SIGNALR_CORS_ORIGINS", "https://app.example.com")]);
     let (_, headers) = preflight(&router, "https://evil.example.net").await;
     assert!(headers.get("access-control-allow-origin").is_none(), "{headers:?}");
     assert!(headers.get("access-control-allow-credentials").is_none(), "{headers:?}");
@@ -101,7 +89,7 @@ async fn an_unlisted_origin_gets_no_cors_headers() {
 
 #[tokio::test]
 async fn without_cors_preflights_are_405_and_answers_have_no_cors_headers() {
-    let router = router(None);
+    let router = common::router(&[]);
     let (status, headers) = preflight(&router, LISTED).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(cors_headers(&headers).is_empty(), "{headers:?}");

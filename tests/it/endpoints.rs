@@ -6,17 +6,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::fake_service::{IDENTITY_HEADER, start_fake, start_stoppable_fake};
-use crate::common::{Function, KEY, free_port, wait_ready};
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::head;
-use http_body_util::BodyExt as _;
 use serde_json::Value;
-use signalr_negotiate::app;
-use signalr_negotiate::config::Config;
-use tower::ServiceExt as _;
+
+use crate::common::fake_service::{IDENTITY_HEADER, start_fake, start_stoppable_fake};
+use crate::common::{self, Function, KEY, free_port, wait_ready};
 
 /// What a fake endpoint's `HEAD /api/health` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,17 +78,12 @@ fn router(endpoints: &[(&str, &str, &HealthFake)], interval_ms: u64) -> Router {
         })
         .collect();
     vars.push(("SIGNALR_HEALTH_CHECK_INTERVAL_MS".into(), interval_ms.to_string()));
-    app::build(&Config::from_vars(vars).unwrap()).unwrap()
+    common::build_router(vars)
 }
 
 /// Negotiates; returns the status and the port of the endpoint the client was sent to.
 async fn negotiate(router: &Router, query: &str) -> (StatusCode, Option<u16>, Value) {
-    let request = Request::post(format!("/api/chat/negotiate{query}"))
-        .body(Body::empty())
-        .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let body: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let (status, body, _) = common::call(router, "POST", &format!("/api/chat/negotiate{query}"), Body::empty()).await;
     let port = body["url"]
         .as_str()
         .and_then(|url| url.strip_prefix("http://127.0.0.1:"))

@@ -5,17 +5,13 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use crate::common::oidc::{self, AUDIENCE, TestIssuer};
-use crate::common::{KEY, connection_string, verify_token};
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
-use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
-use signalr_negotiate::app;
-use signalr_negotiate::config::Config;
-use tower::ServiceExt as _;
+
+use crate::common::oidc::{self, AUDIENCE, TestIssuer};
+use crate::common::{self, KEY, verify_token};
 
 /// Log lines at warn and above, as the function would write them.
 #[derive(Clone, Default)]
@@ -289,28 +285,19 @@ async fn hostile_requests_are_refused_cleanly() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let config = Config::from_vars(
-        [
-            (
-                "AzureSignalRConnectionString",
-                connection_string("https://demo.service.signalr.net"),
-            ),
-            ("SIGNALR_AUTH", "oidc".to_owned()),
-            ("SIGNALR_OIDC_ISSUER", issuer.issuer.clone()),
-            ("SIGNALR_OIDC_AUDIENCE", AUDIENCE.to_owned()),
-        ]
-        .map(|(k, v)| (k.to_owned(), v)),
-    )
-    .unwrap();
-    let router: Router = app::build(&config).unwrap();
+    let router = common::router(&[
+        ("SIGNALR_AUTH", "oidc"),
+        ("SIGNALR_OIDC_ISSUER", &issuer.issuer),
+        ("SIGNALR_OIDC_AUDIENCE", AUDIENCE),
+    ]);
     let cases = cases(&issuer);
     assert!(cases.len() >= 40, "{} cases", cases.len());
     let mut markers = Vec::new();
     for case in cases {
-        let response = router.clone().oneshot(case.request).await.unwrap();
-        let status = response.status();
-        let content_type = response.headers().get("content-type").cloned();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let answer = common::send(&router, case.request).await;
+        let status = answer.status;
+        let content_type = answer.headers.get("content-type").cloned();
+        let bytes = answer.body;
         assert_eq!(
             status,
             case.status,
@@ -345,14 +332,7 @@ async fn hostile_requests_are_refused_cleanly() {
 
 #[tokio::test]
 async fn forged_identity_headers_get_no_identity_when_not_trusted() {
-    let router = app::build(
-        &Config::from_vars([(
-            "AzureSignalRConnectionString".to_owned(),
-            connection_string("https://demo.service.signalr.net"),
-        )])
-        .unwrap(),
-    )
-    .unwrap();
+    let router = common::router(&[]);
     let principal = base64::engine::general_purpose::STANDARD
         .encode(json!({"claims": [{"typ": "sub", "val": "admin"}]}).to_string());
     let request = Request::post("/api/chat/negotiate?userId=admin")
@@ -362,9 +342,9 @@ async fn forged_identity_headers_get_no_identity_when_not_trusted() {
         .header("x-forwarded-user", "admin")
         .body(Body::empty())
         .unwrap();
-    let response = router.oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let answer = common::send(&router, request).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let body: Value = answer.json();
     let claims = verify_token(body["accessToken"].as_str().unwrap(), KEY);
     assert!(
         !claims.contains_key("asrs.s.uid") && !claims.contains_key("nameid"),

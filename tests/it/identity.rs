@@ -1,31 +1,35 @@
 //! Who is calling, through the real router: OIDC bearer tokens against a local provider, App
 //! Service authentication headers, and API Gateway authorizers in `lambda_http` requests.
 
-use crate::common::oidc::{self, AUDIENCE, RSA_KID, TestIssuer};
-use crate::common::{self, KEY, connection_string, verify_token};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
-use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use signalr_negotiate::app;
 use signalr_negotiate::config::Config;
-use tower::ServiceExt as _;
 
-fn router(vars: &[(&str, &str)]) -> Router {
-    let mut all = vec![(
-        "AzureSignalRConnectionString".to_owned(),
-        connection_string("https://demo.service.signalr.net"),
-    )];
-    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    app::build(&Config::from_vars(all).unwrap()).unwrap()
-}
+use crate::common::oidc::{self, AUDIENCE, RSA_KID, TestIssuer};
+use crate::common::{self, KEY, router, verify_token};
 
+/// What these tests look at in an answer.
 struct Answer {
     status: StatusCode,
     body: Value,
     challenge: Option<String>,
+}
+
+impl From<common::Answer> for Answer {
+    fn from(answer: common::Answer) -> Self {
+        Self {
+            status: answer.status,
+            body: answer.json(),
+            challenge: answer
+                .headers
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned()),
+        }
+    }
 }
 
 impl Answer {
@@ -42,31 +46,12 @@ impl Answer {
     }
 }
 
-async fn send<B>(router: &Router, request: Request<B>) -> Answer
-where
-    B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    let response = router.clone().oneshot(request.map(Body::new)).await.unwrap();
-    let status = response.status();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        body: serde_json::from_slice(&bytes).unwrap(),
-        challenge,
-    }
-}
-
 async fn negotiate(router: &Router, uri: &str, headers: &[(&str, &str)]) -> Answer {
     let mut request = Request::post(uri);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    send(router, request.body(Body::empty()).unwrap()).await
+    common::send(router, request.body(Body::empty()).unwrap()).await.into()
 }
 
 fn oidc_router(issuer: &TestIssuer, extra: &[(&str, &str)]) -> Router {
@@ -351,7 +336,7 @@ async fn api_gateway_http_api_jwt_authorizer_claims() {
         "claims": {"sub": "cognito-sub-1", "email": "ada@example.com", "iss": "https://cognito-idp.eu-west-1.amazonaws.com/pool"},
         "scopes": ["negotiate"]
     }}));
-    let got = send(&router, lambda_request(event)).await.claims();
+    let got = Answer::from(common::send(&router, lambda_request(event)).await).claims();
     assert_eq!(got["asrs.s.uid"], "cognito-sub-1");
     assert_eq!(got["email"], "ada@example.com");
 }
@@ -364,7 +349,7 @@ async fn api_gateway_lambda_authorizer_context() {
         ("SIGNALR_COPY_CLAIMS", "plan"),
     ]);
     let event = http_api_event(json!({"lambda": {"userId": "u-77", "plan": "pro"}}));
-    let got = send(&router, lambda_request(event)).await.claims();
+    let got = Answer::from(common::send(&router, lambda_request(event)).await).claims();
     assert_eq!(got["asrs.s.uid"], "u-77");
     assert_eq!(got["plan"], "pro");
 }
@@ -395,7 +380,7 @@ async fn api_gateway_rest_api_claims() {
     // lambda_http puts the stage in front of the path; the Lambda host routes on the event's path.
     let request = lambda_request(event);
     assert_eq!(request.uri().path(), "/prod/api/chat/negotiate");
-    let got = send(&router, app::on_raw_event_path(request)).await.claims();
+    let got = Answer::from(common::send(&router, app::on_raw_event_path(request)).await).claims();
     assert_eq!(got["asrs.s.uid"], "rest-user-1");
     assert_eq!(got["email"], "grace@example.com");
 }

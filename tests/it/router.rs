@@ -1,32 +1,11 @@
 //! The real router, driven in-process: routes, hub rules and every kind of bad input get
 //! their status and a JSON error, never a token they should not.
 
-use crate::common::{self, KEY, assert_negotiated, connection_string};
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt as _;
-use serde_json::Value;
-use signalr_negotiate::app;
-use signalr_negotiate::config::Config;
-use tower::ServiceExt as _;
+use axum::http::StatusCode;
 
-fn router(vars: &[(&str, &str)]) -> Router {
-    let cs = connection_string("https://demo.service.signalr.net");
-    let mut all = vec![("AzureSignalRConnectionString".to_owned(), cs)];
-    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    app::build(&Config::from_vars(all).unwrap()).unwrap()
-}
-
-async fn call(router: &Router, method: &str, uri: &str, body: Body) -> (StatusCode, Value, axum::http::HeaderMap) {
-    let request = Request::builder().method(method).uri(uri).body(body).unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {uri}: body is not JSON: {bytes:?}"));
-    (status, json, headers)
-}
+use crate::common::{self, KEY, assert_negotiated, call, router};
 
 async fn expect_error(router: &Router, method: &str, uri: &str, body: Body, status: StatusCode) -> String {
     let (got, json, headers) = call(router, method, uri, body).await;
@@ -212,20 +191,13 @@ async fn token_lifetime_application_name_and_client_endpoint_reach_the_answer() 
     let cs = format!(
         "Endpoint=https://demo.service.signalr.net;ClientEndpoint=https://proxy.example.com/sig/;AccessKey={KEY}"
     );
-    let config = Config::from_vars([
-        ("AzureSignalRConnectionString".to_owned(), cs),
-        ("SIGNALR_TOKEN_LIFETIME_SECONDS".to_owned(), "120".to_owned()),
-        ("SIGNALR_APPLICATION_NAME".to_owned(), "Shop".to_owned()),
-        ("SIGNALR_UNIQUE_CLAIM".to_owned(), String::new()),
-    ])
-    .unwrap();
-    let (status, json, _) = call(
-        &app::build(&config).unwrap(),
-        "POST",
-        "/api/Chat/negotiate",
-        Body::empty(),
-    )
-    .await;
+    let router = common::build_router([
+        ("AzureSignalRConnectionString", cs.as_str()),
+        ("SIGNALR_TOKEN_LIFETIME_SECONDS", "120"),
+        ("SIGNALR_APPLICATION_NAME", "Shop"),
+        ("SIGNALR_UNIQUE_CLAIM", ""),
+    ]);
+    let (status, json, _) = call(&router, "POST", "/api/Chat/negotiate", Body::empty()).await;
     assert_eq!(status, StatusCode::OK);
     let url = json["url"].as_str().unwrap();
     assert!(

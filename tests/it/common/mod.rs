@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests: run the real binary, wait for it, verify tokens
-//! with a JWT implementation that is not ours.
+//! Helpers shared by the integration tests: build the real router and send it requests
+//! in-process, run the real binary, wait for it, verify tokens with a JWT implementation that is
+//! not ours.
 #![allow(dead_code)]
 
 pub mod fake_service;
@@ -12,10 +13,17 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::http::{HeaderMap, Request, StatusCode};
 use hmac::{Hmac, Mac};
+use http_body_util::BodyExt as _;
 use jwt::VerifyWithKey;
 use serde_json::Value;
 use sha2::Sha256;
+use signalr_negotiate::app;
+use signalr_negotiate::config::Config;
+use tower::ServiceExt as _;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_signalr-negotiate");
 pub const KEY: &str = "Tst0KeyFor+Integration/Tests0123456789abcdef=";
@@ -36,6 +44,60 @@ pub const SECRETS: &[&str] = &[
 
 pub fn connection_string(endpoint: &str) -> String {
     format!("Endpoint={endpoint};AccessKey={KEY};Version=1.0;")
+}
+
+/// The real router, built in-process from exactly these settings.
+pub fn build_router<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, V)>) -> Router {
+    let config = Config::from_vars(vars.into_iter().map(|(k, v)| (k.into(), v.into()))).unwrap();
+    app::build(&config).unwrap()
+}
+
+/// The real router for a connection string to `https://demo.service.signalr.net` (with [`KEY`])
+/// and the given settings.
+pub fn router(vars: &[(&str, &str)]) -> Router {
+    let cs = connection_string("https://demo.service.signalr.net");
+    build_router(std::iter::once(("AzureSignalRConnectionString", cs.as_str())).chain(vars.iter().copied()))
+}
+
+/// An answer of the router, read whole.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The request's method and URI, for messages.
+    request: String,
+}
+
+impl Answer {
+    /// The body as JSON; panics, naming the request, when it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("{}: body is not JSON: {:?}", self.request, self.body))
+    }
+}
+
+/// Sends one request through the router in-process, as a host would, and reads the answer.
+pub async fn send<B>(router: &Router, request: Request<B>) -> Answer
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let described = format!("{} {}", request.method(), request.uri());
+    let response = router.clone().oneshot(request.map(Body::new)).await.unwrap();
+    let (parts, body) = response.into_parts();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes(),
+        request: described,
+    }
+}
+
+/// Sends a request without headers; returns the status, the body as JSON and the headers.
+pub async fn call(router: &Router, method: &str, uri: &str, body: Body) -> (StatusCode, Value, HeaderMap) {
+    let request = Request::builder().method(method).uri(uri).body(body).unwrap();
+    let answer = send(router, request).await;
+    (answer.status, answer.json(), answer.headers)
 }
 
 /// Runs the binary to completion with only the given environment; returns its exit code and
