@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests: build the real router and send it requests
 //! in-process, run the real binary, wait for it, verify tokens with a JWT implementation that is
 //! not ours.
-#![allow(dead_code)]
 
 pub mod fake_service;
 pub mod oidc;
