@@ -254,8 +254,7 @@ async fn a_failing_generate_token_fails_over_and_marks_the_endpoint_offline() {
     assert!(body["url"].as_str().unwrap().contains(&format!(":{a_port}/")), "{body}");
 
     // `a` stops answering: connections are refused.
-    stop_a.send(()).unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop_a.stop().await;
     for _ in 0..20 {
         let response = client
             .post(format!("{base}/api/chat/negotiate?endpoint=a"))

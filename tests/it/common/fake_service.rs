@@ -168,8 +168,26 @@ pub async fn start_fake() -> (Fake, u16) {
     (fake, port)
 }
 
-/// As [`start_fake`]; sending on (or dropping) the returned sender stops the server.
-pub async fn start_stoppable_fake() -> (Fake, u16, tokio::sync::oneshot::Sender<()>) {
+/// Stops a fake started by [`start_stoppable_fake`]; dropping it stops the fake too.
+pub struct Stop {
+    signal: tokio::sync::oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<()>,
+}
+
+impl Stop {
+    /// Stops the fake and returns once it is gone: the port refuses connections, and the
+    /// connections it had are closed (a pause instead would be a guess on a busy machine).
+    pub async fn stop(self) {
+        let _ = self.signal.send(());
+        tokio::time::timeout(Duration::from_secs(10), self.served)
+            .await
+            .expect("the fake stops within 10 s")
+            .unwrap();
+    }
+}
+
+/// As [`start_fake`], with a handle that stops the server.
+pub async fn start_stoppable_fake() -> (Fake, u16, Stop) {
     let fake = Fake::default();
     let router = Router::new()
         .without_v07_checks()
@@ -186,8 +204,8 @@ pub async fn start_stoppable_fake() -> (Fake, u16, tokio::sync::oneshot::Sender<
             counters.connections.fetch_add(1, Ordering::SeqCst);
         });
     let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let (signal, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
@@ -195,5 +213,5 @@ pub async fn start_stoppable_fake() -> (Fake, u16, tokio::sync::oneshot::Sender<
             .await
             .unwrap()
     });
-    (fake, port, stop)
+    (fake, port, Stop { signal, served })
 }
