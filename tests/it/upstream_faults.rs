@@ -165,10 +165,20 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_0() {
     let mut running = start("faults-shutdown", port).await;
     running.expect("warm-up", 200, "").await;
     script(&fake.faults, &[Fault::Slow(Duration::from_millis(700))]);
+    let asked = fake.count(|c| &c.generate);
     let client = running.client.clone();
     let url = format!("{}/api/chat/negotiate", running.base);
     let in_flight = tokio::spawn(async move { client.post(url).send().await.map(|r| r.status().as_u16()) });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // SIGTERM once the request is in flight, that is once the function has asked the service
+    // for its token (a fixed pause could end before the request arrives on a busy machine).
+    let started = Instant::now();
+    while fake.count(|c| &c.generate) == asked {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the request never reached the service"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     running.function.terminate();
     assert_eq!(
         in_flight.await.unwrap().unwrap(),
