@@ -10,6 +10,7 @@ use std::fs::File;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -136,7 +137,10 @@ pub struct Function {
 
 impl Function {
     pub fn spawn(name: &str, env: &[(&str, &str)]) -> Self {
-        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}.log", std::process::id()));
+        // Every test shares this process's id: the number keeps two spawns of one name apart.
+        static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+        let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
+        let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{n}.log", std::process::id()));
         let out = File::create(&log).unwrap();
         // Log as much as possible, so that a secret in any log line is caught (see Drop).
         let default_level = ("RUST_LOG", "debug");
