@@ -12,10 +12,13 @@
 #   peer as written      ../shared/bench/peer-node: node server.js
 #   peer tuned           the same with TUNED=1 WORKERS=2 (its fastest form)
 #   limit                bench/limit-server with a body as large as ours
+#   baseline             (with BASELINE=path/to/an/older/signalr-negotiate) that binary as
+#                        ours is run, RUST_LOG=off: a before/after in the same run
 #
 # Run from the repository root:   bench/compare.sh
 # Settings (environment): DURATION=10s ROUNDS=3 CONNECTIONS=32 WARMUP=3s
-#   BASE_PORT=18070 (ours, then +1 .. +4 for the others)
+#   BASE_PORT=18070 (ours, then +1 .. +5 for the others)
+#   BASELINE=path to an older build of this function, measured beside ours
 #   SKIP_BUILD=1 to use the binaries as they are (after a build of your own)
 # Needs: cargo, wrk (apt-get install wrk), Node 20 and npm, curl; ../shared/bench/.
 set -euo pipefail
@@ -100,6 +103,7 @@ OURS_LOG_PORT=$((BASE_PORT + 1))
 PEER_PORT=$((BASE_PORT + 2))
 PEER_TUNED_PORT=$((BASE_PORT + 3))
 LIMIT_PORT=$((BASE_PORT + 4))
+BASELINE_PORT=$((BASE_PORT + 5))
 
 echo "== start" >&2
 start ours "$OURS_PORT" env RUST_LOG=off SIGNALR_LISTEN="127.0.0.1:$OURS_PORT" AzureSignalRConnectionString="$CONN" "$BIN"
@@ -115,14 +119,20 @@ start limit "$LIMIT_PORT" "$LIMIT_BIN" "$LIMIT_PORT" "$BODY_SIZE"
 echo "response body: ours $BODY_SIZE bytes, peer $PEER_BODY_SIZE bytes, limit $(curl -s -X POST "http://127.0.0.1:$LIMIT_PORT$PATH_" | wc -c) bytes" >&2
 
 NAMES=(ours ours-logs peer peer-tuned limit)
-declare -A PORT_OF=([ours]=$OURS_PORT [ours-logs]=$OURS_LOG_PORT [peer]=$PEER_PORT [peer-tuned]=$PEER_TUNED_PORT [limit]=$LIMIT_PORT)
+declare -A PORT_OF=([ours]=$OURS_PORT [ours-logs]=$OURS_LOG_PORT [peer]=$PEER_PORT [peer-tuned]=$PEER_TUNED_PORT [limit]=$LIMIT_PORT [baseline]=$BASELINE_PORT)
 declare -A LABEL=(
     [ours]="ours (RUST_LOG=off)"
     [ours-logs]="ours, logs on (info, to a file)"
     [peer]="peer as written (node server.js)"
     [peer-tuned]="peer tuned (TUNED=1 WORKERS=2)"
     [limit]="limit (axum, fixed ${BODY_SIZE}-byte body)"
+    [baseline]="baseline (${BASELINE:-}, RUST_LOG=off)"
 )
+if [[ -n ${BASELINE:-} ]]; then
+    [[ -x $BASELINE ]] || die "BASELINE=$BASELINE is not an executable"
+    start baseline "$BASELINE_PORT" env RUST_LOG=off SIGNALR_LISTEN="127.0.0.1:$BASELINE_PORT" AzureSignalRConnectionString="$CONN" "$BASELINE"
+    NAMES+=(baseline)
+fi
 
 # wrk's latency as milliseconds: 812.00us, 1.23ms, 1.02s.
 to_ms() {

@@ -1,0 +1,51 @@
+//! The three hosts — the Lambda Runtime API, the Azure Functions host, a local HTTP server —
+//! each serving the one router until it stops; which one is decided once, from the
+//! environment ([`Host::detect`]).
+
+pub mod logs;
+mod lambda;
+mod server;
+
+use std::process::ExitCode;
+
+use axum::Router;
+
+pub use crate::settings::Host;
+
+/// Serves the router on the host until it stops (or, for HTTP, until SIGTERM or Ctrl-C).
+pub async fn serve(host: Host, router: Router) -> ExitCode {
+    match host {
+        Host::Lambda => lambda::serve(router).await,
+        Host::Functions(addr) => {
+            let announce = |addr| tracing::info!(%addr, "serving the Azure Functions host");
+            server::serve(addr, server::functions_host(router), announce).await
+        }
+        Host::Local(addr) => {
+            let announce = |addr| tracing::info!("listening on http://{addr}");
+            server::serve(addr, router, announce).await
+        }
+    }
+}
+
+/// SIGTERM (the Functions host, Lambda, a container runtime) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

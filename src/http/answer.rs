@@ -1,0 +1,276 @@
+//! Answers, and the only place that turns domain errors into a status and `{"error": "..."}`.
+//! Every answer is JSON and never cached.
+
+use std::borrow::Cow;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::caller::Unauthorized;
+use crate::hub::HubNameError;
+use crate::negotiator::{NegotiateError, NegotiateResponse};
+use crate::service::UpstreamError;
+use crate::tokens::{IssueError, TokenError};
+
+/// An error answer. The message is one sentence a developer can act on; it never carries a
+/// secret or repeats request data verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The status.
+    pub status: StatusCode,
+    /// The `error` of the body.
+    pub message: Cow<'static, str>,
+    /// `WWW-Authenticate` of a 401.
+    pub challenge: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+}
+
+impl ApiError {
+    /// An error answer with a status and a message.
+    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            challenge: None,
+        }
+    }
+
+    /// A 400.
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// A 404.
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// The JSON body, `{"error": message}`.
+    pub fn body(&self) -> String {
+        serde_json::to_string(&ErrorBody { error: &self.message })
+            .unwrap_or_else(|_| r#"{"error":"internal error"}"#.to_owned())
+    }
+}
+
+/// An answer of this function: a JSON body, never cached (a token, or why there is none).
+pub fn json_answer(status: StatusCode, body: impl Into<Body>) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body.into(),
+    )
+        .into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = json_answer(self.status, self.body());
+        let headers = response.headers_mut();
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+/// The body of a successful negotiate, camelCase exactly as the SignalR client reads it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NegotiateBody<'a> {
+    url: &'a str,
+    access_token: &'a str,
+}
+
+/// `200` with `{"url","accessToken"}`. The body is written once into a buffer of its final
+/// size (the URL and token plus the JSON around them).
+pub fn negotiated(response: &NegotiateResponse) -> Response {
+    let mut body = Vec::with_capacity(response.url.len() + response.access_token.len() + 32);
+    let written = serde_json::to_writer(
+        &mut body,
+        &NegotiateBody {
+            url: &response.url,
+            access_token: &response.access_token,
+        },
+    );
+    match written {
+        Ok(()) => json_answer(StatusCode::OK, body),
+        Err(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the answer could not be written").into_response(),
+    }
+}
+
+impl From<HubNameError> for ApiError {
+    fn from(error: HubNameError) -> Self {
+        Self::bad_request(error.to_string())
+    }
+}
+
+impl From<&Unauthorized> for ApiError {
+    /// 401, with `WWW-Authenticate: Bearer` when bearer tokens are what the function takes.
+    fn from(unauthorized: &Unauthorized) -> Self {
+        let challenge = unauthorized.bearer.then(|| {
+            let description = unauthorized.reason.replace('"', "'");
+            format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")
+        });
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            message: unauthorized.reason.clone(),
+            challenge,
+        }
+    }
+}
+
+impl From<&NegotiateError> for ApiError {
+    fn from(error: &NegotiateError) -> Self {
+        match error {
+            NegotiateError::HubNotServed => Self::not_found(error.to_string()),
+            NegotiateError::NoEndpoint => Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+            NegotiateError::Issue(IssueError::Upstream(upstream)) => upstream.into(),
+            NegotiateError::Issue(IssueError::Token(token @ TokenError::TooLong(_))) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, token.to_string())
+            }
+            NegotiateError::Issue(IssueError::Token(token)) => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, token.to_string())
+            }
+        }
+    }
+}
+
+impl From<&UpstreamError> for ApiError {
+    /// The cause in one sentence, never a secret: the credential is named, its detail is only
+    /// in the log.
+    fn from(error: &UpstreamError) -> Self {
+        use UpstreamError::*;
+        match error {
+            Entra(error) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "{} could not get a Microsoft Entra token for the SignalR service; see the function's log",
+                    error.credential
+                ),
+            ),
+            EntraTimeout(credential) => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("{credential} did not get a Microsoft Entra token in time"),
+            ),
+            Refused(status) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "the SignalR service refused this function's identity ({status}): grant it the role SignalR REST API Owner on the SignalR instance"
+                ),
+            ),
+            Status(404) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "the SignalR service answered 404: check the endpoint URL (Endpoint, ServerEndpoint or serviceUri)",
+            ),
+            Status(status) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                format!("the SignalR service answered {status}"),
+            ),
+            Throttled => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the SignalR service is throttling this function; try again shortly",
+            ),
+            Timeout => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the SignalR service did not answer in time",
+            ),
+            Unreachable => Self::new(StatusCode::BAD_GATEWAY, "could not reach the SignalR service"),
+            Malformed => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "the SignalR service answered with an unexpected body",
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entra::EntraError;
+
+    #[test]
+    fn body_is_json_with_escaping() {
+        let error = ApiError::bad_request("a \"quoted\" word");
+        assert_eq!(error.body(), r#"{"error":"a \"quoted\" word"}"#);
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn outcomes_map_to_statuses() {
+        let cases = [
+            (UpstreamError::Refused(401), StatusCode::BAD_GATEWAY),
+            (UpstreamError::Refused(403), StatusCode::BAD_GATEWAY),
+            (UpstreamError::Status(404), StatusCode::BAD_GATEWAY),
+            (UpstreamError::Status(500), StatusCode::BAD_GATEWAY),
+            (UpstreamError::Throttled, StatusCode::SERVICE_UNAVAILABLE),
+            (UpstreamError::Timeout, StatusCode::GATEWAY_TIMEOUT),
+            (UpstreamError::EntraTimeout("X"), StatusCode::GATEWAY_TIMEOUT),
+            (UpstreamError::Unreachable, StatusCode::BAD_GATEWAY),
+            (UpstreamError::Malformed, StatusCode::BAD_GATEWAY),
+        ];
+        for (error, status) in cases {
+            assert_eq!(ApiError::from(&error).status, status, "{error:?}");
+        }
+        assert!(
+            ApiError::from(&UpstreamError::Refused(403))
+                .message
+                .contains("SignalR REST API Owner")
+        );
+    }
+
+    #[test]
+    fn entra_errors_name_the_credential_but_not_the_detail() {
+        let error = UpstreamError::Entra(EntraError {
+            credential: "ManagedIdentityCredential",
+            detail: "connection refused to http://169.254.169.254 with header x".into(),
+        });
+        let api = ApiError::from(&error);
+        assert!(
+            api.message.starts_with("ManagedIdentityCredential could not get"),
+            "{}",
+            api.message
+        );
+        assert!(!api.message.contains("169.254"));
+    }
+
+    #[test]
+    fn negotiate_outcomes_map_to_statuses() {
+        let status = |error: NegotiateError| ApiError::from(&error).status;
+        assert_eq!(status(NegotiateError::HubNotServed), StatusCode::NOT_FOUND);
+        assert_eq!(status(NegotiateError::NoEndpoint), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status(NegotiateError::Issue(TokenError::TooLong(5000).into())),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(ApiError::from(HubNameError::Empty).status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_bearer_challenge_never_breaks_the_header() {
+        let error = ApiError::from(&Unauthorized {
+            reason: "the \"token\" expired".into(),
+            bearer: true,
+        });
+        assert_eq!(error.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            error.challenge.as_deref(),
+            Some("Bearer error=\"invalid_token\", error_description=\"the 'token' expired\"")
+        );
+        let plain = ApiError::from(&Unauthorized {
+            reason: "no".into(),
+            bearer: false,
+        });
+        assert_eq!(plain.challenge, None);
+    }
+}

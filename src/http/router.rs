@@ -1,0 +1,101 @@
+//! The one axum `Router`, served unchanged by Lambda, the Functions host and the local server:
+//! the negotiate routes under the prefix, the readiness route, and JSON refusals for anything
+//! else.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{MethodRouter, get};
+use serde_json::json;
+
+use super::answer::ApiError;
+use super::negotiate::{self, MAX_BODY_BYTES};
+use super::cors;
+use crate::hub::HubName;
+use crate::startup::App;
+
+/// Methods a negotiate route answers.
+const NEGOTIATE_METHODS: &str = "GET, POST";
+
+/// The router for an app: `/{prefix}/{hub}/negotiate`, `/{prefix}/negotiate` and `GET /`.
+pub fn router(app: Arc<App>) -> Router {
+    let prefix = app.route_prefix();
+    let base = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("/{prefix}")
+    };
+    let negotiate_route = |handler: MethodRouter<Arc<App>>| {
+        handler
+            .fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    };
+    let missing_route_prefix = base.clone();
+    let cors_origins = app.cors_origins().map(<[String]>::to_vec);
+    let router = Router::new()
+        .route("/", get(status).fallback(status_method_not_allowed))
+        .route(
+            &format!("{base}/negotiate"),
+            negotiate_route(get(negotiate::query_hub).post(negotiate::query_hub)),
+        )
+        .route(
+            &format!("{base}/{{hub}}/negotiate"),
+            negotiate_route(get(negotiate::path_hub).post(negotiate::path_hub)),
+        )
+        .fallback(move |request: Request| not_found(request, missing_route_prefix.clone()))
+        .with_state(app);
+    match cors_origins {
+        Some(origins) => cors::layer(router, &origins),
+        None => router,
+    }
+}
+
+/// `GET /`: readiness, as the Functions host probes it.
+async fn status() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn status_method_not_allowed() -> Response {
+    refuse_method("GET, HEAD")
+}
+
+async fn method_not_allowed() -> Response {
+    refuse_method(NEGOTIATE_METHODS)
+}
+
+fn refuse_method(allow: &'static str) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("this route answers {allow} only"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// Unknown paths are 404, except `/{prefix}/…/negotiate` whose middle is not one path
+/// segment (an empty or slashed hub name): that is a bad hub name, so 400.
+async fn not_found(request: Request, base: String) -> Response {
+    let path = request.uri().path();
+    let hub = path
+        .strip_prefix(base.as_str())
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.strip_suffix("/negotiate"));
+    match hub {
+        Some(_) if request.method() != Method::GET && request.method() != Method::POST => method_not_allowed().await,
+        Some(hub_path) => {
+            let reason = HubName::parse(hub_path)
+                .err()
+                .map_or_else(|| "the hub name is not valid".to_owned(), |error| error.to_string());
+            ApiError::bad_request(reason).into_response()
+        }
+        None => {
+            ApiError::not_found(format!("no such route; negotiate is POST {base}/{{hub}}/negotiate")).into_response()
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The functional core of negotiate: a validated hub and a caller in; the client URL and a
+//! token for one endpoint out, or why there is none. Everything it needs is prepared at start
+//! (see [`crate::startup`]); it knows nothing of HTTP.
+
+use crate::caller::Caller;
+use crate::endpoints::{EndpointRouter, ServiceEndpoint};
+use crate::hub::HubName;
+use crate::tokens::{IssueError, RandomId, TokenIssuer, TokenPolicy};
+
+/// The redirect a SignalR client follows: where to connect, and with which token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NegotiateResponse {
+    /// `{ClientEndpoint | Endpoint}/client/?hub=…&asrs_request_id=…`
+    pub url: String,
+    /// The client access token.
+    pub access_token: String,
+}
+
+/// A successful negotiate and what the log line reports of it.
+#[derive(Debug)]
+pub struct Negotiated<'a> {
+    /// What the client gets.
+    pub response: NegotiateResponse,
+    /// The endpoint chosen.
+    pub endpoint: &'a ServiceEndpoint,
+    /// The hub's name in the service (prefixed, lower-case).
+    pub service_hub: String,
+}
+
+/// Why a negotiate gave no token.
+#[derive(Debug, thiserror::Error)]
+pub enum NegotiateError {
+    /// `SIGNALR_HUBS` does not list the hub.
+    #[error("this function does not serve that hub")]
+    HubNotServed,
+    /// Every endpoint is offline (or the one left just failed).
+    #[error("no SignalR endpoint is available")]
+    NoEndpoint,
+    /// The endpoint's issuer failed.
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+}
+
+/// An endpoint with the way its tokens are issued.
+#[derive(Debug)]
+pub struct ServingEndpoint {
+    /// The endpoint.
+    pub endpoint: ServiceEndpoint,
+    /// How its tokens are made.
+    pub issuer: TokenIssuer,
+}
+
+/// Everything a negotiate needs, prepared at start.
+#[derive(Debug)]
+pub struct Negotiator {
+    endpoints: Vec<ServingEndpoint>,
+    router: EndpointRouter,
+    allowed_hubs: Option<Vec<String>>,
+    application_name: Option<String>,
+    token_policy: TokenPolicy,
+}
+
+impl Negotiator {
+    /// A negotiator over prepared endpoints (in configuration order, as `router` indexes them).
+    pub fn new(
+        endpoints: Vec<ServingEndpoint>,
+        router: EndpointRouter,
+        allowed_hubs: Option<Vec<String>>,
+        application_name: Option<String>,
+        token_policy: TokenPolicy,
+    ) -> Self {
+        Self {
+            endpoints,
+            router,
+            allowed_hubs,
+            application_name,
+            token_policy,
+        }
+    }
+
+    /// The configured endpoints, in order.
+    pub fn endpoints(&self) -> impl Iterator<Item = &ServiceEndpoint> {
+        self.endpoints.iter().map(|serving| &serving.endpoint)
+    }
+
+    /// Negotiates for a hub and a caller at `now` (seconds since the epoch), on the endpoint
+    /// `requested` names if it is online, else on one the router picks; fails over once.
+    pub async fn negotiate(
+        &self,
+        hub: &HubName,
+        caller: &Caller,
+        requested_endpoint: Option<&str>,
+        now: u64,
+    ) -> Result<Negotiated<'_>, NegotiateError> {
+        let service_hub = self.service_hub(hub)?;
+        self.router.ready().await;
+        let mut failed = None;
+        loop {
+            let index = self
+                .router
+                .choose(requested_endpoint, failed)
+                .ok_or(NegotiateError::NoEndpoint)?;
+            match self.issue_on(index, &service_hub, caller, now).await {
+                Ok(response) => return Ok(self.negotiated(index, response, service_hub)),
+                // Passive failover: the endpoint looks down; mark it and try another, once.
+                Err(error)
+                    if error.is_endpoint_failure()
+                        && failed.is_none()
+                        && self.router.mark_offline(index, &error.to_string()) =>
+                {
+                    failed = Some(index);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Negotiates on one endpoint (by index), whatever its health: what `check` samples.
+    pub async fn negotiate_on(
+        &self,
+        index: usize,
+        hub: &HubName,
+        caller: &Caller,
+        now: u64,
+    ) -> Result<Negotiated<'_>, NegotiateError> {
+        let service_hub = self.service_hub(hub)?;
+        let response = self.issue_on(index, &service_hub, caller, now).await?;
+        Ok(self.negotiated(index, response, service_hub))
+    }
+
+    /// The service's name for a hub this function serves.
+    fn service_hub(&self, hub: &HubName) -> Result<String, NegotiateError> {
+        if let Some(allowed) = &self.allowed_hubs {
+            if !allowed.iter().any(|name| name.eq_ignore_ascii_case(hub)) {
+                return Err(NegotiateError::HubNotServed);
+            }
+        }
+        Ok(hub.service_name(self.application_name.as_deref()))
+    }
+
+    fn negotiated(&self, index: usize, response: NegotiateResponse, service_hub: String) -> Negotiated<'_> {
+        Negotiated {
+            response,
+            endpoint: &self.endpoints[index].endpoint,
+            service_hub,
+        }
+    }
+
+    async fn issue_on(
+        &self,
+        index: usize,
+        service_hub: &str,
+        caller: &Caller,
+        now: u64,
+    ) -> Result<NegotiateResponse, IssueError> {
+        let serving = &self.endpoints[index];
+        let access_token = serving
+            .issuer
+            .issue(
+                &serving.endpoint,
+                service_hub,
+                caller.user_id.as_deref(),
+                &caller.claims,
+                &self.token_policy,
+                now,
+            )
+            .await?;
+        let url = serving
+            .endpoint
+            .client_url(service_hub, RandomId::generate().as_str());
+        Ok(NegotiateResponse { url, access_token })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+    use crate::startup::App;
+
+    fn negotiator(vars: &[(&str, &str)]) -> App {
+        let settings = Settings::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        App::new(&settings).unwrap()
+    }
+
+    fn hub(name: &str) -> HubName {
+        HubName::parse(name).unwrap()
+    }
+
+    #[tokio::test]
+    async fn negotiates_with_the_lower_cased_prefixed_hub() {
+        let app = negotiator(&[("SIGNALR_APPLICATION_NAME", "App")]);
+        let n = app.negotiator();
+        let done = n.negotiate(&hub("Chat"), &Caller::default(), None, 100).await.unwrap();
+        assert_eq!(done.service_hub, "app_chat");
+        assert!(
+            done.response
+                .url
+                .starts_with("http://localhost:8999/client/?hub=app_chat&asrs_request_id="),
+            "{}",
+            done.response.url
+        );
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_fresh_and_url_safe() {
+        let app = negotiator(&[]);
+        let n = app.negotiator();
+        let a = n
+            .negotiate(&hub("chat"), &Caller::default(), None, 0)
+            .await
+            .unwrap()
+            .response
+            .url;
+        let b = n
+            .negotiate(&hub("chat"), &Caller::default(), None, 0)
+            .await
+            .unwrap()
+            .response
+            .url;
+        assert_ne!(a, b);
+        let id = a.rsplit_once("asrs_request_id=").unwrap().1;
+        assert!(
+            id.len() >= 16 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{id}"
+        );
+    }
+
+    #[tokio::test]
+    async fn refuses_unlisted_hubs() {
+        let app = negotiator(&[("SIGNALR_HUBS", "chat")]);
+        let n = app.negotiator();
+        assert!(matches!(
+            n.negotiate(&hub("news"), &Caller::default(), None, 0).await,
+            Err(NegotiateError::HubNotServed)
+        ));
+        assert!(n.negotiate(&hub("CHAT"), &Caller::default(), None, 0).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_long_application_name_and_hub_still_fit() {
+        let app = negotiator(&[("SIGNALR_APPLICATION_NAME", &"a".repeat(128))]);
+        // A hub name of 128 plus a 128-character application name stays well under 4096.
+        assert!(
+            app.negotiator()
+                .negotiate(&hub(&"h".repeat(128)), &Caller::default(), None, 0)
+                .await
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! The SignalR service's REST API as this function uses it with Microsoft Entra ID:
+//! `generateToken` (a client token made by the service) and `auth/accessKey` (a temporary key
+//! to sign with locally).
+//!
+//! Every call goes through the process's one HTTP client (connections are reused), is bounded
+//! by a per-attempt timeout and an overall deadline, and is retried once on a connect error,
+//! a timeout, 502/503/504, or 429 (after `Retry-After`, when that fits in the deadline).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::time::{Instant, timeout_at};
+
+use crate::entra::{EntraError, EntraTokenSource};
+
+/// `api-version` of the generateToken call.
+pub const GENERATE_TOKEN_API_VERSION: &str = "2022-11-01";
+
+/// How long calls to Entra and the service may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamLimits {
+    /// One HTTP attempt (and the connect timeout of the process's HTTP client).
+    pub attempt_timeout: Duration,
+    /// Everything a negotiate waits for upstream: the Entra token and all attempts.
+    pub deadline: Duration,
+}
+
+impl Default for UpstreamLimits {
+    fn default() -> Self {
+        Self {
+            attempt_timeout: Duration::from_secs(3),
+            deadline: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a call upstream did not give what was needed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// The credential could not get a Microsoft Entra token.
+    #[error(transparent)]
+    Entra(#[from] EntraError),
+    /// The credential (named) did not get a token within the deadline.
+    #[error("timed out getting a Microsoft Entra token with {0}")]
+    EntraTimeout(&'static str),
+    /// 401 or 403: the service does not accept this function's identity.
+    #[error("the SignalR service refused this function's identity ({0})")]
+    Refused(u16),
+    /// Another status that is not success.
+    #[error("the SignalR service answered {0}")]
+    Status(u16),
+    /// 429 that did not clear within the deadline.
+    #[error("the SignalR service is throttling requests (429)")]
+    Throttled,
+    /// No answer within the deadline.
+    #[error("the SignalR service did not answer in time")]
+    Timeout,
+    /// No connection.
+    #[error("could not reach the SignalR service")]
+    Unreachable,
+    /// A 2xx whose body is not what the API documents.
+    #[error("the SignalR service answered with an unexpected body")]
+    Malformed,
+}
+
+impl UpstreamError {
+    /// A connect error, timeout or 5xx: the endpoint looks down (for failover).
+    pub fn is_endpoint_failure(&self) -> bool {
+        matches!(self, Self::Timeout | Self::Unreachable) || matches!(self, Self::Status(status) if *status >= 500)
+    }
+}
+
+/// A temporary access key issued by the service (`KeyId` goes in the token header as `kid`).
+#[derive(Deserialize)]
+pub struct IssuedKey {
+    /// `KeyId`, sent back as the token header's `kid`.
+    #[serde(rename = "KeyId")]
+    pub key_id: String,
+    /// `AccessKey`, the secret to sign with.
+    #[serde(rename = "AccessKey")]
+    pub access_key: String,
+}
+
+impl std::fmt::Debug for IssuedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedKey")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct GeneratedToken {
+    token: String,
+}
+
+/// The REST API client: one HTTP client and the limits.
+#[derive(Debug, Clone)]
+pub struct ServiceApi {
+    http: reqwest::Client,
+    limits: UpstreamLimits,
+}
+
+impl ServiceApi {
+    pub fn new(http: reqwest::Client, limits: UpstreamLimits) -> Self {
+        Self { http, limits }
+    }
+
+    /// The process's one HTTP client (Entra credentials send through it too).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn limits(&self) -> UpstreamLimits {
+        self.limits
+    }
+
+    /// `POST {server}/api/hubs/{hub}/:generateToken?api-version=2022-11-01&minutesToExpire=…[&userId=…]`
+    pub async fn generate_token(
+        &self,
+        entra: &EntraTokenSource,
+        server_base: &str,
+        service_hub: &str,
+        user_id: Option<&str>,
+        lifetime_secs: u64,
+    ) -> Result<String, UpstreamError> {
+        let deadline = Instant::now() + self.limits.deadline;
+        let bearer = entra_token(entra, deadline).await?;
+        let mut url = url::Url::parse(&format!("{server_base}/api/hubs/{service_hub}/:generateToken"))
+            .map_err(|_| UpstreamError::Status(404))?;
+        url.query_pairs_mut()
+            .append_pair("api-version", GENERATE_TOKEN_API_VERSION)
+            .append_pair("minutesToExpire", &lifetime_secs.div_ceil(60).to_string());
+        if let Some(user_id) = user_id {
+            url.query_pairs_mut().append_pair("userId", user_id);
+        }
+        let body = self
+            .send(deadline, || {
+                self.http
+                    .post(url.clone())
+                    .bearer_auth(bearer.secret())
+                    .header("content-length", "0")
+            })
+            .await?;
+        let generated: GeneratedToken = serde_json::from_slice(&body).map_err(|_| UpstreamError::Malformed)?;
+        if generated.token.is_empty() {
+            return Err(UpstreamError::Malformed);
+        }
+        Ok(generated.token)
+    }
+
+    /// `GET {server}/api/v1/auth/accessKey`
+    pub async fn fetch_access_key(
+        &self,
+        entra: &EntraTokenSource,
+        server_base: &str,
+    ) -> Result<IssuedKey, UpstreamError> {
+        let deadline = Instant::now() + self.limits.deadline;
+        let bearer = entra_token(entra, deadline).await?;
+        let url = format!("{server_base}/api/v1/auth/accessKey");
+        let body = self
+            .send(deadline, || self.http.get(&url).bearer_auth(bearer.secret()))
+            .await?;
+        let key: IssuedKey = serde_json::from_slice(&body).map_err(|_| UpstreamError::Malformed)?;
+        if key.key_id.is_empty() || key.access_key.is_empty() {
+            return Err(UpstreamError::Malformed);
+        }
+        Ok(key)
+    }
+
+    /// Sends with at most one retry, within `deadline`; returns the body of a 2xx answer.
+    async fn send(
+        &self,
+        deadline: Instant,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<bytes::Bytes, UpstreamError> {
+        let mut retried = false;
+        loop {
+            let attempt_end = deadline.min(Instant::now() + self.limits.attempt_timeout);
+            let failure = match timeout_at(attempt_end, attempt(request())).await {
+                Ok(Ok(body)) => return Ok(body),
+                Ok(Err(failure)) => failure,
+                Err(_) => Attempt::Failed(UpstreamError::Timeout),
+            };
+            let (error, wait) = match failure {
+                Attempt::Failed(error) => (error, Duration::ZERO),
+                Attempt::Throttled(retry_after) => (UpstreamError::Throttled, retry_after),
+                Attempt::Final(error) => return Err(error),
+            };
+            let retry_at = Instant::now() + wait;
+            // A retry needs time for the wait and a useful attempt after it.
+            if retried || retry_at + Duration::from_millis(50) >= deadline {
+                return Err(error);
+            }
+            retried = true;
+            tracing::debug!(%error, "retrying the SignalR service call");
+            tokio::time::sleep_until(retry_at).await;
+        }
+    }
+}
+
+enum Attempt {
+    /// May be retried at once.
+    Failed(UpstreamError),
+    /// 429: may be retried after this long.
+    Throttled(Duration),
+    /// Not worth retrying.
+    Final(UpstreamError),
+}
+
+async fn attempt(request: reqwest::RequestBuilder) -> Result<bytes::Bytes, Attempt> {
+    let response = request.send().await.map_err(|error| {
+        Attempt::Failed(if error.is_timeout() {
+            UpstreamError::Timeout
+        } else {
+            UpstreamError::Unreachable
+        })
+    })?;
+    let status = response.status().as_u16();
+    match status {
+        200..=299 => response
+            .bytes()
+            .await
+            .map_err(|_| Attempt::Failed(UpstreamError::Unreachable)),
+        401 | 403 => Err(Attempt::Final(UpstreamError::Refused(status))),
+        429 => Err(Attempt::Throttled(retry_after(response.headers()))),
+        502..=504 => Err(Attempt::Failed(UpstreamError::Status(status))),
+        _ => Err(Attempt::Final(UpstreamError::Status(status))),
+    }
+}
+
+/// `Retry-After` in seconds (the service sends seconds); 1 s when absent or unreadable.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(1), Duration::from_secs)
+}
+
+async fn entra_token(
+    entra: &EntraTokenSource,
+    deadline: Instant,
+) -> Result<azure_core::credentials::Secret, UpstreamError> {
+    match timeout_at(deadline, entra.token()).await {
+        Ok(Ok(token)) => Ok(token),
+        Ok(Err(error)) => {
+            tracing::warn!(credential = error.credential, detail = %error.detail, "Microsoft Entra token request failed");
+            Err(UpstreamError::Entra(error))
+        }
+        Err(_) => Err(UpstreamError::EntraTimeout(entra.name())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_failures_are_connect_timeout_and_5xx() {
+        assert!(UpstreamError::Timeout.is_endpoint_failure());
+        assert!(UpstreamError::Unreachable.is_endpoint_failure());
+        assert!(UpstreamError::Status(503).is_endpoint_failure());
+        assert!(!UpstreamError::Status(404).is_endpoint_failure());
+        assert!(!UpstreamError::Refused(401).is_endpoint_failure());
+        assert!(!UpstreamError::Throttled.is_endpoint_failure());
+    }
+
+    #[test]
+    fn retry_after_reads_seconds() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after(&headers), Duration::from_secs(1));
+        headers.insert(reqwest::header::RETRY_AFTER, "0".parse().unwrap());
+        assert_eq!(retry_after(&headers), Duration::ZERO);
+        headers.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn issued_key_debug_hides_the_key() {
+        let key: IssuedKey = serde_json::from_str(r#"{"KeyId":"k1","AccessKey":"TEMP-SECRET"}"#).unwrap();
+        assert!(!format!("{key:?}").contains("TEMP-SECRET"));
+    }
+}

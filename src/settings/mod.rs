@@ -1,0 +1,623 @@
+//! Settings, read once from the environment at start.
+//!
+//! Every setting is declared once in [`table`]. Every mistake is found here, before the first
+//! request, and reported with the name of the setting at fault; a value is never echoed,
+//! since connection strings hold keys. The domain types built here ([`ServiceEndpoint`],
+//! [`TokenPolicy`], [`CallerPolicy`], …) are what the composition root assembles.
+
+pub mod aws_secrets;
+mod caller;
+mod endpoints;
+mod environment;
+mod serving;
+pub mod table;
+mod tokens;
+mod upstream;
+
+use std::time::Duration;
+
+use crate::caller::{CallerPolicy, OidcSettings};
+use crate::endpoints::ServiceEndpoint;
+use crate::hub::HubName;
+use crate::service::UpstreamLimits;
+use crate::tokens::{EntraMode, TokenPolicy};
+
+pub use environment::{Environment, SettingError};
+pub use serving::Host;
+
+/// Everything the function is configured with.
+#[derive(Debug)]
+pub struct Settings {
+    /// The SignalR instances, in configuration order.
+    pub endpoints: Vec<ServiceEndpoint>,
+    /// Route prefix without leading or trailing `/` (`api` by default; may be empty).
+    pub route_prefix: String,
+    /// Hub for `/{prefix}/negotiate` without `?hub=`.
+    pub default_hub: Option<HubName>,
+    /// When set, the only hubs served (lower-case).
+    pub allowed_hubs: Option<Vec<String>>,
+    /// `SIGNALR_APPLICATION_NAME`: prefix of hub names in the service.
+    pub application_name: Option<String>,
+    /// Lifetime and unique claim of every token.
+    pub token_policy: TokenPolicy,
+    /// How Entra endpoints get client tokens.
+    pub entra_mode: EntraMode,
+    /// Bounds on calls to Entra and the service's REST API.
+    pub upstream: UpstreamLimits,
+    /// Time between health probe rounds (with more than one endpoint).
+    pub health_interval: Duration,
+    /// Browser origins allowed to call negotiate (`SIGNALR_CORS_ORIGINS`); `None` turns CORS off.
+    pub cors_origins: Option<Vec<String>>,
+    /// Where the caller's identity comes from, and which claims reach the token.
+    pub caller: CallerPolicy,
+    /// The OIDC provider, when `oidc` is a source.
+    pub oidc: Option<OidcSettings>,
+    /// Where the binary serves from.
+    pub host: Host,
+    /// `RUST_LOG`, when set.
+    pub log_filter: Option<String>,
+    /// Things to log once logging is up (the settings are read before).
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Reads settings from `(name, value)` pairs (a test's own, or the environment's).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, SettingError> {
+        let env = Environment::new(vars);
+        Self::from_environment(&env, Host::detect(&env)?)
+    }
+
+    /// Reads settings from the environment, for a host already detected.
+    pub fn from_environment(env: &Environment, host: Host) -> Result<Self, SettingError> {
+        let mut warnings = Vec::new();
+        let endpoints = endpoints::endpoints(env, &mut warnings)?;
+        let hubs = serving::hubs(env)?;
+        let entra_mode = upstream::entra_mode(env, &endpoints)?;
+        let token_policy = tokens::token_policy(env)?;
+        let (caller, oidc) = caller::caller(env, token_policy.unique_claim.as_deref(), &mut warnings)?;
+        Ok(Self {
+            endpoints,
+            route_prefix: serving::route_prefix(env)?,
+            default_hub: hubs.default_hub,
+            allowed_hubs: hubs.allowed_hubs,
+            application_name: hubs.application_name,
+            token_policy,
+            entra_mode,
+            upstream: upstream::upstream_limits(env)?,
+            health_interval: upstream::health_interval(env)?,
+            cors_origins: serving::cors_origins(env)?,
+            caller,
+            oidc,
+            host,
+            log_filter: env.value(&table::RUST_LOG).map(str::to_owned),
+            warnings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoints::{Authentication, EndpointType, EntraCredential};
+
+    const KEY: &str = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvu";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Settings, SettingError> {
+        Settings::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    fn error(vars: &[(&str, &str)]) -> SettingError {
+        let error = config(vars).expect_err("should be refused");
+        assert!(!error.to_string().contains(KEY), "echoes the key: {error}");
+        error
+    }
+
+    fn cs() -> String {
+        format!("Endpoint=https://demo.service.signalr.net;AccessKey={KEY};Version=1.0;")
+    }
+
+    #[test]
+    fn nothing_set_serves_the_emulator_default_with_a_warning() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.endpoints.len(), 1);
+        assert_eq!(
+            config.endpoints[0].client_url("chat", "r"),
+            "http://localhost:8999/client/?hub=chat&asrs_request_id=r"
+        );
+        assert_eq!(config.warnings.len(), 1);
+        assert!(config.warnings[0].contains("emulator"));
+        assert_eq!(config.route_prefix, "api");
+        assert_eq!(config.token_policy, TokenPolicy::default());
+        assert_eq!(config.health_interval, Duration::from_secs(120), "the SDK's interval");
+        assert_eq!(config.host, Host::Local("127.0.0.1:7071".parse().unwrap()));
+    }
+
+    #[test]
+    fn each_single_endpoint_form_is_read() {
+        for name in [
+            "Azure__SignalR__ConnectionString",
+            "Azure:SignalR:ConnectionString",
+            "AzureSignalRConnectionString",
+            "azuresignalrconnectionstring",
+        ] {
+            let config = config(&[(name, &cs())]).unwrap();
+            assert!(config.warnings.is_empty(), "{name}");
+            assert_eq!(
+                config.endpoints[0].audience("h"),
+                "https://demo.service.signalr.net/client/?hub=h"
+            );
+        }
+    }
+
+    #[test]
+    fn both_forms_must_agree() {
+        assert!(
+            config(&[
+                ("AzureSignalRConnectionString", &cs()),
+                ("Azure__SignalR__ConnectionString", &cs())
+            ])
+            .is_ok()
+        );
+        let other = cs().replace("demo", "other");
+        let e = error(&[
+            ("Azure__SignalR__ConnectionString", &cs()),
+            ("AzureSignalRConnectionString", &other),
+        ]);
+        assert_eq!(e.setting, "AzureSignalRConnectionString");
+        assert_eq!(
+            e.message,
+            "differs from Azure__SignalR__ConnectionString: set the connection string in one of them only"
+        );
+    }
+
+    #[test]
+    fn a_malformed_connection_string_names_the_setting_and_not_the_key() {
+        let e = error(&[("AzureSignalRConnectionString", &format!("AccessKey={KEY}"))]);
+        assert_eq!(e.setting, "AzureSignalRConnectionString");
+        assert!(e.message.contains("no Endpoint"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "setting AzureSignalRConnectionString: the connection string has no Endpoint (expected Endpoint=https://<name>.service.signalr.net;...)"
+        );
+        let e = error(&[(
+            "Azure:SignalR:ConnectionString",
+            &format!("Endpoint=https://a;AccessKey={KEY};Port=0"),
+        )]);
+        assert_eq!(e.setting, "Azure:SignalR:ConnectionString");
+        let e = error(&[("AzureSignalRConnectionString", "  ")]);
+        assert!(e.message.starts_with("is empty"), "{e}");
+    }
+
+    fn named(vars: &[(&str, &str)]) -> Vec<(String, EndpointType, String)> {
+        config(vars)
+            .unwrap()
+            .endpoints
+            .iter()
+            .map(|e| (e.name().to_owned(), e.endpoint_type(), e.endpoint_url().to_owned()))
+            .collect()
+    }
+
+    fn cs_for(host: &str) -> String {
+        format!("Endpoint=https://{host}.service.signalr.net;AccessKey={KEY};Version=1.0;")
+    }
+
+    #[test]
+    fn named_endpoints_in_every_form() {
+        let (east, west, north, south) = (cs_for("east"), cs_for("west"), cs_for("north"), cs_for("south"));
+        let got = named(&[
+            ("Azure__SignalR__ConnectionString__east", &east),
+            ("Azure:SignalR:ConnectionString:west:secondary", &west),
+            ("Azure__SignalR__Endpoints__north__Primary", &north),
+            (
+                "Azure__SignalR__Endpoints__south__serviceUri",
+                "https://south.service.signalr.net",
+            ),
+            ("Azure__SignalR__Endpoints__south__type", "secondary"),
+            (
+                "Azure__SignalR__Endpoints__south__clientEndpoint",
+                "https://proxy.example.com",
+            ),
+            ("AzureSignalRConnectionString", &south.replace("south", "default")),
+        ]);
+        let expect =
+            |name: &str, kind, host: &str| (name.to_owned(), kind, format!("https://{host}.service.signalr.net"));
+        assert_eq!(got.len(), 5, "{got:?}");
+        assert!(got.contains(&expect("", EndpointType::Primary, "default")));
+        assert!(got.contains(&expect("east", EndpointType::Primary, "east")));
+        assert!(got.contains(&expect("west", EndpointType::Secondary, "west")));
+        assert!(got.contains(&expect("north", EndpointType::Primary, "north")));
+        assert!(got.contains(&expect("south", EndpointType::Secondary, "south")));
+        let config = config(&[
+            (
+                "Azure__SignalR__Endpoints__south__serviceUri",
+                "https://south.service.signalr.net",
+            ),
+            (
+                "Azure__SignalR__Endpoints__south__clientEndpoint",
+                "https://proxy.example.com/sig",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.endpoints[0].client_url("h", "r"),
+            "https://proxy.example.com/sig/client/?hub=h&asrs_request_id=r"
+        );
+        assert_eq!(
+            config.endpoints[0].source(),
+            "Azure__SignalR__Endpoints__south__serviceUri"
+        );
+    }
+
+    #[test]
+    fn the_same_url_collapses_and_primary_wins() {
+        let got = named(&[
+            ("Azure__SignalR__ConnectionString__a__secondary", &cs_for("same")),
+            (
+                "Azure__SignalR__ConnectionString__b",
+                &cs_for("same").replace(";Version=1.0;", ";Port=443;"),
+            ),
+            ("Azure__SignalR__ConnectionString__c", &cs_for("other")),
+        ]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.contains(&(
+            "b".to_owned(),
+            EndpointType::Primary,
+            "https://same.service.signalr.net".to_owned()
+        )));
+        let config = config(&[
+            ("Azure__SignalR__ConnectionString__a", &cs_for("same")),
+            ("Azure__SignalR__ConnectionString__b", &cs_for("same")),
+        ])
+        .unwrap();
+        assert_eq!(config.endpoints.len(), 1);
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("name the same SignalR endpoint"))
+        );
+    }
+
+    #[test]
+    fn named_endpoint_mistakes_stop_the_start() {
+        let (east, west) = (cs_for("east"), cs_for("west"));
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
+            (
+                &[("Azure__SignalR__ConnectionString__east__secondary", &east)],
+                "Azure__SignalR__ConnectionString__east__secondary",
+                "no endpoint is primary",
+            ),
+            (
+                &[("Azure__SignalR__ConnectionString__east__tertiary", &east)],
+                "Azure__SignalR__ConnectionString__east__tertiary",
+                "neither primary nor secondary",
+            ),
+            (
+                &[
+                    ("Azure__SignalR__ConnectionString__east", &east),
+                    ("Azure__SignalR__ConnectionString__east__secondary", &west),
+                ],
+                "Azure__SignalR__ConnectionString__east",
+                "configured more than once",
+            ),
+            (
+                &[
+                    ("Azure__SignalR__ConnectionString__east", &east),
+                    ("Azure__SignalR__Endpoints__east", &west),
+                ],
+                "Azure__SignalR__Endpoints__east",
+                "also set under",
+            ),
+            (
+                &[("Azure__SignalR__Endpoints__east__clientId", "c")],
+                "Azure__SignalR__Endpoints__east__clientId",
+                "needs Azure__SignalR__Endpoints__east__serviceUri",
+            ),
+            (
+                &[("Azure__SignalR__Endpoints__east", "Endpoint=https://x")],
+                "Azure__SignalR__Endpoints__east",
+                "AccessKey is required",
+            ),
+            (
+                &[("Azure__SignalR__Endpoints__east__primary__x", &east)],
+                "Azure__SignalR__Endpoints__east__primary__x",
+                "not understood",
+            ),
+        ];
+        for (vars, setting, reason) in cases {
+            let e = error(vars);
+            assert_eq!(e.setting, *setting, "{vars:?}: {e}");
+            assert!(e.message.contains(reason), "{vars:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn entra_connection_strings_are_accepted_but_certificates_refused_at_start() {
+        let msi = config(&[(
+            "AzureSignalRConnectionString",
+            "Endpoint=https://a.service.signalr.net;AuthType=azure.msi;Version=1.0",
+        )])
+        .unwrap();
+        assert!(matches!(
+            msi.endpoints[0].auth(),
+            Authentication::MicrosoftEntra(EntraCredential::ManagedIdentity { client_id: None })
+        ));
+        assert_eq!(msi.entra_mode, EntraMode::GenerateToken);
+        let settings = config(&[(
+            "AzureSignalRConnectionString",
+            "Endpoint=https://a;AuthType=azure.app;ClientId=c;TenantId=t;ClientCert=/c.pem",
+        )])
+        .unwrap();
+        let Err(crate::startup::StartupError::Setting(e)) = crate::startup::App::new(&settings) else {
+            panic!("a client certificate should stop the start");
+        };
+        assert_eq!(e.setting, "AzureSignalRConnectionString");
+        assert!(
+            e.message
+                .contains("client certificates (ClientCert) are not supported in this build"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn identity_based_settings_make_an_entra_endpoint() {
+        let msi = config(&[
+            (
+                "AzureSignalRConnectionString__serviceUri",
+                "https://a.service.signalr.net",
+            ),
+            ("AzureSignalRConnectionString__credential", "managedidentity"),
+            ("AzureSignalRConnectionString__clientId", "0000-1111"),
+            (
+                "AzureSignalRConnectionString__clientEndpoint",
+                "https://proxy.example.com",
+            ),
+            ("AzureSignalRConnectionString__serverEndpoint", "http://10.1.2.3:8080"),
+        ])
+        .unwrap();
+        let endpoint = &msi.endpoints[0];
+        assert!(matches!(
+            endpoint.auth(),
+            Authentication::MicrosoftEntra(EntraCredential::ManagedIdentity { client_id: Some(id) }) if id == "0000-1111"
+        ));
+        assert_eq!(
+            endpoint.client_url("h", "r"),
+            "https://proxy.example.com/client/?hub=h&asrs_request_id=r"
+        );
+        assert_eq!(endpoint.audience("h"), "https://a.service.signalr.net/client/?hub=h");
+        assert_eq!(endpoint.server_base(), "http://10.1.2.3:8080");
+        assert_eq!(endpoint.source(), "AzureSignalRConnectionString__serviceUri");
+
+        let app = config(&[
+            (
+                "AzureSignalRConnectionString__serviceUri",
+                "https://a.service.signalr.net",
+            ),
+            ("AzureSignalRConnectionString__tenantId", "t"),
+            ("AzureSignalRConnectionString__clientId", "c"),
+            ("AzureSignalRConnectionString__clientSecret", "s"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            app.endpoints[0].auth(),
+            Authentication::MicrosoftEntra(EntraCredential::ClientSecret { .. })
+        ));
+        let default = config(&[(
+            "AzureSignalRConnectionString:serviceUri",
+            "https://a.service.signalr.net",
+        )])
+        .unwrap();
+        assert!(matches!(
+            default.endpoints[0].auth(),
+            Authentication::MicrosoftEntra(EntraCredential::Default { client_id: None })
+        ));
+    }
+
+    #[test]
+    fn identity_based_mistakes_name_the_setting() {
+        let uri = ("AzureSignalRConnectionString__serviceUri", "https://a");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("AzureSignalRConnectionString__serviceUri", "a.service.signalr.net")],
+                "AzureSignalRConnectionString__serviceUri",
+            ),
+            (
+                &[("AzureSignalRConnectionString__clientId", "c")],
+                "AzureSignalRConnectionString__clientId",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__credential", "certificate")],
+                "AzureSignalRConnectionString__credential",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__tenantId", "t")],
+                "AzureSignalRConnectionString__clientSecret",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__clientSecret", "s")],
+                "AzureSignalRConnectionString__tenantId",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__type", "tertiary")],
+                "AzureSignalRConnectionString__type",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__serverEndpoint", "ftp://x")],
+                "AzureSignalRConnectionString__serverEndpoint",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString", "Endpoint=https://a;AccessKey=k")],
+                "AzureSignalRConnectionString",
+            ),
+        ];
+        for (vars, setting) in cases {
+            assert_eq!(error(vars).setting, *setting, "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn entra_mode_and_custom_claims() {
+        let entra = ("AzureSignalRConnectionString", "Endpoint=https://a;AuthType=azure");
+        assert_eq!(
+            config(&[entra, ("SIGNALR_ENTRA_MODE", "access-key")])
+                .unwrap()
+                .entra_mode,
+            EntraMode::AccessKey
+        );
+        assert_eq!(
+            error(&[entra, ("SIGNALR_ENTRA_MODE", "sign")]).setting,
+            "SIGNALR_ENTRA_MODE"
+        );
+        let e = error(&[entra, ("SIGNALR_CLAIMS", r#"{"tier":"gold"}"#)]);
+        assert_eq!(e.setting, "SIGNALR_CLAIMS");
+        assert!(e.message.contains("SIGNALR_ENTRA_MODE=access-key"), "{e}");
+        assert!(
+            config(&[
+                entra,
+                ("SIGNALR_ENTRA_MODE", "access-key"),
+                ("SIGNALR_COPY_CLAIMS", "email")
+            ])
+            .is_ok()
+        );
+        // With access keys, custom claims need no special mode.
+        assert!(config(&[("SIGNALR_CLAIMS", r#"{"tier":"gold"}"#)]).is_ok());
+    }
+
+    #[test]
+    fn upstream_limits_are_milliseconds() {
+        let limits = config(&[
+            ("SIGNALR_UPSTREAM_TIMEOUT_MS", "250"),
+            ("SIGNALR_UPSTREAM_DEADLINE_MS", "900"),
+        ])
+        .unwrap()
+        .upstream;
+        assert_eq!(limits.attempt_timeout, Duration::from_millis(250));
+        assert_eq!(limits.deadline, Duration::from_millis(900));
+        assert_eq!(config(&[]).unwrap().upstream, UpstreamLimits::default());
+        assert_eq!(
+            error(&[("SIGNALR_UPSTREAM_DEADLINE_MS", "0")]).setting,
+            "SIGNALR_UPSTREAM_DEADLINE_MS"
+        );
+    }
+
+    #[test]
+    fn token_lifetime_is_1_to_86400_seconds() {
+        assert_eq!(
+            config(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", "300")])
+                .unwrap()
+                .token_policy
+                .lifetime_secs,
+            300
+        );
+        assert_eq!(
+            config(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", "86400")])
+                .unwrap()
+                .token_policy
+                .lifetime_secs,
+            86400
+        );
+        for bad in ["0", "86401", "-5", "1h", "3600.5"] {
+            let e = error(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", bad)]);
+            assert_eq!(e.setting, "SIGNALR_TOKEN_LIFETIME_SECONDS", "{bad}");
+            assert_eq!(e.message, "must be a whole number of seconds from 1 to 86400");
+        }
+    }
+
+    #[test]
+    fn unique_claim_can_be_renamed_disabled_but_not_clash() {
+        assert_eq!(
+            config(&[("SIGNALR_UNIQUE_CLAIM", "jti")])
+                .unwrap()
+                .token_policy
+                .unique_claim
+                .as_deref(),
+            Some("jti")
+        );
+        assert_eq!(
+            config(&[("SIGNALR_UNIQUE_CLAIM", "")])
+                .unwrap()
+                .token_policy
+                .unique_claim,
+            None
+        );
+        for reserved in ["aud", "exp", "nameid", "asrs.s.uid"] {
+            assert_eq!(
+                error(&[("SIGNALR_UNIQUE_CLAIM", reserved)]).setting,
+                "SIGNALR_UNIQUE_CLAIM"
+            );
+        }
+    }
+
+    #[test]
+    fn hubs_and_application_name_are_validated() {
+        let config_ok = config(&[
+            ("SIGNALR_HUB", "Chat"),
+            ("SIGNALR_HUBS", "chat, News"),
+            ("SIGNALR_APPLICATION_NAME", "app1"),
+        ])
+        .unwrap();
+        assert_eq!(config_ok.default_hub.as_deref(), Some("Chat"));
+        assert_eq!(config_ok.allowed_hubs, Some(vec!["chat".to_owned(), "news".to_owned()]));
+        assert_eq!(config_ok.application_name.as_deref(), Some("app1"));
+        assert_eq!(error(&[("SIGNALR_HUB", "a/b")]).setting, "SIGNALR_HUB");
+        assert_eq!(error(&[("SIGNALR_HUBS", "chat,a&b")]).setting, "SIGNALR_HUBS");
+        let e = error(&[("SIGNALR_HUB", "other"), ("SIGNALR_HUBS", "chat")]);
+        assert_eq!(e.message, "is not one of the hubs listed in SIGNALR_HUBS");
+        assert_eq!(
+            error(&[("SIGNALR_APPLICATION_NAME", "my-app")]).setting,
+            "SIGNALR_APPLICATION_NAME"
+        );
+    }
+
+    #[test]
+    fn route_prefix_is_trimmed_and_checked() {
+        assert_eq!(
+            config(&[("SIGNALR_ROUTE_PREFIX", "/signalr/")]).unwrap().route_prefix,
+            "signalr"
+        );
+        assert_eq!(config(&[("SIGNALR_ROUTE_PREFIX", "")]).unwrap().route_prefix, "");
+        assert_eq!(
+            config(&[("SIGNALR_ROUTE_PREFIX", "v1/api")]).unwrap().route_prefix,
+            "v1/api"
+        );
+        for bad in ["{hub}", "a//b", "a b", "*rest"] {
+            assert_eq!(
+                error(&[("SIGNALR_ROUTE_PREFIX", bad)]).setting,
+                "SIGNALR_ROUTE_PREFIX",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_is_lambda_then_functions_then_local() {
+        assert_eq!(
+            config(&[
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "1")
+            ])
+            .unwrap()
+            .host,
+            Host::Lambda
+        );
+        assert_eq!(
+            config(&[
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "40001"),
+                ("SIGNALR_LISTEN", "0.0.0.0:1")
+            ])
+            .unwrap()
+            .host,
+            Host::Functions("127.0.0.1:40001".parse().unwrap())
+        );
+        assert_eq!(
+            config(&[("SIGNALR_LISTEN", "0.0.0.0:8080")]).unwrap().host,
+            Host::Local("0.0.0.0:8080".parse().unwrap())
+        );
+        assert_eq!(
+            error(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "http")]).setting,
+            "FUNCTIONS_CUSTOMHANDLER_PORT"
+        );
+        assert_eq!(error(&[("SIGNALR_LISTEN", "localhost")]).setting, "SIGNALR_LISTEN");
+    }
+}
