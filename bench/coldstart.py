@@ -6,7 +6,7 @@ just before the process is spawned and stops when the first negotiate answers 20
 polled every 0.2 ms until it accepts).
 
 Lambda mode: the process is started with AWS_LAMBDA_RUNTIME_API pointing at a fake Lambda
-Runtime API served here, which speaks the protocol of the tests' fake (tests/lambda_runtime.rs):
+Runtime API served here, which speaks the protocol of the tests' fake (tests/it/lambda_runtime.rs):
 `GET /2018-06-01/runtime/invocation/next` hands out one API Gateway HTTP API event with the
 `Lambda-Runtime-*` headers, and the clock stops when the function posts a 200 answer to
 `/2018-06-01/runtime/invocation/{id}/response`. That is Lambda's init plus the first invoke,
