@@ -17,11 +17,7 @@ use http_body_util::BodyExt as _;
 use serde_json::json;
 use tower::ServiceExt as _;
 
-use signalr_negotiate::access_key::AccessKey;
-use signalr_negotiate::app;
-use signalr_negotiate::config::Config;
-use signalr_negotiate::connection_string::ConnectionString;
-use signalr_negotiate::token::{self, AccessTokenClaims, TokenPolicy};
+use signalr_negotiate::{AccessKey, AccessTokenClaims, App, ConnectionString, Settings, TokenPolicy, router, sign};
 
 /// A realistic access key: 44 characters, as the portal shows them.
 const ACCESS_KEY: &str = "Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OWFiY2RlZmdoaWo=";
@@ -122,12 +118,12 @@ fn bench_token(c: &mut Criterion) {
     group.bench_function("sign (claims with a fresh unique value, HS256)", |b| {
         b.iter(|| {
             let claims = AccessTokenClaims::new(black_box(audience), None, &policy, issued_at);
-            token::sign(&key, &claims).expect("signs")
+            sign(&key, &claims).expect("signs")
         });
     });
     group.bench_function("sign (fixed claims, HS256 only)", |b| {
         let claims = AccessTokenClaims::new(audience, None, &policy, issued_at);
-        b.iter(|| token::sign(&key, black_box(&claims)).expect("signs"));
+        b.iter(|| sign(&key, black_box(&claims)).expect("signs"));
     });
     group.finish();
 }
@@ -151,13 +147,13 @@ fn bench_connection_string(c: &mut Criterion) {
 }
 
 fn bench_router(c: &mut Criterion, runtime: &tokio::runtime::Runtime, fake_port: u16) {
-    let access_key_config = Config::from_vars(vars(&[(
+    let access_key_config = Settings::from_vars(vars(&[(
         "AzureSignalRConnectionString",
         &access_key_connection_string(),
     )]))
     .expect("access-key configuration");
     let entra_connection_string = format!("Endpoint=http://127.0.0.1;Port={fake_port};AuthType=azure.msi;Version=1.0;");
-    let entra_config = Config::from_vars(vars(&[
+    let entra_config = Settings::from_vars(vars(&[
         ("AzureSignalRConnectionString", &entra_connection_string),
         ("SIGNALR_ENTRA_MODE", "access-key"),
     ]))
@@ -165,8 +161,10 @@ fn bench_router(c: &mut Criterion, runtime: &tokio::runtime::Runtime, fake_port:
     // Credentials may spawn tasks: build the routers inside the runtime.
     let (access_key_router, entra_router) = runtime.block_on(async {
         (
-            app::build(&access_key_config).expect("access-key router"),
-            app::build(&entra_config).expect("Entra router"),
+            router(std::sync::Arc::new(
+                App::new(&access_key_config).expect("access-key app"),
+            )),
+            router(std::sync::Arc::new(App::new(&entra_config).expect("Entra app"))),
         )
     });
     // Warm up: the first Entra negotiate fetches the managed-identity token and the temporary key.

@@ -1,4 +1,4 @@
-//! `check`: the configuration as serving would load it, each endpoint and its health, and a
+//! `check`: the settings as serving would load them, each endpoint and its health, and a
 //! sample token per endpoint, decoded. Secrets are never printed: keys and client secrets show
 //! as their kind only, and a token only as its header and claims.
 
@@ -9,28 +9,32 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
-use crate::config::Config;
-use crate::connection_string::{Authentication, EntraCredential};
-use crate::identity::Caller;
-use crate::negotiate::Negotiator;
+use crate::endpoints::{Authentication, EntraCredential};
+use crate::http::ApiError;
+use crate::hub::HubName;
+use crate::settings::table::TABLE;
+use crate::settings::{Environment, Settings};
+use crate::startup::{self, App};
+use crate::tokens::{EntraMode, unix_now};
 
 /// Runs the check; the report goes to standard output.
-pub async fn run(config: &Config, negotiator: &Negotiator, hub: &str, user: Option<&str>) -> ExitCode {
+pub async fn run(env: &Environment, settings: &Settings, app: &App, hub: &str, user: Option<&str>) -> ExitCode {
     let mut out = String::new();
     let mut problems = 0;
-    let http = reqwest::Client::builder().build().ok();
-    let _ = writeln!(out, "configuration: loaded, {} endpoint(s)", config.endpoints.len());
-    for warning in &config.warnings {
+    // The client serving uses; made here too when serving would not need one.
+    let http = app
+        .http()
+        .cloned()
+        .or_else(|| startup::http_client(&settings.upstream).ok());
+    let _ = writeln!(out, "configuration: loaded, {} endpoint(s)", settings.endpoints.len());
+    for warning in &settings.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }
-    let caller = Caller {
-        user_id: user.map(str::to_owned),
-        claims: Vec::new(),
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    for (index, endpoint) in negotiator.endpoints().enumerate() {
+    settings_in_effect(&mut out, env);
+    let caller = app.callers().sample(user);
+    let hub_name = HubName::parse(hub);
+    let now = unix_now();
+    for (index, endpoint) in app.negotiator().endpoints().enumerate() {
         let name = if endpoint.name().is_empty() {
             "(default)"
         } else {
@@ -45,9 +49,9 @@ pub async fn run(config: &Config, negotiator: &Negotiator, hub: &str, user: Opti
         let _ = writeln!(out, "  endpoint:   {}", endpoint.endpoint_url());
         let _ = writeln!(out, "  clients to: {}", endpoint.client_url("{hub}", "{id}"));
         let _ = writeln!(out, "  server:     {}", endpoint.server_base());
-        let _ = writeln!(out, "  auth:       {}", auth_kind(endpoint.auth(), config));
+        let _ = writeln!(out, "  auth:       {}", auth_kind(endpoint.auth(), settings.entra_mode));
         let health = match &http {
-            Some(http) => crate::health::probe(http, endpoint.server_base()).await,
+            Some(http) => crate::endpoints::probe(http, endpoint.server_base()).await,
             None => Err("no HTTP client".to_owned()),
         };
         match health {
@@ -59,7 +63,15 @@ pub async fn run(config: &Config, negotiator: &Negotiator, hub: &str, user: Opti
                 let _ = writeln!(out, "  health:     PROBLEM: {why}");
             }
         }
-        match negotiator.negotiate_on(index, hub, &caller, now).await {
+        let sample = match &hub_name {
+            Ok(hub) => app
+                .negotiator()
+                .negotiate_on(index, hub, &caller, now)
+                .await
+                .map_err(|error| ApiError::from(&error)),
+            Err(error) => Err(ApiError::from(*error)),
+        };
+        match sample {
             Ok(negotiated) => {
                 let _ = writeln!(
                     out,
@@ -105,11 +117,27 @@ pub async fn run(config: &Config, negotiator: &Negotiator, hub: &str, user: Opti
     }
 }
 
-fn auth_kind(auth: &Authentication, config: &Config) -> String {
-    let mode = match config.entra_mode {
-        crate::issuer::EntraMode::GenerateToken => "generate-token",
-        crate::issuer::EntraMode::AccessKey => "access-key",
-    };
+/// Each declared setting that is set: its value, or `(set, not shown)` for those that may hold
+/// a secret.
+fn settings_in_effect(out: &mut String, env: &Environment) {
+    let mut lines = Vec::new();
+    for setting in TABLE {
+        if let Some((name, value)) = env.get(setting) {
+            let shown = if setting.secret {
+                "(set, not shown)"
+            } else {
+                value.trim()
+            };
+            lines.push(format!("  {name} = {shown}"));
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(out, "settings in effect:\n{}", lines.join("\n"));
+    }
+}
+
+fn auth_kind(auth: &Authentication, mode: EntraMode) -> String {
+    let mode = mode.name();
     match auth {
         Authentication::AccessKey(_) => "access key (not shown)".to_owned(),
         Authentication::MicrosoftEntra(credential) => {

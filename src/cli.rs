@@ -1,15 +1,26 @@
 //! The command line: serving (no arguments), `check`, `--help`, `--version`.
 
+use crate::settings::table;
+
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
+    /// Serve on the host the environment names.
     Serve,
-    Check { hub: String, user: Option<String> },
+    /// Report on the settings, endpoints and a sample token.
+    Check {
+        /// The sample's hub.
+        hub: String,
+        /// The sample's user id.
+        user: Option<String>,
+    },
+    /// Print the usage.
     Help,
+    /// Print the version.
     Version,
 }
 
-pub const USAGE: &str = "\
+const USAGE: &str = "\
 signalr-negotiate: the negotiate function for Azure SignalR Service.
 
 USAGE:
@@ -26,39 +37,12 @@ HOSTS:
     FUNCTIONS_CUSTOMHANDLER_PORT) when that is set; otherwise a local server on SIGNALR_LISTEN.
 
 SETTINGS (environment; names are case-insensitive, ':' equals '__'):
-    AzureSignalRConnectionString       connection string (Functions binding name); an
-                                       arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/...
-                                       value is read from AWS at start
-    Azure__SignalR__ConnectionString   the same, ASP.NET name
-    AzureSignalRConnectionString__serviceUri (+ __credential, __clientId, __tenantId,
-                                       __clientSecret, __clientEndpoint, __serverEndpoint, __type)
-                                       identity-based endpoint (Microsoft Entra ID)
-    Azure__SignalR__Endpoints__<name>[__primary|__secondary]
-    Azure__SignalR__ConnectionString__<name>[__primary|__secondary]
-                                       named endpoints (several instances)
-    SIGNALR_ENTRA_MODE                 generate-token (default) | access-key
-    SIGNALR_UPSTREAM_TIMEOUT_MS        one call to Entra or the service (default 3000)
-    SIGNALR_UPSTREAM_DEADLINE_MS       all upstream waiting in one negotiate (default 5000)
-    SIGNALR_HEALTH_CHECK_INTERVAL_MS   health probes with several endpoints (default 120000)
-    SIGNALR_ROUTE_PREFIX               route prefix (default api)
-    SIGNALR_HUB                        hub of /{prefix}/negotiate without ?hub=
-    SIGNALR_HUBS                       comma list: the only hubs served
-    SIGNALR_APPLICATION_NAME           prefix of hub names in the service
-    SIGNALR_TOKEN_LIFETIME_SECONDS     token lifetime, 1..86400 (default 3600)
-    SIGNALR_UNIQUE_CLAIM               unique-token claim name (default uniqueToken; empty: none)
-    SIGNALR_AUTH                       identity sources in order: app-service, api-gateway,
-                                       oidc, anonymous (default anonymous)
-    SIGNALR_AUTH_REQUIRED              true: no identity is a 401
-    SIGNALR_OIDC_ISSUER, SIGNALR_OIDC_AUDIENCE, SIGNALR_OIDC_JWKS_URI
-                                       OIDC bearer token validation
-    SIGNALR_USER_ID_CLAIM              claim holding the user id (default sub)
-    SIGNALR_COPY_CLAIMS                comma list of caller claims copied into tokens
-    SIGNALR_CLAIMS                     JSON object of fixed claims
-    SIGNALR_DEV_QUERY_USER             development only: user id from ?userId=
-    SIGNALR_CORS_ORIGINS               comma list of browser origins allowed (CORS)
-    SIGNALR_LISTEN                     local server address (default 127.0.0.1:7071)
-    RUST_LOG                           log level and filters (default info)
 ";
+
+/// The usage text: commands, hosts, and every setting from the settings table.
+pub fn usage() -> String {
+    format!("{USAGE}{}", table::help())
+}
 
 /// Reads the arguments (without the program name).
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
@@ -119,20 +103,10 @@ mod tests {
     }
 
     #[test]
-    fn help_documents_every_setting_the_configuration_reads() {
-        let config = include_str!("config.rs");
-        for setting in config
-            .split('"')
-            .filter(|s| s.starts_with("SIGNALR_") || s.starts_with("FUNCTIONS_"))
-            .filter(|s| {
-                s.bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-            })
-        {
-            assert!(
-                USAGE.contains(setting) || setting == "FUNCTIONS_CUSTOMHANDLER_PORT",
-                "--help does not mention {setting}"
-            );
+    fn help_documents_every_setting_in_the_table() {
+        let usage = usage();
+        for setting in table::TABLE {
+            assert!(usage.contains(setting.name), "--help does not mention {}", setting.name);
         }
     }
 }

@@ -1,4 +1,9 @@
-//! Hub names: the service's naming rule, and the name a hub has inside the service.
+//! Hub names: the service's naming rule, checked once where a name enters (a request, a
+//! setting) and carried as [`HubName`] from there on, and the name a hub has inside the service.
+
+use std::fmt;
+use std::ops::Deref;
+use std::str::FromStr;
 
 /// Longest hub name the service accepts.
 pub const MAX_HUB_NAME_LEN: usize = 128;
@@ -6,50 +11,94 @@ pub const MAX_HUB_NAME_LEN: usize = 128;
 /// Why a hub name was refused. Messages never repeat the name: it comes from the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HubNameError {
+    /// No name at all.
     #[error("the hub name is empty")]
     Empty,
+    /// Over [`MAX_HUB_NAME_LEN`] characters.
     #[error("the hub name is longer than 128 characters")]
     TooLong,
+    /// Outside the service's alphabet.
     #[error("the hub name must start with a letter and contain only letters, digits and the characters _ ` , . [ ]")]
     InvalidCharacter,
 }
 
-/// Checks a hub name against the service's rule `^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$`.
-pub fn validate(name: &str) -> Result<(), HubNameError> {
-    let bytes = name.as_bytes();
-    let Some(first) = bytes.first() else {
-        return Err(HubNameError::Empty);
-    };
-    let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'`' | b',' | b'.' | b'[' | b']');
-    // Characters first: the alphabet is ASCII, so past this check bytes are characters.
-    if !(first.is_ascii_alphabetic() && bytes.iter().all(allowed)) {
-        return Err(HubNameError::InvalidCharacter);
-    }
-    if bytes.len() > MAX_HUB_NAME_LEN {
-        return Err(HubNameError::TooLong);
-    }
-    Ok(())
-}
+/// A hub name that follows the service's rule `^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$`, as it
+/// was written (the service's name for it is [`HubName::service_name`]).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct HubName(String);
 
-/// The hub as the service knows it: `{application}_{hub}` when an application name is set,
-/// always lower-case (the SDK does the same, so the url and the audience agree).
-pub fn service_hub(application: Option<&str>, hub: &str) -> String {
-    match application {
-        Some(app) => {
-            let mut name = String::with_capacity(app.len() + 1 + hub.len());
+impl HubName {
+    /// Checks a name against the service's rule.
+    pub fn parse(name: &str) -> Result<Self, HubNameError> {
+        let bytes = name.as_bytes();
+        let Some(first) = bytes.first() else {
+            return Err(HubNameError::Empty);
+        };
+        let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'`' | b',' | b'.' | b'[' | b']');
+        // Characters first: the alphabet is ASCII, so past this check bytes are characters.
+        if !(first.is_ascii_alphabetic() && bytes.iter().all(allowed)) {
+            return Err(HubNameError::InvalidCharacter);
+        }
+        if bytes.len() > MAX_HUB_NAME_LEN {
+            return Err(HubNameError::TooLong);
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    /// The name as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The hub as the service knows it: `{application}_{hub}` when an application name is
+    /// set, always lower-case (the SDK does the same, so the url and the audience agree).
+    pub fn service_name(&self, application: Option<&str>) -> String {
+        let mut name = String::with_capacity(application.map_or(0, |app| app.len() + 1) + self.0.len());
+        if let Some(app) = application {
             name.push_str(app);
             name.push('_');
-            name.push_str(hub);
-            name.make_ascii_lowercase();
-            name
         }
-        None => hub.to_ascii_lowercase(),
+        name.push_str(&self.0);
+        name.make_ascii_lowercase();
+        name
+    }
+}
+
+impl FromStr for HubName {
+    type Err = HubNameError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::parse(name)
+    }
+}
+
+impl Deref for HubName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for HubName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for HubName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn validate(name: &str) -> Result<(), HubNameError> {
+        HubName::parse(name).map(|_| ())
+    }
 
     #[test]
     fn accepts_the_service_alphabet() {
@@ -81,7 +130,9 @@ mod tests {
 
     #[test]
     fn service_hub_is_prefixed_and_lower_cased() {
-        assert_eq!(service_hub(None, "Chat"), "chat");
-        assert_eq!(service_hub(Some("MyApp"), "Chat"), "myapp_chat");
+        let chat = HubName::parse("Chat").unwrap();
+        assert_eq!(chat.service_name(None), "chat");
+        assert_eq!(chat.service_name(Some("MyApp")), "myapp_chat");
+        assert_eq!(chat.as_str(), "Chat");
     }
 }

@@ -4,47 +4,68 @@
 //! connect to and a signed access token (`{"url": "...", "accessToken": "..."}`), the same way
 //! on AWS Lambda, as an Azure Functions custom handler, and as a local server.
 //!
-//! Data flows one way: request → hub ([`hub`]) → endpoint ([`endpoint`]) → token ([`token`])
-//! → response ([`negotiate`]). Configuration ([`config`], [`connection_string`]) is read and
-//! checked once at start; [`app`] builds the one router and [`host`] serves it.
+//! **A request** flows one way: the HTTP edge (`http/`: routes, extractors, CORS, the only
+//! place that picks statuses) → the caller (`caller/`: a trusted source of identity, the
+//! claims that reach the token) → the hub (`hub/`: validated once, as [`HubName`]) → the
+//! endpoint (`endpoints/`: connection strings, `ServiceEndpoint`, the endpoint router and its
+//! health board) → the token (`tokens/`: claims, signing, issuers; with Microsoft Entra ID
+//! through `entra` and the service's REST API in `service`) → the answer. The core of it,
+//! hub and caller in and URL and token out, is `negotiator`.
+//!
+//! **Start-up** flows one way too: the environment → `settings` (every setting declared once)
+//! → `startup` (the composition root: HTTP client, REST API, OIDC verifier, issuers, health)
+//! → `hosts` (Lambda, the Functions host, the local server; logs).
 //!
 //! ```
-//! use signalr_negotiate::config::Config;
-//! use signalr_negotiate::negotiate::Negotiator;
+//! use std::sync::Arc;
+//! use signalr_negotiate::{App, Caller, HubName, Settings};
 //!
-//! let config = Config::from_vars([(
+//! let settings = Settings::from_vars([(
 //!     "AzureSignalRConnectionString".to_owned(),
 //!     "Endpoint=https://demo.service.signalr.net;AccessKey=secret;Version=1.0;".to_owned(),
 //! )])?;
-//! let negotiator = Negotiator::new(&config)?;
+//! let app = App::new(&settings)?;
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let answer = negotiator.negotiate("Chat", &Default::default(), None, 1_700_000_000).await.unwrap().response;
+//! let hub = HubName::parse("Chat").unwrap();
+//! let answer = app.negotiator().negotiate(&hub, &Caller::default(), None, 1_700_000_000).await.unwrap().response;
 //! assert!(answer.url.starts_with("https://demo.service.signalr.net/client/?hub=chat&asrs_request_id="));
 //! assert_eq!(answer.access_token.split('.').count(), 3);
 //! # });
-//! # Ok::<(), signalr_negotiate::config::ConfigError>(())
+//! // The same app, behind the one router every host serves:
+//! let _router = signalr_negotiate::router(Arc::new(app));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![warn(missing_docs)]
 
-pub mod access_key;
-pub mod app;
-pub mod aws_secrets;
-pub mod check;
+mod caller;
+mod check;
 pub mod cli;
-pub mod config;
-pub mod connection_string;
-pub mod endpoint;
-pub mod entra;
-pub mod error;
-pub mod health;
-pub mod host;
-pub mod hub;
-pub mod identity;
-pub mod issuer;
-pub mod negotiate;
-pub mod oidc;
-pub mod routing;
-pub mod secret;
-pub mod service_api;
-pub mod telemetry;
-pub mod temporary_key;
-pub mod token;
+mod endpoints;
+mod entra;
+mod fetch_cache;
+mod hosts;
+mod http;
+mod hub;
+mod negotiator;
+mod secret;
+mod service;
+mod settings;
+mod startup;
+mod tokens;
+mod url_rules;
+
+pub use caller::{Caller, decode_client_principal};
+pub use check::run as check;
+pub use endpoints::{
+    Authentication, ConnectionString, ConnectionStringError, EndpointType, EntraCredential, ServiceEndpoint,
+};
+pub use hosts::logs::init as init_logging;
+pub use hosts::{lambda_request, serve};
+pub use http::router;
+pub use hub::{HubName, HubNameError, MAX_HUB_NAME_LEN};
+pub use negotiator::{NegotiateResponse, Negotiated, Negotiator};
+pub use secret::Secret;
+pub use settings::aws_secrets::resolve as resolve_aws_references;
+pub use settings::{Environment, Host, SettingError, Settings};
+pub use startup::{App, StartupError};
+pub use tokens::{AccessKey, AccessTokenClaims, MAX_TOKEN_LEN, TokenError, TokenPolicy, sign};

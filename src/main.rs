@@ -1,81 +1,84 @@
 //! Starts the negotiate function on the host the environment names: AWS Lambda when
 //! `AWS_LAMBDA_RUNTIME_API` is set, the Azure Functions host when `FUNCTIONS_CUSTOMHANDLER_PORT`
 //! is set, a local server on `SIGNALR_LISTEN` (default 127.0.0.1:7071) otherwise. `check`
-//! loads the same configuration and reports on it instead (`--help` lists everything).
+//! loads the same settings and reports on them instead (`--help` lists everything).
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use signalr_negotiate::cli::{self, Command};
-use signalr_negotiate::config::{self, Config, ConfigError};
-use signalr_negotiate::negotiate::Negotiator;
-use signalr_negotiate::{app, aws_secrets, check, host, telemetry};
+use signalr_negotiate::{
+    App, Environment, Host, Settings, StartupError, check, init_logging, resolve_aws_references, serve,
+};
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args().skip(1)) {
-        Ok(command) => command,
-        Err(error) => {
-            eprintln!("signalr-negotiate: {error}\n\n{}", cli::USAGE);
-            return ExitCode::from(2);
-        }
-    };
-    match command {
-        Command::Help => {
-            print!("{}", cli::USAGE);
+        Ok(Command::Help) => {
+            print!("{}", cli::usage());
             return ExitCode::SUCCESS;
         }
-        Command::Version => {
+        Ok(Command::Version) => {
             println!("signalr-negotiate {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        Command::Serve | Command::Check { .. } => {}
-    }
-    // Lambda hands us one request at a time: one thread starts faster and is enough.
-    let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some_and(|v| !v.is_empty());
-    let runtime = if on_lambda || command != Command::Serve {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("signalr-negotiate: {error}\n\n{}", cli::usage());
+            return ExitCode::from(2);
+        }
+    };
+    let env = Environment::from_process();
+    let host = match Host::detect(&env) {
+        Ok(host) => host,
+        Err(error) => return refuse(&error.into()),
+    };
+    // Lambda hands us one request at a time, and `check` makes a few: one thread starts faster.
+    let runtime = if host == Host::Lambda || command != Command::Serve {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
         tokio::runtime::Builder::new_multi_thread().enable_all().build()
     };
-    let runtime = match runtime {
-        Ok(runtime) => runtime,
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(command, env, host)),
         Err(error) => {
             eprintln!("signalr-negotiate: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(command))
-}
-
-async fn run(command: Command) -> ExitCode {
-    // Values kept in AWS (Secrets Manager, SSM) are read once, before anything else.
-    let vars = match aws_secrets::resolve(config::environment()).await {
-        Ok(vars) => vars,
-        Err(error) => return refuse(&error),
-    };
-    let config = match Config::from_vars(vars) {
-        Ok(config) => config,
-        Err(error) => return refuse(&error),
-    };
-    match command {
-        Command::Check { hub, user } => match Negotiator::new(&config) {
-            Ok(negotiator) => check::run(&config, &negotiator, &hub, user.as_deref()).await,
-            Err(error) => refuse(&error),
-        },
-        _ => {
-            telemetry::init(config.host);
-            for warning in &config.warnings {
-                tracing::warn!("{warning}");
-            }
-            match app::build(&config) {
-                Ok(router) => host::serve(config.host, router).await,
-                Err(error) => refuse(&error),
-            }
+            ExitCode::FAILURE
         }
     }
 }
 
-/// A setting that stops the start: its name and the reason, never its value; exit code 2.
-fn refuse(error: &ConfigError) -> ExitCode {
+async fn run(command: Command, env: Environment, host: Host) -> ExitCode {
+    // Values kept in AWS (Secrets Manager, SSM) are read once, before anything else.
+    let env = match resolve_aws_references(env).await {
+        Ok(env) => env,
+        Err(error) => return refuse(&error.into()),
+    };
+    let settings = match Settings::from_environment(&env, host) {
+        Ok(settings) => settings,
+        Err(error) => return refuse(&error.into()),
+    };
+    if command == Command::Serve {
+        init_logging(host, settings.log_filter.as_deref());
+        for warning in &settings.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
+    let app = match App::new(&settings) {
+        Ok(app) => app,
+        Err(error) => return refuse(&error),
+    };
+    match command {
+        Command::Check { hub, user } => check(&env, &settings, &app, &hub, user.as_deref()).await,
+        _ => serve(host, signalr_negotiate::router(Arc::new(app))).await,
+    }
+}
+
+/// What stops the start: a setting (its name and the reason, never its value) exits with 2,
+/// anything else with 1.
+fn refuse(error: &StartupError) -> ExitCode {
     eprintln!("signalr-negotiate: {error}");
-    ExitCode::from(2)
+    match error {
+        StartupError::Setting(_) => ExitCode::from(2),
+        StartupError::Runtime(_) => ExitCode::FAILURE,
+    }
 }

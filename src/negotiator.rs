@@ -165,9 +165,7 @@ impl Negotiator {
                 now,
             )
             .await?;
-        let url = serving
-            .endpoint
-            .client_url(service_hub, RandomId::generate().as_str());
+        let url = serving.endpoint.client_url(service_hub, RandomId::generate().as_str());
         Ok(NegotiateResponse { url, access_token })
     }
 }

@@ -8,10 +8,12 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Holds a value.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
 
+    /// The value, for the one place that must use it.
     pub fn expose(&self) -> &str {
         &self.0
     }

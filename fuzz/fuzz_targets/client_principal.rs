@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
-use signalr_negotiate::identity::decode_client_principal;
+use signalr_negotiate::decode_client_principal;
 
 fuzz_target!(|data: &[u8]| {
     let Some((mode, rest)) = data.split_first() else {

@@ -10,9 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use signalr_negotiate::connection_string::ConnectionString;
-use signalr_negotiate::endpoint::{EndpointType, ServiceEndpoint};
-use signalr_negotiate::hub;
+use signalr_negotiate::{ConnectionString, EndpointType, HubName, ServiceEndpoint};
 use url::Url;
 
 const REQUEST_ID: &str = "Fuzz_request-1";
@@ -40,8 +38,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // An invalid hub never reaches the URL; keep exercising the endpoint with a valid one.
-    let name = if hub::validate(name).is_ok() { name } else { "Hub" };
-    let service_hub = hub::service_hub(None, name);
+    let hub = HubName::parse(name).unwrap_or_else(|_| HubName::parse("Hub").expect("a valid name"));
+    let service_hub = hub.service_name(None);
 
     let expected = cs.client_endpoint.clone().unwrap_or_else(|| {
         let mut endpoint = cs.endpoint.clone();

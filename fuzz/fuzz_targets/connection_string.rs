@@ -5,9 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use signalr_negotiate::connection_string::{Authentication, ConnectionString, ConnectionStringError, EntraCredential};
-use signalr_negotiate::token::{self, AccessTokenClaims};
-use url::Url;
+use signalr_negotiate::{ConnectionString, ConnectionStringError};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -27,8 +25,8 @@ fuzz_target!(|data: &[u8]| {
         let reversed: Vec<&str> = text.split(';').rev().collect();
         let reversed = reversed.join(";");
         assert_eq!(
-            summary(&parsed),
-            summary(&reversed.parse::<ConnectionString>()),
+            parsed,
+            reversed.parse::<ConnectionString>(),
             "segment order changed the result"
         );
     }
@@ -74,52 +72,4 @@ fn check_duplicate(text: &str, named: &str) {
         message,
         format!("Duplicate properties found in connection string: {named}.")
     );
-}
-
-/// Everything an accepted parse decides, comparable; the access key by the token it signs.
-#[derive(Debug, PartialEq)]
-struct Accepted {
-    endpoint: Url,
-    port: Option<u16>,
-    version: Option<String>,
-    client_endpoint: Option<Url>,
-    server_endpoint: Option<Url>,
-    auth: String,
-}
-
-fn summary(parsed: &Result<ConnectionString, ConnectionStringError>) -> Result<Accepted, ConnectionStringError> {
-    match parsed {
-        Ok(cs) => Ok(Accepted {
-            endpoint: cs.endpoint.clone(),
-            port: cs.port,
-            version: cs.version.clone(),
-            client_endpoint: cs.client_endpoint.clone(),
-            server_endpoint: cs.server_endpoint.clone(),
-            auth: match &cs.auth {
-                Authentication::AccessKey(key) => {
-                    let claims = AccessTokenClaims {
-                        audience: "https://fuzz/client/?hub=h",
-                        issued_at: 1_700_000_000,
-                        lifetime_secs: 60,
-                        user_id: None,
-                        unique: None,
-                        custom: &[],
-                    };
-                    token::sign(key, &claims).expect("a fixed small token is signed")
-                }
-                Authentication::MicrosoftEntra(credential) => format!("{credential:?}|{:?}", credential_secret(cs)),
-            },
-        }),
-        Err(error) => Err(error.clone()),
-    }
-}
-
-/// The client secret, which `Debug` redacts, so that two parses compare on it too.
-fn credential_secret(cs: &ConnectionString) -> Option<&str> {
-    match &cs.auth {
-        Authentication::MicrosoftEntra(EntraCredential::ClientSecret { client_secret, .. }) => {
-            Some(client_secret.expose())
-        }
-        _ => None,
-    }
 }

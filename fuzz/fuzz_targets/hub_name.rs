@@ -1,30 +1,28 @@
-//! Hub names: `validate` accepts exactly `^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$` (checked against
+//! Hub names: `HubName::parse` accepts exactly `^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$` (checked against
 //! a definition written here without regexes), and an accepted name, lower-cased, stays the
 //! value of `hub` in the client URL: no other query parameter, no other path.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use signalr_negotiate::connection_string::ConnectionString;
-use signalr_negotiate::endpoint::{EndpointType, ServiceEndpoint};
-use signalr_negotiate::hub::{self, HubNameError};
+use signalr_negotiate::{ConnectionString, EndpointType, HubName, HubNameError, ServiceEndpoint};
 use url::Url;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(name) = std::str::from_utf8(data) else {
         return;
     };
-    let result = hub::validate(name);
+    let result = HubName::parse(name);
     assert_eq!(result.is_ok(), matches_service_rule(name), "{name:?}: {result:?}");
     assert_eq!(
         result == Err(HubNameError::Empty),
         name.is_empty(),
         "{name:?}: {result:?}"
     );
-    if result.is_err() {
+    let Ok(hub) = result else {
         return;
-    }
-    let service_hub = hub::service_hub(None, name);
+    };
+    let service_hub = hub.service_name(None);
     let lower: String = name.chars().map(|c| c.to_ascii_lowercase()).collect();
     assert_eq!(service_hub, lower);
 

@@ -143,7 +143,9 @@ impl CallerResolver {
     ) -> Result<Caller, Unauthorized> {
         for source in &self.policy.sources {
             let found = match source {
-                AuthSource::AppService => app_service::identity(headers, &self.policy).map_err(|r| self.unauthorized(r))?,
+                AuthSource::AppService => {
+                    app_service::identity(headers, &self.policy).map_err(|r| self.unauthorized(r))?
+                }
                 AuthSource::ApiGateway => api_gateway::identity(extensions, &self.policy),
                 // Boxed: discovery and key fetches make a large future that the other
                 // sources should not carry.

@@ -150,7 +150,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            error.0.contains("client certificates (ClientCert) are not supported in this build"),
+            error
+                .0
+                .contains("client certificates (ClientCert) are not supported in this build"),
             "{error}"
         );
     }

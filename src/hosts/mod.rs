@@ -2,8 +2,8 @@
 //! each serving the one router until it stops; which one is decided once, from the
 //! environment ([`Host::detect`]).
 
-pub mod logs;
 mod lambda;
+pub mod logs;
 mod server;
 
 use std::process::ExitCode;
@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use axum::Router;
 
 pub use crate::settings::Host;
+pub use lambda::prepare as lambda_request;
 
 /// Serves the router on the host until it stops (or, for HTTP, until SIGTERM or Ctrl-C).
 pub async fn serve(host: Host, router: Router) -> ExitCode {

@@ -12,8 +12,8 @@ use axum::routing::{MethodRouter, get};
 use serde_json::json;
 
 use super::answer::ApiError;
-use super::negotiate::{self, MAX_BODY_BYTES};
 use super::cors;
+use super::negotiate::{self, MAX_BODY_BYTES};
 use crate::hub::HubName;
 use crate::startup::App;
 

@@ -88,7 +88,12 @@ pub async fn resolve(mut env: Environment) -> Result<Environment, SettingError> 
     let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
     for (index, reference) in references {
         let setting = env.vars()[index].0.clone();
-        let fail = |reason: String| SettingError::new(&setting, format!("could not be read from {}: {reason}", reference.arn()));
+        let fail = |reason: String| {
+            SettingError::new(
+                &setting,
+                format!("could not be read from {}: {reason}", reference.arn()),
+            )
+        };
         let value = match &reference {
             SecretReference::SecretsManager { arn, region } => {
                 let config = aws_sdk_secretsmanager::config::Builder::from(&shared)

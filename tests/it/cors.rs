@@ -1,10 +1,10 @@
-//! CORS (SPEC §8): off unless `SIGNALR_CORS_ORIGINS` is set; preflights answered with the
+//! CORS: off unless `SIGNALR_CORS_ORIGINS` is set; preflights answered with the
 //! methods and headers the SignalR client uses; credentials allowed for listed origins only.
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use signalr_negotiate::config::Config;
+use signalr_negotiate::Settings;
 
 use crate::common;
 
@@ -100,7 +100,7 @@ async fn without_cors_preflights_are_405_and_answers_have_no_cors_headers() {
 #[test]
 fn a_wildcard_or_a_path_is_refused_at_start() {
     for bad in ["*", "https://app.example.com/path", "app.example.com"] {
-        let error = Config::from_vars([("SIGNALR_CORS_ORIGINS".to_owned(), bad.to_owned())]).unwrap_err();
+        let error = Settings::from_vars([("SIGNALR_CORS_ORIGINS".to_owned(), bad.to_owned())]).unwrap_err();
         assert_eq!(error.setting, "SIGNALR_CORS_ORIGINS", "{bad}");
     }
 }

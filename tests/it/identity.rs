@@ -6,8 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use signalr_negotiate::app;
-use signalr_negotiate::config::Config;
+use signalr_negotiate::Settings;
 
 use crate::common::oidc::{self, AUDIENCE, RSA_KID, TestIssuer};
 use crate::common::{self, KEY, router, verify_token};
@@ -286,7 +285,7 @@ async fn forged_identity_headers_are_ignored_when_not_trusted() {
 
 #[test]
 fn app_service_is_refused_unless_the_platform_strips_forged_headers() {
-    let error = Config::from_vars([("SIGNALR_AUTH".to_owned(), "app-service".to_owned())]).unwrap_err();
+    let error = Settings::from_vars([("SIGNALR_AUTH".to_owned(), "app-service".to_owned())]).unwrap_err();
     assert_eq!(error.setting, "SIGNALR_AUTH");
     assert!(error.message.contains("WEBSITE_AUTH_ENABLED=True"), "{error}");
 }
@@ -380,7 +379,7 @@ async fn api_gateway_rest_api_claims() {
     // lambda_http puts the stage in front of the path; the Lambda host routes on the event's path.
     let request = lambda_request(event);
     assert_eq!(request.uri().path(), "/prod/api/chat/negotiate");
-    let got = Answer::from(common::send(&router, app::on_raw_event_path(request)).await).claims();
+    let got = Answer::from(common::send(&router, signalr_negotiate::lambda_request(request)).await).claims();
     assert_eq!(got["asrs.s.uid"], "rest-user-1");
     assert_eq!(got["email"], "grace@example.com");
 }

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -21,8 +22,7 @@ use http_body_util::BodyExt as _;
 use jwt::VerifyWithKey;
 use serde_json::Value;
 use sha2::Sha256;
-use signalr_negotiate::app;
-use signalr_negotiate::config::Config;
+use signalr_negotiate::{App, Settings};
 use tower::ServiceExt as _;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_signalr-negotiate");
@@ -48,8 +48,8 @@ pub fn connection_string(endpoint: &str) -> String {
 
 /// The real router, built in-process from exactly these settings.
 pub fn build_router<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, V)>) -> Router {
-    let config = Config::from_vars(vars.into_iter().map(|(k, v)| (k.into(), v.into()))).unwrap();
-    app::build(&config).unwrap()
+    let settings = Settings::from_vars(vars.into_iter().map(|(k, v)| (k.into(), v.into()))).unwrap();
+    signalr_negotiate::router(Arc::new(App::new(&settings).unwrap()))
 }
 
 /// The real router for a connection string to `https://demo.service.signalr.net` (with [`KEY`])

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Value, json};
-use signalr_negotiate::identity::decode_client_principal;
+use signalr_negotiate::decode_client_principal;
 
 use super::config;
 

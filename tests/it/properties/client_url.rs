@@ -1,12 +1,10 @@
 //! The client URL and the audience: built from any valid connection string and any hub that
-//! `validate` accepts, the URL keeps host, port and path and carries exactly two query
+//! `HubName::parse` accepts, the URL keeps host, port and path and carries exactly two query
 //! parameters.
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use signalr_negotiate::connection_string::ConnectionString;
-use signalr_negotiate::endpoint::{EndpointType, ServiceEndpoint};
-use signalr_negotiate::hub;
+use signalr_negotiate::{ConnectionString, EndpointType, HubName, ServiceEndpoint};
 use url::Url;
 
 use super::config;
@@ -76,7 +74,7 @@ proptest! {
         application in prop::option::of("[A-Za-z][A-Za-z0-9_]{0,20}"),
         request_id in "[A-Za-z0-9_-]{1,32}",
     ) {
-        let service_hub = hub::service_hub(application.as_deref(), &name);
+        let service_hub = HubName::parse(&name).expect("a valid hub").service_name(application.as_deref());
         prop_assert_eq!(&service_hub, &service_hub.to_ascii_lowercase());
         check_client_url(&model, &service_hub, &request_id)?;
     }
@@ -87,8 +85,8 @@ proptest! {
         name in any_hub(),
         request_id in "[A-Za-z0-9_-]{1,32}",
     ) {
-        if hub::validate(&name).is_ok() {
-            check_client_url(&model, &hub::service_hub(None, &name), &request_id)?;
+        if let Ok(hub) = HubName::parse(&name) {
+            check_client_url(&model, &hub.service_name(None), &request_id)?;
         }
     }
 }

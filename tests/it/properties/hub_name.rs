@@ -1,9 +1,9 @@
-//! Hub names: `validate` accepts exactly the service's rule, spelled out here over characters.
+//! Hub names: `HubName::parse` accepts exactly the service's rule, spelled out here over characters.
 //! The hub generators are shared with the client-URL properties.
 
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use signalr_negotiate::hub::{self, HubNameError};
+use signalr_negotiate::{HubName, HubNameError};
 
 use super::config;
 
@@ -59,12 +59,12 @@ proptest! {
 
     #[test]
     fn validate_accepts_exactly_the_service_rule(name in any_hub()) {
-        let result = hub::validate(&name);
+        let result = HubName::parse(&name);
         prop_assert_eq!(result.is_ok(), matches_hub_rule(&name), "{:?}: {:?}", name, result);
         prop_assert_eq!(result == Err(HubNameError::Empty), name.is_empty());
-        if result.is_ok() {
+        if let Ok(hub) = result {
             let lower: String = name.chars().map(|c| c.to_ascii_lowercase()).collect();
-            prop_assert_eq!(hub::service_hub(None, &name), lower);
+            prop_assert_eq!(hub.service_name(None), lower);
         }
     }
 }

@@ -1,0 +1,12 @@
+//! Service endpoints, named as the SDK names them: connection strings, `ServiceEndpoint`, the
+//! endpoint router that picks one per negotiate, and the health board it consults.
+
+mod connection_string;
+mod endpoint;
+mod health;
+mod router;
+
+pub use connection_string::{Authentication, ConnectionString, ConnectionStringError, EntraCredential};
+pub use endpoint::{EndpointType, ServiceEndpoint};
+pub use health::{HealthBoard, probe, start as start_health_probes};
+pub use router::EndpointRouter;

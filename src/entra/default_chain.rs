@@ -1,0 +1,123 @@
+//! `AuthType=azure`: the default chain of credentials. azure_identity 1.x has no chain of its
+//! own, so this one tries, in order, workload identity, managed identity (when
+//! `IDENTITY_ENDPOINT` is set), a client secret from `AZURE_CLIENT_ID`/`AZURE_TENANT_ID`/
+//! `AZURE_CLIENT_SECRET`, then the developer tools (Azure CLI, Azure Developer CLI); the first
+//! that gives a token is used from then on, and an error lists what was tried.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use azure_core::credentials::{AccessToken, Secret as AzureSecret, TokenCredential, TokenRequestOptions};
+use azure_core::http::ClientOptions;
+use azure_identity::{
+    ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential, WorkloadIdentityCredential,
+};
+
+use super::managed_identity;
+
+/// A credential of the chain by name, or why it is not available here.
+type ChainSource = (&'static str, Result<Arc<dyn TokenCredential>, String>);
+
+/// `AuthType=azure`: workload identity, managed identity (when `IDENTITY_ENDPOINT` is set),
+/// a client secret from `AZURE_CLIENT_ID`/`AZURE_TENANT_ID`/`AZURE_CLIENT_SECRET`, then the
+/// developer tools (Azure CLI, Azure Developer CLI). Tried in that order; the first that
+/// gives a token is used from then on.
+pub(super) struct DefaultChain {
+    sources: Vec<ChainSource>,
+    chosen: AtomicUsize,
+}
+
+impl fmt::Debug for DefaultChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.sources.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("DefaultChain").field("sources", &names).finish()
+    }
+}
+
+impl DefaultChain {
+    pub(super) fn new(client_id: Option<&str>, options: &ClientOptions) -> Self {
+        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let mut sources: Vec<ChainSource> = Vec::new();
+        sources.push((
+            "WorkloadIdentityCredential",
+            match env("AZURE_FEDERATED_TOKEN_FILE") {
+                Some(_) => WorkloadIdentityCredential::new(None)
+                    .map(|c| c as Arc<dyn TokenCredential>)
+                    .map_err(|error| error.to_string()),
+                None => Err("AZURE_FEDERATED_TOKEN_FILE is not set".to_owned()),
+            },
+        ));
+        sources.push((
+            "ManagedIdentityCredential",
+            match env("IDENTITY_ENDPOINT") {
+                Some(_) => {
+                    managed_identity(client_id.or(env("AZURE_CLIENT_ID").as_deref()), options).map_err(|error| error.0)
+                }
+                None => Err("IDENTITY_ENDPOINT is not set".to_owned()),
+            },
+        ));
+        sources.push((
+            "EnvironmentCredential",
+            match (
+                env("AZURE_TENANT_ID"),
+                env("AZURE_CLIENT_ID"),
+                env("AZURE_CLIENT_SECRET"),
+            ) {
+                (Some(tenant), Some(client), Some(secret)) => ClientSecretCredential::new(
+                    &tenant,
+                    client,
+                    AzureSecret::new(secret),
+                    Some(ClientSecretCredentialOptions {
+                        client_options: options.clone(),
+                    }),
+                )
+                .map(|c| c as Arc<dyn TokenCredential>)
+                .map_err(|error| error.to_string()),
+                _ => Err("AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set".to_owned()),
+            },
+        ));
+        sources.push((
+            "DeveloperToolsCredential",
+            DeveloperToolsCredential::new(None)
+                .map(|c| c as Arc<dyn TokenCredential>)
+                .map_err(|error| error.to_string()),
+        ));
+        Self {
+            sources,
+            chosen: AtomicUsize::new(usize::MAX),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for DefaultChain {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        let chosen = self.chosen.load(Ordering::Relaxed);
+        if let Some((_, Ok(credential))) = self.sources.get(chosen) {
+            return credential.get_token(scopes, options).await;
+        }
+        let mut tried = Vec::new();
+        for (index, (name, source)) in self.sources.iter().enumerate() {
+            match source {
+                Ok(credential) => match credential.get_token(scopes, options.clone()).await {
+                    Ok(token) => {
+                        self.chosen.store(index, Ordering::Relaxed);
+                        tracing::info!(credential = name, "DefaultAzureCredential chose a credential");
+                        return Ok(token);
+                    }
+                    Err(error) => tried.push(format!("{name}: {error}")),
+                },
+                Err(reason) => tried.push(format!("{name}: {reason}")),
+            }
+        }
+        Err(azure_core::Error::with_message(
+            azure_core::error::ErrorKind::Credential,
+            format!("no credential in the chain gave a token; tried {}", tried.join("; ")),
+        ))
+    }
+}

@@ -1,0 +1,11 @@
+//! The HTTP edge: the router, its extractors, CORS, and the only place that turns domain
+//! errors into statuses and `{"error": "..."}`.
+
+pub mod answer;
+mod cors;
+mod negotiate;
+mod router;
+
+pub use answer::ApiError;
+pub use negotiate::HostRequestId;
+pub use router::router;

@@ -1,0 +1,132 @@
+//! Caller settings: the identity sources and their trust conditions, the user id claim, the
+//! claims copied or fixed into tokens, and the OpenID Connect provider.
+
+use serde_json::Value;
+
+use super::environment::{Environment, SettingError, fail};
+use super::table::{
+    AUTH, AUTH_REQUIRED, CLAIMS, COPY_CLAIMS, DEV_QUERY_USER, OIDC_AUDIENCE, OIDC_ISSUER, OIDC_JWKS_URI, USER_ID_CLAIM,
+    WEBSITE_AUTH_ENABLED,
+};
+use crate::caller::{AuthSource, CallerPolicy, OidcSettings};
+use crate::tokens::{custom_claim_name, is_system_claim};
+use crate::url_rules;
+
+/// The caller policy (with `unique_claim` as the token settings name it) and the OIDC
+/// provider when `oidc` is a source.
+pub(super) fn caller(
+    env: &Environment,
+    unique_claim: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<(CallerPolicy, Option<OidcSettings>), SettingError> {
+    let mut policy = CallerPolicy {
+        unique_claim: unique_claim.map(str::to_owned),
+        ..CallerPolicy::default()
+    };
+    let mut sources = Vec::new();
+    for name in env.list(&AUTH).unwrap_or_default() {
+        match AuthSource::parse(name) {
+            Some(source) if !sources.contains(&source) => sources.push(source),
+            Some(_) => {}
+            None => {
+                return fail(
+                    AUTH.name,
+                    "lists an unknown source: use app-service, api-gateway, oidc or anonymous",
+                );
+            }
+        }
+    }
+    policy.sources = sources;
+    if policy.sources.contains(&AuthSource::AppService)
+        && !env
+            .value(&WEBSITE_AUTH_ENABLED)
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+    {
+        return fail(
+            AUTH.name,
+            "app-service trusts the X-MS-CLIENT-PRINCIPAL headers only where App Service authentication strips forged ones: enable it (WEBSITE_AUTH_ENABLED=True) or use another source",
+        );
+    }
+    policy.required = env.boolean(&AUTH_REQUIRED)?;
+    policy.dev_query_user = env.boolean(&DEV_QUERY_USER)?;
+    if policy.dev_query_user {
+        warnings.push(
+            "SIGNALR_DEV_QUERY_USER is on: any caller can name its user with ?userId= — for development only"
+                .to_owned(),
+        );
+    }
+    if let Some(claim) = env.value(&USER_ID_CLAIM) {
+        policy.user_id_claim = claim.to_owned();
+        policy.user_id_claim_set = true;
+    }
+    if let Some(list) = env.list(&COPY_CLAIMS) {
+        policy.copy_claims = list.into_iter().map(str::to_owned).collect();
+    }
+    policy.fixed_claims = fixed_claims(env, unique_claim)?;
+    let oidc = if policy.sources.contains(&AuthSource::Oidc) {
+        Some(oidc(env)?)
+    } else {
+        None
+    };
+    Ok((policy, oidc))
+}
+
+/// `SIGNALR_CLAIMS`: a JSON object of strings, numbers, booleans or arrays of them.
+fn fixed_claims(env: &Environment, unique_claim: Option<&str>) -> Result<Vec<(String, Value)>, SettingError> {
+    let Some(json) = env.value(&CLAIMS) else {
+        return Ok(Vec::new());
+    };
+    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(json) else {
+        return fail(CLAIMS.name, "must be a JSON object, for example {\"tier\":\"gold\"}");
+    };
+    let mut claims = Vec::with_capacity(object.len());
+    for (name, value) in object {
+        let scalar = |v: &Value| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_));
+        let acceptable = scalar(&value) || matches!(&value, Value::Array(items) if items.iter().all(scalar));
+        if name.is_empty() || !acceptable {
+            return fail(
+                CLAIMS.name,
+                "claim values must be strings, numbers, booleans or arrays of them",
+            );
+        }
+        let name = custom_claim_name(&name).into_owned();
+        if is_system_claim(&name, unique_claim) {
+            return fail(
+                CLAIMS.name,
+                "names a claim the token already uses (asrs.s.*, nameid or the unique claim)",
+            );
+        }
+        claims.push((name, value));
+    }
+    Ok(claims)
+}
+
+/// The OIDC provider: issuer and audience required, the JWKS URL optional.
+fn oidc(env: &Environment) -> Result<OidcSettings, SettingError> {
+    let provider_url = |setting: &super::table::Setting| -> Result<Option<String>, SettingError> {
+        let Some(text) = env.value(setting) else {
+            return Ok(None);
+        };
+        match url_rules::provider_url(text) {
+            Some(_) => Ok(Some(text.to_owned())),
+            None => fail(setting.name, "must be an https URL (http only on a loopback host)"),
+        }
+    };
+    let Some(issuer) = provider_url(&OIDC_ISSUER)? else {
+        return fail(
+            OIDC_ISSUER.name,
+            "is required with SIGNALR_AUTH=oidc (for example https://login.microsoftonline.com/<tenant>/v2.0)",
+        );
+    };
+    let Some(audience) = env.value(&OIDC_AUDIENCE) else {
+        return fail(
+            OIDC_AUDIENCE.name,
+            "is required with SIGNALR_AUTH=oidc (the audience your tokens are issued for)",
+        );
+    };
+    Ok(OidcSettings {
+        issuer,
+        audience: audience.to_owned(),
+        jwks_uri: provider_url(&OIDC_JWKS_URI)?,
+    })
+}

@@ -1,0 +1,208 @@
+//! The environment as settings see it: names matched case-insensitively with `:` and `__` as
+//! the same separator, as .NET configuration does (`Azure:SignalR:ConnectionString` is
+//! `Azure__SignalR__ConnectionString`), and the typed readers every setting goes through.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::RangeInclusive;
+
+use super::table::Setting;
+
+/// A setting that stops the start. `Display` names the setting and never shows its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    /// The setting's name, as it was set (or as declared, when it was not set).
+    pub setting: String,
+    /// What is wrong and what would be right; never the value.
+    pub message: String,
+}
+
+impl SettingError {
+    /// An error for a setting.
+    pub fn new(setting: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            setting: setting.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "setting {}: {}", self.setting, self.message)
+    }
+}
+
+impl std::error::Error for SettingError {}
+
+/// `Err` for a setting.
+pub(super) fn fail<T>(setting: &str, message: impl Into<String>) -> Result<T, SettingError> {
+    Err(SettingError::new(setting, message))
+}
+
+/// A setting's name as lookups compare it: lower-case, `:` as `__`.
+pub fn normalise(name: &str) -> String {
+    name.replace(':', "__").to_ascii_lowercase()
+}
+
+/// Every variable, as `(name, value)`, looked up by normalised name.
+#[derive(Clone, Default)]
+pub struct Environment {
+    vars: Vec<(String, String)>,
+    by_key: HashMap<String, usize>,
+}
+
+impl fmt::Debug for Environment {
+    /// Names only: values may be secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.vars.iter().map(|(name, _)| name)).finish()
+    }
+}
+
+impl Environment {
+    /// The variables given (the process environment, or a test's own).
+    pub fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let by_key = vars
+            .iter()
+            .enumerate()
+            .map(|(index, (name, _))| (normalise(name), index))
+            .collect();
+        Self { vars, by_key }
+    }
+
+    /// The process environment (variables that are not Unicode are skipped).
+    pub fn from_process() -> Self {
+        Self::new(
+            std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?))),
+        )
+    }
+
+    /// Every `(name, value)`, in the order given.
+    pub fn vars(&self) -> &[(String, String)] {
+        &self.vars
+    }
+
+    /// Replaces the value of the variable at `index` (a value resolved from elsewhere).
+    pub(crate) fn replace_value(&mut self, index: usize, value: String) {
+        self.vars[index].1 = value;
+    }
+
+    /// `(name as set, value)` of a variable, by any spelling of its name.
+    pub fn get_raw(&self, name: &str) -> Option<(&str, &str)> {
+        self.by_key
+            .get(&normalise(name))
+            .map(|&index| (self.vars[index].0.as_str(), self.vars[index].1.as_str()))
+    }
+
+    /// The trimmed value of a variable, `None` when unset or blank.
+    pub fn value_raw(&self, name: &str) -> Option<&str> {
+        self.get_raw(name)
+            .map(|(_, value)| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// `(name as set, value)` of a declared setting.
+    pub fn get(&self, setting: &Setting) -> Option<(&str, &str)> {
+        self.get_raw(setting.name)
+    }
+
+    /// The trimmed value of a declared setting, `None` when unset or blank.
+    pub fn value(&self, setting: &Setting) -> Option<&str> {
+        self.value_raw(setting.name)
+    }
+
+    /// The value, else the declared default.
+    pub fn value_or_default(&self, setting: &Setting) -> Option<&str> {
+        self.value(setting).or(setting.default_value())
+    }
+
+    /// Names (as set) of the variables under a prefix.
+    pub fn names_under(&self, prefix: &str) -> Vec<&str> {
+        let prefix = normalise(prefix);
+        let mut names: Vec<&str> = self
+            .by_key
+            .iter()
+            .filter(|(key, _)| key.starts_with(&prefix))
+            .map(|(_, &index)| self.vars[index].0.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// A whole number within `range` (in `unit`s, for the message), else the declared default.
+    pub fn whole_number(&self, setting: &Setting, range: RangeInclusive<u64>, unit: &str) -> Result<u64, SettingError> {
+        let text = self.value_or_default(setting).unwrap_or_default();
+        match text.parse::<u64>() {
+            Ok(number) if range.contains(&number) => Ok(number),
+            _ => fail(
+                setting.name,
+                format!(
+                    "must be a whole number of {unit} from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            ),
+        }
+    }
+
+    /// `true`/`1` or `false`/`0` (any case), else the declared default (`false` without one).
+    pub fn boolean(&self, setting: &Setting) -> Result<bool, SettingError> {
+        match self.value_or_default(setting) {
+            None => Ok(false),
+            Some(value) if value.eq_ignore_ascii_case("true") || value == "1" => Ok(true),
+            Some(value) if value.eq_ignore_ascii_case("false") || value == "0" => Ok(false),
+            Some(_) => fail(setting.name, "must be true or false"),
+        }
+    }
+
+    /// The trimmed, non-empty items of a comma list, `None` when unset.
+    pub fn list(&self, setting: &Setting) -> Option<Vec<&str>> {
+        self.value_or_default(setting)
+            .map(|list| list.split(',').map(str::trim).filter(|item| !item.is_empty()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::table;
+
+    fn env(vars: &[(&str, &str)]) -> Environment {
+        Environment::new(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_colons_are_double_underscores() {
+        let env = env(&[("azure:signalr:CONNECTIONSTRING", " x ")]);
+        assert_eq!(
+            env.get_raw("Azure__SignalR__ConnectionString"),
+            Some(("azure:signalr:CONNECTIONSTRING", " x "))
+        );
+        assert_eq!(env.value_raw("AZURE__SIGNALR__CONNECTIONSTRING"), Some("x"));
+        assert_eq!(
+            env.names_under("Azure__SignalR__"),
+            vec!["azure:signalr:CONNECTIONSTRING"]
+        );
+    }
+
+    #[test]
+    fn numbers_fall_back_to_the_declared_default_and_name_their_range() {
+        let lifetime = &table::TOKEN_LIFETIME_SECONDS;
+        assert_eq!(env(&[]).whole_number(lifetime, 1..=86_400, "seconds"), Ok(3600));
+        assert_eq!(
+            env(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", "7")]).whole_number(lifetime, 1..=86_400, "seconds"),
+            Ok(7)
+        );
+        let error = env(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", "x")])
+            .whole_number(lifetime, 1..=86_400, "seconds")
+            .unwrap_err();
+        assert_eq!(error.message, "must be a whole number of seconds from 1 to 86400");
+    }
+
+    #[test]
+    fn debug_shows_names_only() {
+        let printed = format!("{:?}", env(&[("AzureSignalRConnectionString", "AccessKey=SECRET")]));
+        assert!(printed.contains("AzureSignalRConnectionString") && !printed.contains("SECRET"));
+    }
+}

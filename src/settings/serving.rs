@@ -1,0 +1,141 @@
+//! Where and what is served: the host (Lambda, the Functions host, a local server), the route
+//! prefix, the hubs, and the browser origins allowed by CORS.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use super::environment::{Environment, SettingError, fail};
+use super::table::{
+    APPLICATION_NAME, CORS_ORIGINS, FUNCTIONS_PORT, HUB, HUBS, LAMBDA_RUNTIME_API, LISTEN, ROUTE_PREFIX,
+};
+use crate::hub::HubName;
+use crate::url_rules;
+
+/// Where the binary serves from, decided once from the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// `AWS_LAMBDA_RUNTIME_API` is set: the Lambda Runtime API drives us.
+    Lambda,
+    /// `FUNCTIONS_CUSTOMHANDLER_PORT` is set: the Azure Functions host forwards requests.
+    Functions(SocketAddr),
+    /// Neither: a plain HTTP server on `SIGNALR_LISTEN`.
+    Local(SocketAddr),
+}
+
+impl Host {
+    /// Lambda, then the Functions host, then a local server.
+    pub fn detect(env: &Environment) -> Result<Self, SettingError> {
+        if env.value(&LAMBDA_RUNTIME_API).is_some() {
+            return Ok(Self::Lambda);
+        }
+        if let Some(port) = env.value(&FUNCTIONS_PORT) {
+            return match port.parse::<u16>() {
+                Ok(port) => Ok(Self::Functions(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port))),
+                Err(_) => fail(FUNCTIONS_PORT.name, "must be a port number from 0 to 65535"),
+            };
+        }
+        match env.value_or_default(&LISTEN).unwrap_or_default().parse::<SocketAddr>() {
+            Ok(addr) => Ok(Self::Local(addr)),
+            Err(_) => fail(
+                LISTEN.name,
+                "must be an IP address and port, for example 127.0.0.1:7071 or 0.0.0.0:8080",
+            ),
+        }
+    }
+}
+
+/// The hubs: `SIGNALR_HUB`, `SIGNALR_HUBS` (lower-case) and `SIGNALR_APPLICATION_NAME`.
+pub(super) struct Hubs {
+    pub default_hub: Option<HubName>,
+    pub allowed_hubs: Option<Vec<String>>,
+    pub application_name: Option<String>,
+}
+
+pub(super) fn hubs(env: &Environment) -> Result<Hubs, SettingError> {
+    let application_name = match env.value(&APPLICATION_NAME) {
+        Some(name) => match HubName::parse(name) {
+            Ok(_) => Some(name.to_owned()),
+            Err(_) => {
+                return fail(
+                    APPLICATION_NAME.name,
+                    "must start with a letter and contain only letters, digits and _ (at most 128 characters)",
+                );
+            }
+        },
+        None => None,
+    };
+    let allowed_hubs = match env.list(&HUBS) {
+        None => None,
+        Some(list) => {
+            let mut hubs = Vec::with_capacity(list.len());
+            for hub in list {
+                if let Err(error) = HubName::parse(hub) {
+                    return fail(HUBS.name, format!("lists an invalid hub name: {error}"));
+                }
+                hubs.push(hub.to_ascii_lowercase());
+            }
+            Some(hubs)
+        }
+    };
+    let default_hub = match env.value(&HUB) {
+        Some(hub) => {
+            let hub = HubName::parse(hub).or_else(|error| fail(HUB.name, error.to_string()))?;
+            if allowed_hubs
+                .as_ref()
+                .is_some_and(|hubs| !hubs.contains(&hub.to_ascii_lowercase()))
+            {
+                return fail(HUB.name, "is not one of the hubs listed in SIGNALR_HUBS");
+            }
+            Some(hub)
+        }
+        None => None,
+    };
+    Ok(Hubs {
+        default_hub,
+        allowed_hubs,
+        application_name,
+    })
+}
+
+/// `SIGNALR_ROUTE_PREFIX` without leading or trailing `/`; may be empty.
+pub(super) fn route_prefix(env: &Environment) -> Result<String, SettingError> {
+    let prefix = match env.get(&ROUTE_PREFIX) {
+        Some((_, value)) => value.trim(),
+        None => ROUTE_PREFIX.default_value().unwrap_or_default(),
+    };
+    let prefix = prefix.trim_matches('/');
+    let valid_segment = |segment: &str| {
+        !segment.is_empty()
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+    };
+    if prefix.is_empty() || prefix.split('/').all(valid_segment) {
+        Ok(prefix.to_owned())
+    } else {
+        fail(
+            ROUTE_PREFIX.name,
+            "must be path segments of letters, digits, - _ . ~ separated by / (for example api), or empty",
+        )
+    }
+}
+
+/// `SIGNALR_CORS_ORIGINS`: a comma list of origins (`scheme://host[:port]`). `*` is refused:
+/// the SignalR client sends credentials, which a wildcard cannot be combined with.
+pub(super) fn cors_origins(env: &Environment) -> Result<Option<Vec<String>>, SettingError> {
+    let Some(list) = env.list(&CORS_ORIGINS) else {
+        return Ok(None);
+    };
+    let mut origins = Vec::with_capacity(list.len());
+    for origin in list {
+        match url_rules::origin(origin) {
+            Some(origin) => origins.push(origin),
+            None => {
+                return fail(
+                    CORS_ORIGINS.name,
+                    "must list origins such as https://app.example.com or http://localhost:8080 (no path, no *: the SignalR client sends credentials)",
+                );
+            }
+        }
+    }
+    Ok(Some(origins))
+}

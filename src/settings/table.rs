@@ -1,0 +1,342 @@
+//! Every setting, declared once: its name, its default and one line of help. Settings are read
+//! only through these declarations (see [`super::Environment`]); `--help` is written from this
+//! table, `check` prints the settings in effect from it, and a test holds the README's
+//! settings table to it.
+
+/// A setting's default, as documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultValue {
+    /// No default: unset means off (or "not given").
+    None,
+    /// A value, read exactly as if it were set.
+    Value(&'static str),
+    /// What happens when unset, in words (no single value stands for it).
+    Described(&'static str),
+}
+
+/// One setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The name, in its documented spelling (any case and `:` for `__` work too).
+    pub name: &'static str,
+    /// The default when unset.
+    pub default: DefaultValue,
+    /// One line for `--help`.
+    pub help: &'static str,
+    /// Its value may hold a secret: `check` never prints it.
+    pub secret: bool,
+}
+
+impl Setting {
+    /// The default as a value, when there is one.
+    pub fn default_value(&self) -> Option<&'static str> {
+        match self.default {
+            DefaultValue::Value(value) => Some(value),
+            DefaultValue::None | DefaultValue::Described(_) => None,
+        }
+    }
+}
+
+const fn setting(name: &'static str, default: DefaultValue, help: &'static str) -> Setting {
+    Setting {
+        name,
+        default,
+        help,
+        secret: false,
+    }
+}
+
+const fn secret(name: &'static str, help: &'static str) -> Setting {
+    Setting {
+        name,
+        default: DefaultValue::None,
+        help,
+        secret: true,
+    }
+}
+
+use DefaultValue::{Described, None as Unset, Value};
+
+pub const CONNECTION_STRING: Setting = secret(
+    "AzureSignalRConnectionString",
+    "connection string (the Functions binding's name); an arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/... value is read from AWS at start",
+);
+pub const ASPNET_CONNECTION_STRING: Setting = secret(
+    "Azure__SignalR__ConnectionString",
+    "the same, ASP.NET name; if both are set they must be equal",
+);
+pub const SERVICE_URI: Setting = secret(
+    "AzureSignalRConnectionString__serviceUri",
+    "identity-based endpoint (Microsoft Entra ID), with __credential, __clientId, __tenantId, __clientSecret, __clientEndpoint, __serverEndpoint, __type",
+);
+pub const NAMED_ENDPOINTS: Setting = secret(
+    "Azure__SignalR__Endpoints__<name>[__primary|__secondary]",
+    "a named endpoint's connection string (several instances); or __<name>__serviceUri and the other identity-based keys",
+);
+pub const NAMED_CONNECTION_STRINGS: Setting = secret(
+    "Azure__SignalR__ConnectionString__<name>[__primary|__secondary]",
+    "a named endpoint's connection string, ASP.NET form",
+);
+pub const ENTRA_MODE: Setting = setting(
+    "SIGNALR_ENTRA_MODE",
+    Value("generate-token"),
+    "generate-token (the service makes tokens) or access-key (sign locally with a temporary key)",
+);
+pub const UPSTREAM_TIMEOUT_MS: Setting = setting(
+    "SIGNALR_UPSTREAM_TIMEOUT_MS",
+    Value("3000"),
+    "one call to Entra or the service's REST API, in milliseconds",
+);
+pub const UPSTREAM_DEADLINE_MS: Setting = setting(
+    "SIGNALR_UPSTREAM_DEADLINE_MS",
+    Value("5000"),
+    "all upstream waiting in one negotiate, retry included, in milliseconds",
+);
+pub const HEALTH_CHECK_INTERVAL_MS: Setting = setting(
+    "SIGNALR_HEALTH_CHECK_INTERVAL_MS",
+    Value("120000"),
+    "time between health probe rounds with several endpoints, in milliseconds",
+);
+pub const ROUTE_PREFIX: Setting = setting(
+    "SIGNALR_ROUTE_PREFIX",
+    Value("api"),
+    "first path segment(s) of the routes; empty serves at the root",
+);
+pub const HUB: Setting = setting("SIGNALR_HUB", Unset, "hub of /{prefix}/negotiate without ?hub=");
+pub const HUBS: Setting = setting("SIGNALR_HUBS", Unset, "comma list: the only hubs served");
+pub const APPLICATION_NAME: Setting = setting(
+    "SIGNALR_APPLICATION_NAME",
+    Unset,
+    "prefix of hub names in the service ({app}_{hub}), as the SDK's ApplicationName",
+);
+pub const TOKEN_LIFETIME_SECONDS: Setting = setting(
+    "SIGNALR_TOKEN_LIFETIME_SECONDS",
+    Value("3600"),
+    "lifetime of client tokens, 1 to 86400 seconds",
+);
+pub const UNIQUE_CLAIM: Setting = setting(
+    "SIGNALR_UNIQUE_CLAIM",
+    Value("uniqueToken"),
+    "claim carrying a fresh random value per token; empty leaves it out",
+);
+pub const AUTH: Setting = setting(
+    "SIGNALR_AUTH",
+    Value("anonymous"),
+    "identity sources, in order: app-service, api-gateway, oidc, anonymous",
+);
+pub const AUTH_REQUIRED: Setting = setting(
+    "SIGNALR_AUTH_REQUIRED",
+    Value("false"),
+    "true: a caller without identity gets 401",
+);
+pub const OIDC_ISSUER: Setting = setting(
+    "SIGNALR_OIDC_ISSUER",
+    Unset,
+    "OIDC issuer (https; http only on loopback); required with oidc",
+);
+pub const OIDC_AUDIENCE: Setting = setting(
+    "SIGNALR_OIDC_AUDIENCE",
+    Unset,
+    "audience the bearer tokens must carry; required with oidc",
+);
+pub const OIDC_JWKS_URI: Setting = setting(
+    "SIGNALR_OIDC_JWKS_URI",
+    Described("discovery"),
+    "JWKS URL, to skip {issuer}/.well-known/openid-configuration",
+);
+pub const USER_ID_CLAIM: Setting = setting("SIGNALR_USER_ID_CLAIM", Value("sub"), "claim holding the user id");
+pub const COPY_CLAIMS: Setting = setting(
+    "SIGNALR_COPY_CLAIMS",
+    Unset,
+    "comma list of caller claims copied into tokens",
+);
+pub const CLAIMS: Setting = setting(
+    "SIGNALR_CLAIMS",
+    Unset,
+    "JSON object of fixed claims added to every token",
+);
+pub const DEV_QUERY_USER: Setting = setting(
+    "SIGNALR_DEV_QUERY_USER",
+    Value("false"),
+    "development only: user id from ?userId=",
+);
+pub const WEBSITE_AUTH_ENABLED: Setting = setting(
+    "WEBSITE_AUTH_ENABLED",
+    Unset,
+    "set by App Service when its authentication is on; app-service requires True",
+);
+pub const CORS_ORIGINS: Setting = setting(
+    "SIGNALR_CORS_ORIGINS",
+    Unset,
+    "comma list of browser origins allowed to negotiate (CORS with credentials)",
+);
+pub const LISTEN: Setting = setting(
+    "SIGNALR_LISTEN",
+    Value("127.0.0.1:7071"),
+    "address of the local server (0.0.0.0:PORT in a container)",
+);
+pub const FUNCTIONS_PORT: Setting = setting(
+    "FUNCTIONS_CUSTOMHANDLER_PORT",
+    Unset,
+    "set by the Functions host: serve on 127.0.0.1 at this port",
+);
+pub const LAMBDA_RUNTIME_API: Setting = setting(
+    "AWS_LAMBDA_RUNTIME_API",
+    Unset,
+    "set by Lambda: serve the Lambda Runtime API",
+);
+pub const RUST_LOG: Setting = setting(
+    "RUST_LOG",
+    Value("info"),
+    "log level and filters (warn, off, signalr_negotiate=debug, ...)",
+);
+
+/// Every setting, in the order `--help` and the README list them.
+pub const TABLE: &[Setting] = &[
+    CONNECTION_STRING,
+    ASPNET_CONNECTION_STRING,
+    SERVICE_URI,
+    NAMED_ENDPOINTS,
+    NAMED_CONNECTION_STRINGS,
+    ENTRA_MODE,
+    UPSTREAM_TIMEOUT_MS,
+    UPSTREAM_DEADLINE_MS,
+    HEALTH_CHECK_INTERVAL_MS,
+    ROUTE_PREFIX,
+    HUB,
+    HUBS,
+    APPLICATION_NAME,
+    TOKEN_LIFETIME_SECONDS,
+    UNIQUE_CLAIM,
+    AUTH,
+    AUTH_REQUIRED,
+    OIDC_ISSUER,
+    OIDC_AUDIENCE,
+    OIDC_JWKS_URI,
+    USER_ID_CLAIM,
+    COPY_CLAIMS,
+    CLAIMS,
+    DEV_QUERY_USER,
+    WEBSITE_AUTH_ENABLED,
+    CORS_ORIGINS,
+    LISTEN,
+    FUNCTIONS_PORT,
+    LAMBDA_RUNTIME_API,
+    RUST_LOG,
+];
+
+/// The SETTINGS part of `--help`: one entry per setting, its help and default, wrapped to fit
+/// a terminal.
+pub fn help() -> String {
+    const INDENT: usize = 4;
+    const NAME_WIDTH: usize = 35;
+    const LINE: usize = 100;
+    let mut out = String::new();
+    for setting in TABLE {
+        let default = match setting.default {
+            DefaultValue::None => None,
+            DefaultValue::Value("") => Some("(default: empty)".to_owned()),
+            DefaultValue::Value(value) | DefaultValue::Described(value) => Some(format!("(default {value})")),
+        };
+        out.push_str(&" ".repeat(INDENT));
+        out.push_str(setting.name);
+        let mut column = INDENT + setting.name.len();
+        if column >= INDENT + NAME_WIDTH {
+            out.push('\n');
+            column = 0;
+        }
+        // The default stays on one line, as one word.
+        for word in setting.help.split(' ').chain(default.as_deref()) {
+            if column > INDENT + NAME_WIDTH && column + 1 + word.len() > LINE {
+                out.push('\n');
+                column = 0;
+            }
+            if column < INDENT + NAME_WIDTH {
+                out.push_str(&" ".repeat(INDENT + NAME_WIDTH - column));
+                column = INDENT + NAME_WIDTH;
+            } else {
+                out.push(' ');
+                column += 1;
+            }
+            out.push_str(word);
+            column += word.len();
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_help_is_one_line() {
+        let mut seen = HashSet::new();
+        for setting in TABLE {
+            assert!(
+                seen.insert(super::super::environment::normalise(setting.name)),
+                "{} twice",
+                setting.name
+            );
+            assert!(
+                !setting.help.is_empty() && !setting.help.contains('\n'),
+                "{}",
+                setting.name
+            );
+        }
+    }
+
+    #[test]
+    fn help_lists_every_setting_with_its_default() {
+        let help = help();
+        for setting in TABLE {
+            assert!(help.contains(setting.name), "--help lacks {}", setting.name);
+            if let Some(value) = setting.default_value() {
+                assert!(help.contains(&format!("(default {value})")), "{}", setting.name);
+            }
+        }
+    }
+
+    /// The README's settings table lists exactly these settings, with these defaults.
+    #[test]
+    fn the_readme_table_matches() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("\n## Settings\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README has a Settings section");
+        let mut rows = Vec::new();
+        for line in section.lines().filter(|line| line.starts_with("| `")) {
+            let cells: Vec<String> = line
+                .replace("\\|", "\u{1}")
+                .split('|')
+                .map(|cell| cell.trim().replace('\u{1}', "|"))
+                .collect();
+            rows.push((cells[1].trim_matches('`').to_owned(), cells[2].clone()));
+        }
+        let documented: Vec<(String, String)> = TABLE
+            .iter()
+            .map(|setting| {
+                let default = match setting.default {
+                    DefaultValue::None => "—".to_owned(),
+                    DefaultValue::Value(value) => format!("`{value}`"),
+                    DefaultValue::Described(words) => words.to_owned(),
+                };
+                (setting.name.to_owned(), default)
+            })
+            .collect();
+        for row in &rows {
+            assert!(
+                documented.contains(row),
+                "README row {row:?} is not in the settings table"
+            );
+        }
+        for setting in &documented {
+            assert!(rows.contains(setting), "the README's settings table lacks {setting:?}");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The composition root: from the settings, the one HTTP client, the REST API client, the OIDC
+//! verifier, each endpoint's token issuer and the health board, assembled into an [`App`] that
+//! the HTTP edge serves and `check` samples. Nothing here runs per request.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::caller::{CallerResolver, OidcVerifier};
+use crate::endpoints::{Authentication, EndpointRouter, start_health_probes};
+use crate::hub::HubName;
+use crate::negotiator::{Negotiator, ServingEndpoint};
+use crate::service::{ServiceApi, UpstreamLimits};
+use crate::settings::{SettingError, Settings};
+use crate::tokens::TokenIssuer;
+
+/// Everything serving needs, built once.
+#[derive(Debug)]
+pub struct App {
+    negotiator: Negotiator,
+    callers: CallerResolver,
+    default_hub: Option<HubName>,
+    route_prefix: String,
+    cors_origins: Option<Vec<String>>,
+    http: Option<reqwest::Client>,
+}
+
+/// Why the app could not be built.
+#[derive(Debug)]
+pub enum StartupError {
+    /// A setting that cannot be served (a credential that cannot be built): exit code 2.
+    Setting(SettingError),
+    /// Something of this machine (the HTTP client's TLS setup): exit code 1.
+    Runtime(String),
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Setting(error) => error.fmt(f),
+            Self::Runtime(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+impl From<SettingError> for StartupError {
+    fn from(error: SettingError) -> Self {
+        Self::Setting(error)
+    }
+}
+
+/// The process's one HTTP client for calls out (Entra, the REST API, health probes, OIDC keys).
+pub fn http_client(limits: &UpstreamLimits) -> Result<reqwest::Client, StartupError> {
+    reqwest::Client::builder()
+        .connect_timeout(limits.attempt_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .user_agent(concat!("signalr-negotiate/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|error| StartupError::Runtime(format!("the HTTP client could not be created: {error}")))
+}
+
+impl App {
+    /// Builds everything the settings describe; a credential that cannot be built stops the
+    /// start. Must run inside a Tokio runtime when there are several endpoints (health probes).
+    pub fn new(settings: &Settings) -> Result<Self, StartupError> {
+        let uses_entra = settings
+            .endpoints
+            .iter()
+            .any(|endpoint| matches!(endpoint.auth(), Authentication::MicrosoftEntra(_)));
+        let several = settings.endpoints.len() > 1;
+        // Made only when something calls out.
+        let http = if uses_entra || settings.oidc.is_some() || several {
+            Some(http_client(&settings.upstream)?)
+        } else {
+            None
+        };
+        let api = http
+            .as_ref()
+            .filter(|_| uses_entra)
+            .map(|http| ServiceApi::new(http.clone(), settings.upstream));
+        let oidc = settings
+            .oidc
+            .clone()
+            .zip(http.clone())
+            .map(|(oidc, http)| OidcVerifier::new(oidc, http, settings.upstream.deadline));
+        let mut endpoints = Vec::with_capacity(settings.endpoints.len());
+        for endpoint in &settings.endpoints {
+            let issuer = TokenIssuer::new(endpoint, settings.entra_mode, api.as_ref())
+                .map_err(|error| SettingError::new(endpoint.source(), error.0))?;
+            endpoints.push(ServingEndpoint {
+                endpoint: endpoint.clone(),
+                issuer,
+            });
+        }
+        let health = http
+            .as_ref()
+            .filter(|_| several)
+            .map(|http| start_health_probes(&settings.endpoints, http.clone(), settings.health_interval));
+        let negotiator = Negotiator::new(
+            endpoints,
+            EndpointRouter::new(&settings.endpoints, health),
+            settings.allowed_hubs.clone(),
+            settings.application_name.clone(),
+            settings.token_policy.clone(),
+        );
+        Ok(Self {
+            negotiator,
+            callers: CallerResolver::new(settings.caller.clone(), oidc),
+            default_hub: settings.default_hub.clone(),
+            route_prefix: settings.route_prefix.clone(),
+            cors_origins: settings.cors_origins.clone(),
+            http,
+        })
+    }
+
+    /// The negotiate core.
+    pub fn negotiator(&self) -> &Negotiator {
+        &self.negotiator
+    }
+
+    /// Who is calling.
+    pub fn callers(&self) -> &CallerResolver {
+        &self.callers
+    }
+
+    /// The hub of `/{prefix}/negotiate` without `?hub=`.
+    pub fn default_hub(&self) -> Option<&HubName> {
+        self.default_hub.as_ref()
+    }
+
+    /// The route prefix, without slashes (empty for the root).
+    pub fn route_prefix(&self) -> &str {
+        &self.route_prefix
+    }
+
+    /// Browser origins allowed to negotiate; `None` turns CORS off.
+    pub fn cors_origins(&self) -> Option<&[String]> {
+        self.cors_origins.as_deref()
+    }
+
+    /// The process's HTTP client, when serving needs one.
+    pub fn http(&self) -> Option<&reqwest::Client> {
+        self.http.as_ref()
+    }
+}

@@ -1,0 +1,160 @@
+//! HS256 signing of client access tokens: `header.claims.signature`, all base64url without
+//! padding. The header comes prepared with the key ([`AccessKey`]), so a token costs one JSON
+//! serialisation and one HMAC.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::{AccessKey, AccessTokenClaims};
+
+/// The service refuses longer tokens (SDK).
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// Why a token could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Over [`MAX_TOKEN_LEN`] characters.
+    #[error(
+        "the access token would be {0} characters long; the service accepts at most 4096 (use fewer or shorter claims)"
+    )]
+    TooLong(usize),
+    /// The claims could not be serialised.
+    #[error("the access token could not be signed")]
+    Signing,
+}
+
+/// Signs the claims with the key.
+pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<String, TokenError> {
+    // Sized for the usual claims at once: the audience, five numbers and names, two ids.
+    let mut json = Vec::with_capacity(192 + claims.audience.len() + claims.user_id.map_or(0, |id| 2 * id.len()));
+    serde_json::to_writer(&mut json, claims).map_err(|_| TokenError::Signing)?;
+    let header = key.encoded_header();
+    let mut token = String::with_capacity(header.len() + 2 + json.len() * 4 / 3 + 48);
+    token.push_str(header);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&json, &mut token);
+    let signature = key.sign(token.as_bytes());
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    check_length(token)
+}
+
+/// A token the service will take: at most [`MAX_TOKEN_LEN`] characters.
+pub fn check_length(token: String) -> Result<String, TokenError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::TooLong(token.len()));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use hmac::{Hmac, Mac};
+    use jwt::VerifyWithKey;
+    use serde_json::{Value, json};
+    use sha2::Sha256;
+
+    use super::*;
+    use crate::tokens::TokenPolicy;
+
+    const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
+
+    /// Verifies with the `jwt` crate and RustCrypto's HMAC (not the code that signed it),
+    /// keyed with the UTF-8 bytes of the access key string.
+    fn verify(token: &str, key: &str) -> BTreeMap<String, Value> {
+        let key: Hmac<Sha256> = Hmac::new_from_slice(key.as_bytes()).unwrap();
+        token.verify_with_key(&key).expect("signature verifies")
+    }
+
+    fn header(token: &str) -> Value {
+        let first = token.split('.').next().unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(first).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_token_verifies_with_an_independent_decoder_and_carries_the_claims() {
+        let policy = TokenPolicy::default();
+        let claims = AccessTokenClaims::new("http://localhost/client/?hub=chat", None, &policy, 1_700_000_000);
+        let token = sign(&AccessKey::new(KEY), &claims).unwrap();
+        assert_eq!(header(&token), json!({"alg": "HS256", "typ": "JWT"}));
+        let got = verify(&token, KEY);
+        assert_eq!(got["aud"], "http://localhost/client/?hub=chat");
+        assert_eq!(got["iat"], 1_700_000_000);
+        assert_eq!(got["nbf"], 1_700_000_000);
+        assert_eq!(got["exp"], 1_700_003_600);
+        assert_eq!(got["iss"], "azure-signalr");
+        assert_eq!(got["uniqueToken"].as_str().unwrap().len(), 22);
+        assert!(!got.contains_key("asrs.s.uid") && !got.contains_key("nameid"));
+        assert_eq!(got.len(), 6);
+    }
+
+    #[test]
+    fn the_wrong_key_does_not_verify() {
+        let policy = TokenPolicy::default();
+        let claims = AccessTokenClaims::new("aud", None, &policy, 0);
+        let token = sign(&AccessKey::new(KEY), &claims).unwrap();
+        let other: Hmac<Sha256> = Hmac::new_from_slice(b"another key").unwrap();
+        assert!(VerifyWithKey::<BTreeMap<String, Value>>::verify_with_key(token.as_str(), &other).is_err());
+    }
+
+    #[test]
+    fn the_key_is_used_as_utf8_not_base64_decoded() {
+        // A key that is valid base64: signing with its decoded bytes would differ.
+        let key = "c2VjcmV0LWtleS1ieXRlcw==";
+        let policy = TokenPolicy::default();
+        let token = sign(&AccessKey::new(key), &AccessTokenClaims::new("aud", None, &policy, 0)).unwrap();
+        verify(&token, key);
+    }
+
+    #[test]
+    fn unique_claim_can_be_renamed_or_left_out() {
+        let renamed = TokenPolicy {
+            lifetime_secs: 1,
+            unique_claim: Some("tid".into()),
+        };
+        let token = sign(&AccessKey::new(KEY), &AccessTokenClaims::new("a", None, &renamed, 5)).unwrap();
+        let got = verify(&token, KEY);
+        assert!(got.contains_key("tid") && !got.contains_key("uniqueToken"));
+        assert_eq!(got["exp"], 6);
+
+        let none = TokenPolicy {
+            lifetime_secs: 1,
+            unique_claim: None,
+        };
+        let token = sign(&AccessKey::new(KEY), &AccessTokenClaims::new("a", None, &none, 5)).unwrap();
+        assert_eq!(verify(&token, KEY).len(), 5);
+    }
+
+    #[test]
+    fn a_key_id_lands_in_the_header() {
+        let policy = TokenPolicy::default();
+        let token = sign(
+            &AccessKey::with_id("kid-7", KEY),
+            &AccessTokenClaims::new("a", None, &policy, 0),
+        )
+        .unwrap();
+        assert_eq!(header(&token)["kid"], "kid-7");
+        verify(&token, KEY);
+    }
+
+    #[test]
+    fn tokens_over_4096_characters_are_refused() {
+        let policy = TokenPolicy::default();
+        let long_user = "u".repeat(2000);
+        let claims = AccessTokenClaims::new("a", Some(&long_user), &policy, 0);
+        match sign(&AccessKey::new(KEY), &claims) {
+            Err(TokenError::TooLong(len)) => assert!(len > MAX_TOKEN_LEN),
+            other => panic!("expected TooLong, got {other:?}"),
+        }
+        let fits = "u".repeat(1000);
+        assert!(
+            sign(
+                &AccessKey::new(KEY),
+                &AccessTokenClaims::new("a", Some(&fits), &policy, 0)
+            )
+            .is_ok()
+        );
+    }
+}

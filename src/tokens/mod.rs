@@ -1,0 +1,24 @@
+//! Client access tokens: their claims, HS256 signing with an access key, and the issuer that
+//! makes an endpoint's tokens (locally, or through the service with Microsoft Entra ID).
+
+mod access_key;
+mod claims;
+mod entra_access_key;
+mod issuer;
+mod jwt;
+mod random_id;
+
+pub use access_key::AccessKey;
+pub use claims::{
+    AccessTokenClaims, DEFAULT_UNIQUE_CLAIM, TokenPolicy, custom_claim_name, is_system_claim, may_name_unique_claim,
+};
+pub use issuer::{EntraMode, IssueError, TokenIssuer};
+pub use jwt::{MAX_TOKEN_LEN, TokenError, sign};
+pub use random_id::RandomId;
+
+/// Now, in whole seconds since the Unix epoch (the unit of `iat`, `nbf` and `exp`).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
