@@ -9,6 +9,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 
+use super::aws_http::ReqwestClient;
 use super::environment::{Environment, SettingError, normalise};
 use super::table::{ASPNET_CONNECTION_STRING, CONNECTION_STRING, NAMED_ENDPOINTS};
 
@@ -85,7 +86,16 @@ pub async fn resolve(mut env: Environment) -> Result<Environment, SettingError> 
     if references.is_empty() {
         return Ok(env);
     }
-    let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let http = reqwest::Client::builder().build().map_err(|error| {
+        SettingError::new(
+            &env.vars()[references[0].0].0,
+            format!("no HTTP client for AWS: {error}"),
+        )
+    })?;
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(ReqwestClient::shared(http))
+        .load()
+        .await;
     for (index, reference) in references {
         let setting = env.vars()[index].0.clone();
         let fail = |reason: String| {

@@ -5,6 +5,7 @@
 //! since connection strings hold keys. The domain types built here ([`ServiceEndpoint`],
 //! [`TokenPolicy`], [`CallerPolicy`], …) are what the composition root assembles.
 
+mod aws_http;
 pub mod aws_secrets;
 mod caller;
 mod endpoints;
