@@ -30,19 +30,14 @@ pub struct HubName(String);
 impl HubName {
     /// Checks a name against the service's rule.
     pub fn parse(name: &str) -> Result<Self, HubNameError> {
-        let bytes = name.as_bytes();
-        let Some(first) = bytes.first() else {
-            return Err(HubNameError::Empty);
-        };
-        let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'`' | b',' | b'.' | b'[' | b']');
-        // Characters first: the alphabet is ASCII, so past this check bytes are characters.
-        if !(first.is_ascii_alphabetic() && bytes.iter().all(allowed)) {
-            return Err(HubNameError::InvalidCharacter);
-        }
-        if bytes.len() > MAX_HUB_NAME_LEN {
-            return Err(HubNameError::TooLong);
-        }
+        check(name)?;
         Ok(Self(name.to_owned()))
+    }
+
+    /// Checks a name against the service's rule, keeping the string (no copy).
+    pub fn from_string(name: String) -> Result<Self, HubNameError> {
+        check(&name)?;
+        Ok(Self(name))
     }
 
     /// The name as written.
@@ -62,6 +57,23 @@ impl HubName {
         name.make_ascii_lowercase();
         name
     }
+}
+
+/// `^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$`
+fn check(name: &str) -> Result<(), HubNameError> {
+    let bytes = name.as_bytes();
+    let Some(first) = bytes.first() else {
+        return Err(HubNameError::Empty);
+    };
+    let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'`' | b',' | b'.' | b'[' | b']');
+    // Characters first: the alphabet is ASCII, so past this check bytes are characters.
+    if !(first.is_ascii_alphabetic() && bytes.iter().all(allowed)) {
+        return Err(HubNameError::InvalidCharacter);
+    }
+    if bytes.len() > MAX_HUB_NAME_LEN {
+        return Err(HubNameError::TooLong);
+    }
+    Ok(())
 }
 
 impl FromStr for HubName {

@@ -4,6 +4,7 @@
 pub mod answer;
 mod cors;
 mod negotiate;
+mod query;
 mod router;
 
 pub use answer::ApiError;

@@ -1,21 +1,23 @@
-//! The negotiate handlers: the hub from the path or the query, the caller, a bounded body,
+//! The negotiate handlers: the hub from the path or the query, a bounded body, the caller,
 //! then the core; one log line per negotiate with the outcome.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::LengthLimitError;
 
 use super::answer::{self, ApiError};
+use super::query::NegotiateQuery;
 use crate::hub::HubName;
 use crate::startup::App;
 use crate::tokens::unix_now;
 
-/// Largest request body accepted (a negotiate needs none); the routes' `DefaultBodyLimit`.
+/// Largest request body accepted (a negotiate needs none).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The id the host gave a request (Lambda's request id, the Functions host's invocation id),
@@ -23,100 +25,57 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct HostRequestId(pub String);
 
-/// The query parameters a negotiate reads; the others (`negotiateVersion`, …) are ignored.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) struct NegotiateQuery {
-    /// `?hub=`: `Err` when given more than once.
-    hub: Result<Option<String>, ()>,
-    /// `?endpoint=`: the first one.
-    endpoint: Option<String>,
-    /// `?userId=`: the first one (development mode only).
-    user_id: Option<String>,
-}
-
-impl NegotiateQuery {
-    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        let mut query = Self {
-            hub: Ok(None),
-            endpoint: None,
-            user_id: None,
-        };
-        for (key, value) in pairs {
-            match key.as_str() {
-                "hub" => {
-                    query.hub = match query.hub {
-                        Ok(None) => Ok(Some(value)),
-                        _ => Err(()),
-                    }
-                }
-                "endpoint" if query.endpoint.is_none() => query.endpoint = Some(value),
-                "userId" if query.user_id.is_none() => query.user_id = Some(value),
-                _ => {}
-            }
-        }
-        query
-    }
-
-    /// The hub of `?hub=`, else the default; given twice, or neither, is a bad request.
-    fn hub(&self, default_hub: Option<&HubName>) -> Result<HubName, ApiError> {
-        match &self.hub {
-            Ok(Some(hub)) => Ok(HubName::parse(hub)?),
-            Err(()) => Err(ApiError::bad_request("the hub query parameter is given more than once")),
-            Ok(None) => default_hub.cloned().ok_or_else(|| {
-                ApiError::bad_request("no hub given: use /{prefix}/{hub}/negotiate or ?hub=, or set SIGNALR_HUB")
-            }),
-        }
-    }
-}
-
-fn query(query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> NegotiateQuery {
-    // A list of pairs takes any query string (bad percent-encoding decodes lossily).
-    query.map_or_else(
-        |_| NegotiateQuery::from_pairs(Vec::new()),
-        |Query(pairs)| NegotiateQuery::from_pairs(pairs),
-    )
+/// Any query string is read (bad percent-encoding decodes lossily); a rejection reads as none.
+fn query(query: Result<Query<NegotiateQuery>, QueryRejection>) -> NegotiateQuery {
+    query.map(|Query(query)| query).unwrap_or_default()
 }
 
 /// `/{prefix}/{hub}/negotiate`
 pub(super) async fn path_hub(
     State(app): State<Arc<App>>,
     hub: Result<Path<String>, PathRejection>,
-    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    parameters: Result<Query<NegotiateQuery>, QueryRejection>,
     request: Request,
 ) -> Response {
     let hub = match hub {
-        Ok(Path(hub)) => HubName::parse(&hub).map_err(ApiError::from),
+        Ok(Path(hub)) => HubName::from_string(hub).map(Cow::Owned).map_err(ApiError::from),
         Err(_) => Err(ApiError::bad_request(
             "the hub name in the path is not valid percent-encoded UTF-8",
         )),
     };
-    respond(&app, hub, query(pairs), request).await
+    respond(&app, hub, query(parameters), request).await
 }
 
 /// `/{prefix}/negotiate?hub=…` (or `SIGNALR_HUB`)
 pub(super) async fn query_hub(
     State(app): State<Arc<App>>,
-    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    parameters: Result<Query<NegotiateQuery>, QueryRejection>,
     request: Request,
 ) -> Response {
-    let query = query(pairs);
+    let mut query = query(parameters);
     let hub = query.hub(app.default_hub());
     respond(&app, hub, query, request).await
 }
 
-async fn respond(app: &App, hub: Result<HubName, ApiError>, query: NegotiateQuery, mut request: Request) -> Response {
+async fn respond(
+    app: &App,
+    hub: Result<Cow<'_, HubName>, ApiError>,
+    query: NegotiateQuery,
+    request: Request,
+) -> Response {
     let started = Instant::now();
-    let request_id = request.extensions_mut().remove::<HostRequestId>().map(|id| id.0);
+    let (mut parts, body) = request.into_parts();
+    let request_id = parts.extensions.remove::<HostRequestId>().map(|id| id.0);
     let outcome = async {
         let hub = hub?;
-        refuse_declared_oversize(&request)?;
+        refuse_declared_oversize(&parts.headers)?;
+        // Read and dropped, bounded (axum's own helper; no per-request layer).
+        axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(body_error)?;
         let caller = app
             .callers()
-            .resolve(request.headers(), request.extensions(), query.user_id.as_deref())
+            .resolve(&parts.headers, &parts.extensions, query.user_id.as_deref())
             .await
             .map_err(|unauthorized| ApiError::from(&unauthorized))?;
-        // Read and dropped, bounded by the routes' DefaultBodyLimit.
-        Bytes::from_request(request, &()).await.map_err(body_rejection)?;
         app.negotiator()
             .negotiate(&hub, &caller, query.endpoint.as_deref(), unix_now())
             .await
@@ -157,9 +116,8 @@ fn too_large() -> ApiError {
 }
 
 /// A declared length over the limit is refused before anything is read.
-fn refuse_declared_oversize(request: &Request) -> Result<(), ApiError> {
-    let declared = request
-        .headers()
+fn refuse_declared_oversize(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
@@ -169,60 +127,10 @@ fn refuse_declared_oversize(request: &Request) -> Result<(), ApiError> {
     }
 }
 
-fn body_rejection(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+fn body_error(error: axum::Error) -> ApiError {
+    if error.into_inner().is::<LengthLimitError>() {
         too_large()
     } else {
         ApiError::bad_request("the request body could not be read")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(query: &str) -> NegotiateQuery {
-        NegotiateQuery::from_pairs(url::form_urlencoded::parse(query.as_bytes()).into_owned().collect())
-    }
-
-    fn hub_from_query(query: Option<&str>, default_hub: Option<&str>) -> Result<String, ApiError> {
-        let default_hub = default_hub.map(|hub| HubName::parse(hub).unwrap());
-        parse(query.unwrap_or_default())
-            .hub(default_hub.as_ref())
-            .map(|hub| hub.as_str().to_owned())
-    }
-
-    #[test]
-    fn query_hub_rules() {
-        assert_eq!(
-            hub_from_query(Some("hub=chat&negotiateVersion=1"), None).unwrap(),
-            "chat"
-        );
-        assert_eq!(
-            hub_from_query(Some("negotiateVersion=1"), Some("news")).unwrap(),
-            "news"
-        );
-        assert_eq!(
-            hub_from_query(Some("hub=a%20b"), None).unwrap_err().status,
-            StatusCode::BAD_REQUEST,
-            "a b is read, then refused as a hub name"
-        );
-        assert_eq!(
-            hub_from_query(Some("hub=a&hub=b"), Some("x")).unwrap_err().message,
-            "the hub query parameter is given more than once"
-        );
-        assert_eq!(hub_from_query(None, None).unwrap_err().status, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            hub_from_query(Some("hub="), Some("x")).unwrap_err().message,
-            "the hub name is empty"
-        );
-    }
-
-    #[test]
-    fn the_first_endpoint_and_user_count() {
-        let query = parse("endpoint=east&endpoint=west&userId=ada&userId=bob&hub=chat");
-        assert_eq!(query.endpoint.as_deref(), Some("east"));
-        assert_eq!(query.user_id.as_deref(), Some("ada"));
-        assert_eq!(query.hub, Ok(Some("chat".to_owned())));
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{MethodRouter, get};
@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::answer::ApiError;
 use super::cors;
-use super::negotiate::{self, MAX_BODY_BYTES};
+use super::negotiate;
 use crate::hub::HubName;
 use crate::startup::App;
 
@@ -28,11 +28,7 @@ pub fn router(app: Arc<App>) -> Router {
     } else {
         format!("/{prefix}")
     };
-    let negotiate_route = |handler: MethodRouter<Arc<App>>| {
-        handler
-            .fallback(method_not_allowed)
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-    };
+    let negotiate_route = |handler: MethodRouter<Arc<App>>| handler.fallback(method_not_allowed);
     let missing_route_prefix = base.clone();
     let cors_origins = app.cors_origins().map(<[String]>::to_vec);
     let router = Router::new()

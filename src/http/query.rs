@@ -1,0 +1,144 @@
+//! The query parameters a negotiate reads, taken with axum's `Query` extractor: `hub` (once),
+//! `endpoint` and `userId` (the first of each); every other parameter (`negotiateVersion`,
+//! `useStatefulReconnect`, …) is skipped without being copied.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use super::answer::ApiError;
+use crate::hub::HubName;
+
+/// `?hub=`, `?endpoint=`, `?userId=`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct NegotiateQuery {
+    /// `hub`, when given once.
+    hub: Option<String>,
+    /// `hub` was given more than once.
+    repeated_hub: bool,
+    /// `endpoint`: the first one.
+    pub endpoint: Option<String>,
+    /// `userId`: the first one (development mode only).
+    pub user_id: Option<String>,
+}
+
+impl NegotiateQuery {
+    /// The hub of `?hub=`, else the default; given twice, or neither, is a bad request.
+    pub fn hub<'a>(&mut self, default_hub: Option<&'a HubName>) -> Result<Cow<'a, HubName>, ApiError> {
+        if self.repeated_hub {
+            return Err(ApiError::bad_request("the hub query parameter is given more than once"));
+        }
+        match self.hub.take() {
+            Some(hub) => Ok(Cow::Owned(HubName::from_string(hub)?)),
+            None => default_hub.map(Cow::Borrowed).ok_or_else(|| {
+                ApiError::bad_request("no hub given: use /{prefix}/{hub}/negotiate or ?hub=, or set SIGNALR_HUB")
+            }),
+        }
+    }
+}
+
+// A hand-written visitor rather than a derive: the derive refuses any repeated parameter (and
+// `?endpoint=a&endpoint=b` has always meant the first), and it would copy the parameters it
+// skips. Keys are compared borrowed; only the three values read are copied.
+impl<'de> Deserialize<'de> for NegotiateQuery {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(QueryVisitor)
+    }
+}
+
+struct QueryVisitor;
+
+impl<'de> Visitor<'de> for QueryVisitor {
+    type Value = NegotiateQuery;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("query parameters")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NegotiateQuery, A::Error> {
+        let mut query = NegotiateQuery::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "hub" if query.hub.is_some() || query.repeated_hub => {
+                    map.next_value::<IgnoredAny>()?;
+                    query.hub = None;
+                    query.repeated_hub = true;
+                }
+                "hub" => query.hub = Some(map.next_value()?),
+                "endpoint" if query.endpoint.is_none() => query.endpoint = Some(map.next_value()?),
+                "userId" if query.user_id.is_none() => query.user_id = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    fn parse(query: &str) -> NegotiateQuery {
+        let uri: axum::http::Uri = format!("/api/negotiate?{query}").parse().unwrap();
+        axum::extract::Query::<NegotiateQuery>::try_from_uri(&uri)
+            .expect("any query string is read")
+            .0
+    }
+
+    fn hub_from_query(query: Option<&str>, default_hub: Option<&str>) -> Result<String, ApiError> {
+        let default_hub = default_hub.map(|hub| HubName::parse(hub).unwrap());
+        parse(query.unwrap_or_default())
+            .hub(default_hub.as_ref())
+            .map(|hub| hub.as_str().to_owned())
+    }
+
+    #[test]
+    fn query_hub_rules() {
+        assert_eq!(
+            hub_from_query(Some("hub=chat&negotiateVersion=1"), None).unwrap(),
+            "chat"
+        );
+        assert_eq!(
+            hub_from_query(Some("negotiateVersion=1"), Some("news")).unwrap(),
+            "news"
+        );
+        assert_eq!(
+            hub_from_query(Some("hub=a%20b"), None).unwrap_err().status,
+            StatusCode::BAD_REQUEST,
+            "a b is read, then refused as a hub name"
+        );
+        assert_eq!(
+            hub_from_query(Some("hub=a&hub=b"), Some("x")).unwrap_err().message,
+            "the hub query parameter is given more than once"
+        );
+        assert_eq!(
+            hub_from_query(Some("hub=a&hub=b&hub=c"), Some("x"))
+                .unwrap_err()
+                .message,
+            "the hub query parameter is given more than once"
+        );
+        assert_eq!(hub_from_query(None, None).unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            hub_from_query(Some("hub="), Some("x")).unwrap_err().message,
+            "the hub name is empty"
+        );
+    }
+
+    #[test]
+    fn the_first_endpoint_and_user_count() {
+        let query = parse("endpoint=east&endpoint=west&userId=ada&userId=bob&hub=chat&x&=y&%FF=%FE");
+        assert_eq!(query.endpoint.as_deref(), Some("east"));
+        assert_eq!(query.user_id.as_deref(), Some("ada"));
+        assert_eq!(query.hub.as_deref(), Some("chat"));
+        assert_eq!(
+            parse("hub=a%26b").hub.as_deref(),
+            Some("a&b"),
+            "values are percent-decoded"
+        );
+    }
+}
