@@ -19,11 +19,11 @@ pub async fn serve(host: Host, router: Router) -> ExitCode {
         Host::Lambda => lambda::serve(router).await,
         Host::Functions(addr) => {
             let announce = |addr| tracing::info!(%addr, "serving the Azure Functions host");
-            server::serve(addr, server::functions_host(router), announce).await
+            server::serve(addr, router, server::from_functions_host, announce).await
         }
         Host::Local(addr) => {
             let announce = |addr| tracing::info!("listening on http://{addr}");
-            server::serve(addr, router, announce).await
+            server::serve(addr, router, server::as_is, announce).await
         }
     }
 }

@@ -6,15 +6,26 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use axum::Router;
+use axum::ServiceExt as _;
 use axum::extract::Request;
 use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
+use tower::util::MapRequest;
 
 use crate::http::HostRequestId;
 
+/// What a host does to each request before the router sees it (outside the router, so that it
+/// costs no per-route layer).
+pub(super) type Prepare = fn(Request) -> Request;
+
+/// The local server takes requests as they come.
+pub(super) fn as_is(request: Request) -> Request {
+    request
+}
+
 /// Listens on `addr` and serves until SIGTERM or Ctrl-C, finishing requests in flight;
 /// `announce` logs the address actually bound.
-pub(super) async fn serve(addr: SocketAddr, router: Router, announce: fn(SocketAddr)) -> ExitCode {
+pub(super) async fn serve(addr: SocketAddr, router: Router, prepare: Prepare, announce: fn(SocketAddr)) -> ExitCode {
     let listener = match TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -28,7 +39,8 @@ pub(super) async fn serve(addr: SocketAddr, router: Router, announce: fn(SocketA
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    match axum::serve(listener, router)
+    let service = MapRequest::new(router, prepare).into_make_service();
+    match axum::serve(listener, service)
         .with_graceful_shutdown(super::shutdown_signal())
         .await
     {
@@ -43,14 +55,12 @@ pub(super) async fn serve(addr: SocketAddr, router: Router, announce: fn(SocketA
     }
 }
 
-/// The router as the Functions host calls it: each request carries the host's invocation id.
-pub(super) fn functions_host(router: Router) -> Router {
-    router.layer(axum::middleware::map_request(|mut request: Request| async move {
-        if let Some(id) = invocation_id(&request) {
-            request.extensions_mut().insert(HostRequestId(id));
-        }
-        request
-    }))
+/// A request as the Functions host forwards it: it carries the host's invocation id.
+pub(super) fn from_functions_host(mut request: Request) -> Request {
+    if let Some(id) = invocation_id(&request) {
+        request.extensions_mut().insert(HostRequestId(id));
+    }
+    request
 }
 
 /// `X-Azure-Functions-InvocationId`, when it looks like one (a GUID-like token).
