@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the negotiate path: token signing, connection-string parsing, and one full
 //! negotiate through the router (`tower::ServiceExt::oneshot`), on the access-key path and in
-//! Entra `access-key` mode against a fake service started here.
+//! Entra `access-key` mode against a fake service started here, and with its log line formatted
+//! as each host writes it.
 //!
 //! `cargo bench --bench negotiate` (add `-- <filter>` to run some). The whole-process figures
 //! (requests/s against peers, cold start, footprint) are in `bench/` and `BENCHMARKS.md`.
@@ -17,7 +18,9 @@ use http_body_util::BodyExt as _;
 use serde_json::json;
 use tower::ServiceExt as _;
 
-use signalr_negotiate::{AccessKey, AccessTokenClaims, App, ConnectionString, Settings, TokenPolicy, router, sign};
+use signalr_negotiate::{
+    AccessKey, AccessTokenClaims, App, ConnectionString, Host, Settings, TokenPolicy, log_subscriber, router, sign,
+};
 
 /// A realistic access key: 44 characters, as the portal shows them.
 const ACCESS_KEY: &str = "Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OWFiY2RlZmdoaWo=";
@@ -182,6 +185,26 @@ fn bench_router(c: &mut Criterion, runtime: &tokio::runtime::Runtime, fake_port:
     group.bench_function("POST /api/chat/negotiate (Entra access-key mode, key held)", |b| {
         b.iter_custom(|iters| time_negotiates(runtime, &entra_router, iters));
     });
+    group.finish();
+
+    // The same negotiate with its log line formatted as each host writes it (into a sink: what
+    // reaching standard output costs is the batch writer's business, measured by compare.sh).
+    let mut group = c.benchmark_group("router with the log line");
+    group.throughput(Throughput::Elements(1));
+    let hosts = [
+        (
+            "JSON line (Lambda, Functions host)",
+            Host::Functions("127.0.0.1:1".parse().unwrap()),
+        ),
+        ("text line (local server)", Host::Local("127.0.0.1:1".parse().unwrap())),
+    ];
+    for (name, host) in hosts {
+        let (subscriber, _) = log_subscriber(host, Some("info"), std::io::sink);
+        let _logging = tracing::subscriber::set_default(subscriber);
+        group.bench_function(format!("POST /api/chat/negotiate (access key), {name}"), |b| {
+            b.iter_custom(|iters| time_negotiates(runtime, &access_key_router, iters));
+        });
+    }
     group.finish();
 }
 

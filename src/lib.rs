@@ -59,7 +59,7 @@ pub use check::run as check;
 pub use endpoints::{
     Authentication, ConnectionString, ConnectionStringError, EndpointType, EntraCredential, ServiceEndpoint,
 };
-pub use hosts::logs::init as init_logging;
+pub use hosts::logs::{init as init_logging, subscriber as log_subscriber};
 pub use hosts::{lambda_request, serve};
 pub use http::router;
 pub use hub::{HubName, HubNameError, MAX_HUB_NAME_LEN};

@@ -57,11 +57,10 @@ async fn run(command: Command, env: Environment, host: Host) -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return refuse(&error.into()),
     };
-    if command == Command::Serve {
-        init_logging(host, settings.log_filter.as_deref());
-        for warning in &settings.warnings {
-            tracing::warn!("{warning}");
-        }
+    // Written out when it is dropped, at the end of this function: nothing logged is lost.
+    let _logs = (command == Command::Serve).then(|| init_logging(host, settings.log_filter.as_deref()));
+    for warning in settings.warnings.iter().filter(|_| command == Command::Serve) {
+        tracing::warn!("{warning}");
     }
     let app = match App::new(&settings) {
         Ok(app) => app,

@@ -12,9 +12,17 @@ use crate::http::HostRequestId;
 /// Serves the Runtime API until it stops, or until SIGTERM (which Lambda sends only between
 /// invocations, when the environment shuts down).
 pub(super) async fn serve(router: Router) -> ExitCode {
+    // What start-up logged belongs to the init phase.
+    super::logs::flush();
     let runtime = lambda_http::run(
         tower::ServiceBuilder::new()
             .map_request(prepare::<lambda_http::Body>)
+            // An invocation's lines reach standard output before its response is posted, so
+            // CloudWatch ties them to the request.
+            .map_response(|response| {
+                super::logs::flush();
+                response
+            })
             .service(router),
     );
     tokio::select! {

@@ -266,7 +266,7 @@ async fn a_failing_generate_token_fails_over_and_marks_the_endpoint_offline() {
         assert!(body["url"].as_str().unwrap().contains(&format!(":{b_port}/")), "{body}");
     }
     assert_eq!(b.count(|c| &c.generate), 20);
-    let logs = function.logs();
+    let logs = function.logs_with("SignalR endpoint is offline");
     let offline: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("SignalR endpoint is offline"))

@@ -182,7 +182,12 @@ async fn identity_endpoint_down_is_a_502_naming_the_credential() {
         !error.contains("127.0.0.1"),
         "internal addresses stay in the log: {error}"
     );
-    assert!(running.function.logs().contains("Microsoft Entra token request failed"));
+    assert!(
+        running
+            .function
+            .logs_with("Microsoft Entra token request failed")
+            .contains("Microsoft Entra token request failed")
+    );
 }
 
 #[tokio::test]

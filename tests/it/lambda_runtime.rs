@@ -4,7 +4,8 @@
 //! `/2018-06-01/runtime/invocation/{id}/response` (or `/error`).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -22,15 +23,74 @@ struct Posted {
     request_id: String,
     kind: &'static str,
     body: Value,
+    /// What the function had written to its log when it posted this.
+    log_at_post: String,
 }
 
 #[derive(Clone)]
 struct RuntimeApi {
     events: Arc<Mutex<VecDeque<(String, Value)>>>,
     posted: mpsc::UnboundedSender<Posted>,
+    /// The function's log file, known once it is spawned; no event is handed out before.
+    log: Arc<OnceLock<PathBuf>>,
+}
+
+impl RuntimeApi {
+    fn log_now(&self) -> String {
+        self.log
+            .get()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// A fake Runtime API handing out `events`; returns its address, the results the function
+/// posts, and where to put the function's log path once it runs.
+async fn start_runtime_api(
+    events: VecDeque<(String, Value)>,
+) -> (String, mpsc::UnboundedReceiver<Posted>, Arc<OnceLock<PathBuf>>) {
+    let (posted, results) = mpsc::unbounded_channel();
+    let log = Arc::new(OnceLock::new());
+    let api = RuntimeApi {
+        events: Arc::new(Mutex::new(events)),
+        posted,
+        log: Arc::clone(&log),
+    };
+    let router = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
+        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(post_result))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(api);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let runtime_api = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (runtime_api, results, log)
+}
+
+/// The binary under the fake Runtime API at `runtime_api`, with Lambda's environment.
+fn spawn_lambda(runtime_api: &str, log: &OnceLock<PathBuf>, more: &[(&str, &str)]) -> Function {
+    let cs = connection_string("https://demo.service.signalr.net");
+    let mut env = vec![
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api),
+        ("AWS_LAMBDA_FUNCTION_NAME", "negotiate"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/negotiate"),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/23/[$LATEST]abc"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AzureSignalRConnectionString", &cs),
+        ("RUST_LOG", "info"),
+    ];
+    env.extend_from_slice(more);
+    let function = Function::spawn("lambda", &env);
+    let _ = log.set(function.log.clone());
+    function
 }
 
 async fn next_invocation(State(api): State<RuntimeApi>) -> impl IntoResponse {
+    while api.log.get().is_none() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let next = api.events.lock().unwrap().pop_front();
     let Some((request_id, event)) = next else {
         // No more events: hold the long poll, as Lambda does while the sandbox is frozen.
@@ -65,16 +125,24 @@ async fn post_result(
 ) -> StatusCode {
     let kind = if kind == "response" { "response" } else { "error" };
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let _ = api.posted.send(Posted { request_id, kind, body });
+    let log_at_post = api.log_now();
+    let _ = api.posted.send(Posted {
+        request_id,
+        kind,
+        body,
+        log_at_post,
+    });
     StatusCode::ACCEPTED
 }
 
 async fn init_error(State(api): State<RuntimeApi>, body: axum::body::Bytes) -> StatusCode {
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let log_at_post = api.log_now();
     let _ = api.posted.send(Posted {
         request_id: String::new(),
         kind: "init-error",
         body,
+        log_at_post,
     });
     StatusCode::ACCEPTED
 }
@@ -192,35 +260,8 @@ async fn answers_http_api_and_function_url_events_through_the_runtime_api() {
         ("req-twice".to_owned(), function_url_event("hub=a&hub=b")),
         ("req-rest-stage".to_owned(), rest_api_event("Chat")),
     ]);
-    let (posted, mut results) = mpsc::unbounded_channel();
-    let api = RuntimeApi {
-        events: Arc::new(Mutex::new(events)),
-        posted,
-    };
-    let router = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
-        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(post_result))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(api);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let runtime_api = listener.local_addr().unwrap().to_string();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-
-    let cs = connection_string("https://demo.service.signalr.net");
-    let function = Function::spawn(
-        "lambda",
-        &[
-            ("AWS_LAMBDA_RUNTIME_API", &runtime_api),
-            ("AWS_LAMBDA_FUNCTION_NAME", "negotiate"),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/negotiate"),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/23/[$LATEST]abc"),
-            ("AWS_REGION", "eu-west-1"),
-            ("AzureSignalRConnectionString", &cs),
-            ("RUST_LOG", "info"),
-        ],
-    );
+    let (runtime_api, mut results, log) = start_runtime_api(events).await;
+    let function = spawn_lambda(&runtime_api, &log, &[]);
 
     let mut got = Vec::new();
     for _ in 0..5 {
@@ -275,5 +316,40 @@ async fn answers_http_api_and_function_url_events_through_the_runtime_api() {
             lines.iter().any(|line| line["request_id"] == id),
             "no log line for {id}:\n{logs}"
         );
+    }
+}
+
+/// CloudWatch ties a line to an invocation only if it is written before the response is
+/// posted: lines are batched, but per invocation.
+#[tokio::test]
+async fn each_invocations_lines_are_written_before_its_response_is_posted() {
+    let ids = ["inv-1", "inv-2", "inv-3", "inv-4"];
+    let events = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            (
+                (*id).to_owned(),
+                http_api_event(if n % 2 == 0 { "Chat" } else { "a&b" }),
+            )
+        })
+        .collect();
+    let (runtime_api, mut results, log) = start_runtime_api(events).await;
+    let function = spawn_lambda(&runtime_api, &log, &[]);
+    for _ in ids {
+        let posted = tokio::time::timeout(Duration::from_secs(15), results.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no result from the function in 15 s:\n{}", function.logs()))
+            .unwrap();
+        let own_line = common::json_lines(&posted.log_at_post)
+            .into_iter()
+            .find(|line| line["request_id"] == posted.request_id.as_str());
+        let own_line = own_line.unwrap_or_else(|| {
+            panic!(
+                "{} was posted before its log line was written:\n{}",
+                posted.request_id, posted.log_at_post
+            )
+        });
+        assert_eq!(own_line["status"], posted.body["statusCode"], "{own_line}");
     }
 }

@@ -15,6 +15,7 @@ mod hostile;
 mod identity;
 mod interop;
 mod lambda_runtime;
+mod logs;
 mod properties;
 mod router;
 mod startup;

@@ -1,11 +1,20 @@
-//! Logging: JSON lines where a host collects logs (Lambda, Functions), text locally.
+//! Logging: JSON lines where a host collects logs (Lambda, Functions), text locally, written in
+//! batches off the request path.
 //!
 //! The level comes from `RUST_LOG` (default `info`). Nothing logged here or elsewhere carries
 //! a key, a secret or a token: those types print as `<redacted>`.
 
+mod batch;
+mod format;
+
+use std::sync::{Arc, OnceLock};
+
+use batch::{Batch, BatchWriter};
+use format::{JsonLines, TextLines};
+use tracing::Subscriber;
 use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 use super::Host;
 
@@ -22,26 +31,59 @@ fn filter_from(rust_log: Option<&str>) -> (Targets, bool) {
     }
 }
 
-/// Starts logging for the host, at the level `RUST_LOG` (`log_filter`) asks for.
-pub fn init(host: Host, log_filter: Option<&str>) {
+/// The batch of the process's log lines, once logging has started.
+static BATCH: OnceLock<Arc<Batch>> = OnceLock::new();
+
+/// Logging, started; dropping it writes the lines still buffered (at exit).
+#[must_use = "dropping it at once ends batching early"]
+pub struct Logs(());
+
+impl Drop for Logs {
+    fn drop(&mut self) {
+        flush();
+    }
+}
+
+/// Starts logging for the host, at the level `RUST_LOG` (`log_filter`) asks for. Lines are
+/// batched: on Lambda they are written at the end of each invocation ([`flush`]); elsewhere a
+/// background thread writes them every few milliseconds. Both write what is left at exit.
+pub fn init(host: Host, log_filter: Option<&str>) -> Logs {
+    let batch = BATCH.get_or_init(Batch::new);
+    if host != Host::Lambda {
+        batch.flush_in_background();
+    }
+    let (subscriber, bad_filter) = subscriber(host, log_filter, BatchWriter(Arc::clone(batch)));
+    let _ = tracing::subscriber::set_global_default(subscriber);
+    if bad_filter {
+        tracing::warn!("RUST_LOG could not be parsed; logging at info");
+    }
+    Logs(())
+}
+
+/// The host's log format (JSON lines on Lambda and the Functions host, text locally) at the
+/// level `RUST_LOG` (`log_filter`) asks for, each line written with `writer`; and whether the
+/// filter could not be read (info is used then).
+pub fn subscriber<W>(host: Host, log_filter: Option<&str>, writer: W) -> (Box<dyn Subscriber + Send + Sync>, bool)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let (filter, bad_filter) = filter_from(log_filter);
     let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stdout)
+        .with_writer(writer)
         .with_target(false)
         // Colours only for a person at a terminal, not in files and collectors.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-    match host {
-        Host::Lambda | Host::Functions(_) => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .finish()
-            .with(filter)
-            .init(),
-        Host::Local(_) => builder.finish().with(filter).init(),
-    }
-    if bad_filter {
-        tracing::warn!("RUST_LOG could not be parsed; logging at info");
+    let subscriber: Box<dyn Subscriber + Send + Sync> = match host {
+        Host::Lambda | Host::Functions(_) => Box::new(builder.event_format(JsonLines).finish().with(filter)),
+        Host::Local(_) => Box::new(builder.event_format(TextLines).finish().with(filter)),
+    };
+    (subscriber, bad_filter)
+}
+
+/// Writes the buffered lines now (the end of a Lambda invocation).
+pub fn flush() {
+    if let Some(batch) = BATCH.get() {
+        batch.flush();
     }
 }
 

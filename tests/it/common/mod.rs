@@ -159,6 +159,19 @@ impl Function {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The logs once they hold `needle` (lines are written in batches, a few milliseconds after
+    /// they are logged), or as they are after 5 s.
+    pub fn logs_with(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let logs = self.logs();
+            if logs.contains(needle) || start.elapsed() > Duration::from_secs(5) {
+                return logs;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -189,9 +202,16 @@ impl Function {
 }
 
 impl Drop for Function {
-    /// Stops the process, then fails the test if anything it logged holds a test secret.
+    /// Stops the process (SIGTERM, so that it writes the log lines it still holds; SIGKILL if it
+    /// has not exited within 2 s), then fails the test if anything it logged holds a test
+    /// secret.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.terminate();
+            if self.wait_exit(Duration::from_secs(2)).is_none() {
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
         if std::thread::panicking() {
             return;
