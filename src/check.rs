@@ -10,12 +10,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use crate::endpoints::{Authentication, EntraCredential};
+use crate::entra::EntraTarget;
 use crate::http::ApiError;
 use crate::hub::HubName;
 use crate::settings::table::TABLE;
+use crate::settings::table::{AUTHORITY_HOST, ENTRA_SCOPE};
 use crate::settings::{Environment, Settings};
 use crate::startup::{self, App};
-use crate::tokens::{EntraMode, unix_now};
+use crate::tokens::{EntraMode, TokenIssuer, unix_now};
 
 /// Runs the check; the report goes to standard output.
 pub async fn run(env: &Environment, settings: &Settings, app: &App, hub: &str, user: Option<&str>) -> ExitCode {
@@ -50,6 +52,9 @@ pub async fn run(env: &Environment, settings: &Settings, app: &App, hub: &str, u
         let _ = writeln!(out, "  clients to: {}", endpoint.client_url("{hub}", "{id}"));
         let _ = writeln!(out, "  server:     {}", endpoint.server_base());
         let _ = writeln!(out, "  auth:       {}", auth_kind(endpoint.auth(), settings.entra_mode));
+        if let Some(entra) = app.negotiator().issuer(index).and_then(TokenIssuer::entra) {
+            entra_target(&mut out, entra.target(), endpoint.auth());
+        }
         let health = match &http {
             Some(http) => crate::endpoints::probe(http, endpoint.server_base()).await,
             None => Err("no HTTP client".to_owned()),
@@ -136,6 +141,33 @@ fn settings_in_effect(out: &mut String, env: &Environment) {
     }
 }
 
+/// The cloud of an Entra endpoint, and the scope and authority its credential uses.
+fn entra_target(out: &mut String, target: &EntraTarget, auth: &Authentication) {
+    let from = |overridden: bool, setting: &str| {
+        if overridden {
+            format!(" (from {setting})")
+        } else {
+            " (from the cloud)".to_owned()
+        }
+    };
+    let _ = writeln!(out, "  cloud:      {} (from the host of Endpoint)", target.cloud);
+    let _ = writeln!(
+        out,
+        "  scope:      {}{}",
+        target.scope,
+        from(target.scope_overridden, ENTRA_SCOPE.name)
+    );
+    let authority = if matches!(
+        auth,
+        Authentication::MicrosoftEntra(EntraCredential::ManagedIdentity { .. })
+    ) {
+        " (not used: a managed identity asks its local endpoint)".to_owned()
+    } else {
+        from(target.authority_overridden, AUTHORITY_HOST.name)
+    };
+    let _ = writeln!(out, "  authority:  {}{authority}", target.authority_host);
+}
+
 fn auth_kind(auth: &Authentication, mode: EntraMode) -> String {
     let mode = mode.name();
     match auth {
@@ -150,7 +182,9 @@ fn auth_kind(auth: &Authentication, mode: EntraMode) -> String {
                 } => {
                     format!("client secret (not shown), tenant {tenant_id}, client id {client_id}")
                 }
-                EntraCredential::ClientCertificate { .. } => "client certificate".to_owned(),
+                EntraCredential::ClientCertificate {
+                    tenant_id, client_id, ..
+                } => format!("client certificate (key not shown), tenant {tenant_id}, client id {client_id}"),
             };
             format!("Microsoft Entra ID: {credential}; {mode} mode")
         }

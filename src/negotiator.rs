@@ -83,6 +83,11 @@ impl Negotiator {
         self.endpoints.iter().map(|serving| &serving.endpoint)
     }
 
+    /// How the endpoint at `index` (in configuration order) gets its tokens.
+    pub fn issuer(&self, index: usize) -> Option<&TokenIssuer> {
+        self.endpoints.get(index).map(|serving| &serving.issuer)
+    }
+
     /// Negotiates for a hub and a caller at `now` (seconds since the epoch), on the endpoint
     /// `requested` names if it is online, else on one the router picks; fails over once.
     pub async fn negotiate(

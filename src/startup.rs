@@ -86,7 +86,7 @@ impl App {
             .map(|(oidc, http)| OidcVerifier::new(oidc, http, settings.upstream.deadline));
         let mut endpoints = Vec::with_capacity(settings.endpoints.len());
         for endpoint in &settings.endpoints {
-            let issuer = TokenIssuer::new(endpoint, settings.entra_mode, api.as_ref())
+            let issuer = TokenIssuer::new(endpoint, settings.entra_mode, &settings.entra, api.as_ref())
                 .map_err(|error| SettingError::new(endpoint.source(), error.0))?;
             endpoints.push(ServingEndpoint {
                 endpoint: endpoint.clone(),

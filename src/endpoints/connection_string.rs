@@ -102,11 +102,18 @@ pub enum ConnectionStringError {
     #[error("AccessKey is required in the connection string when AuthType is not set")]
     MissingAccessKey,
     /// An `AuthType` the SDK does not know.
-    #[error("AuthType in the connection string must be azure, azure.msi or azure.app")]
+    #[error(
+        "AuthType in the connection string must be azure, azure.msi or azure.app (or aad, the older name); leave it out to sign with AccessKey"
+    )]
     UnknownAuthType,
     /// `azure.app` without one of its keys.
     #[error("{0} is required in the connection string when AuthType is azure.app")]
     MissingForApp(&'static str),
+    /// `aad` with a secret or certificate but not the keys that make it an app registration.
+    #[error(
+        "{0} is required in the connection string for AuthType=aad with an app registration (ClientId, TenantId, and ClientSecret or ClientCert); with ClientId alone it means a managed identity"
+    )]
+    MissingForAadApp(&'static str),
     /// `azure.app` with both a secret and a certificate.
     #[error("AuthType=azure.app needs either ClientSecret or ClientCert in the connection string, not both")]
     AmbiguousAppCredential,
@@ -223,32 +230,61 @@ fn authentication(properties: &Properties<'_>) -> Result<Authentication, Connect
             let client_id = client_id.ok_or(ConnectionStringError::MissingForApp("ClientId"))?;
             let tenant_id = properties
                 .get("tenantid")
-                .ok_or(ConnectionStringError::MissingForApp("TenantId"))?
-                .to_owned();
-            let certificate = match (properties.get("clientcert"), properties.get("clientcertpath")) {
-                (Some(_), Some(_)) => return Err(ConnectionStringError::DuplicateCertificate),
-                (cert, path) => cert.or(path),
-            };
-            match (properties.get("clientsecret"), certificate) {
-                (Some(secret), None) => EntraCredential::ClientSecret {
-                    tenant_id,
-                    client_id,
-                    client_secret: Secret::new(secret),
-                },
-                (None, Some(path)) => EntraCredential::ClientCertificate {
-                    tenant_id,
-                    client_id,
-                    certificate_path: path.to_owned(),
-                },
-                (None, None) => {
-                    return Err(ConnectionStringError::MissingForApp("ClientSecret (or ClientCert)"));
-                }
-                (Some(_), Some(_)) => return Err(ConnectionStringError::AmbiguousAppCredential),
-            }
+                .ok_or(ConnectionStringError::MissingForApp("TenantId"))?;
+            app_credential(properties, tenant_id, client_id)?
+                .ok_or(ConnectionStringError::MissingForApp("ClientSecret (or ClientCert)"))?
         }
+        // The older name, which the SDK still reads (`TypeAzureAD = "aad"` in Azure/azure-signalr,
+        // src/Microsoft.Azure.SignalR.Common/Utilities/ConnectionStringParser.cs): an app
+        // registration when ClientId and TenantId come with a secret or certificate, else a
+        // managed identity (user-assigned with ClientId). Where the SDK would quietly drop a
+        // secret or certificate given without ClientId or TenantId, this refuses.
+        "aad" => match (client_id, properties.get("tenantid")) {
+            (Some(client_id), Some(tenant_id)) => app_credential(properties, tenant_id, client_id)?
+                .ok_or(ConnectionStringError::MissingForAadApp("ClientSecret (or ClientCert)"))?,
+            (client_id, tenant_id) => {
+                let app_keys = properties.get("clientsecret").is_some() || certificate(properties)?.is_some();
+                match (app_keys, client_id, tenant_id) {
+                    (true, None, _) => return Err(ConnectionStringError::MissingForAadApp("ClientId")),
+                    (true, Some(_), _) => return Err(ConnectionStringError::MissingForAadApp("TenantId")),
+                    (false, client_id, _) => EntraCredential::ManagedIdentity { client_id },
+                }
+            }
+        },
         _ => return Err(ConnectionStringError::UnknownAuthType),
     };
     Ok(Authentication::MicrosoftEntra(credential))
+}
+
+/// `ClientCert` or `ClientCertPath` (the same setting under two names).
+fn certificate<'a>(properties: &Properties<'a>) -> Result<Option<&'a str>, ConnectionStringError> {
+    match (properties.get("clientcert"), properties.get("clientcertpath")) {
+        (Some(_), Some(_)) => Err(ConnectionStringError::DuplicateCertificate),
+        (cert, path) => Ok(cert.or(path)),
+    }
+}
+
+/// An app registration's credential: its secret or its certificate; `None` with neither.
+fn app_credential(
+    properties: &Properties<'_>,
+    tenant_id: &str,
+    client_id: String,
+) -> Result<Option<EntraCredential>, ConnectionStringError> {
+    let tenant_id = tenant_id.to_owned();
+    Ok(match (properties.get("clientsecret"), certificate(properties)?) {
+        (Some(secret), None) => Some(EntraCredential::ClientSecret {
+            tenant_id,
+            client_id,
+            client_secret: Secret::new(secret),
+        }),
+        (None, Some(path)) => Some(EntraCredential::ClientCertificate {
+            tenant_id,
+            client_id,
+            certificate_path: path.to_owned(),
+        }),
+        (None, None) => None,
+        (Some(_), Some(_)) => return Err(ConnectionStringError::AmbiguousAppCredential),
+    })
 }
 
 /// An absolute http(s) URL with a host, no credentials, query or fragment.
@@ -476,6 +512,60 @@ mod tests {
     }
 
     #[test]
+    fn aad_is_read_as_the_sdk_reads_it() {
+        assert_eq!(
+            entra("Endpoint=https://a;AuthType=aad"),
+            EntraCredential::ManagedIdentity { client_id: None }
+        );
+        assert_eq!(
+            entra("Endpoint=https://a;AuthType=AAD;ClientId=abc"),
+            EntraCredential::ManagedIdentity {
+                client_id: Some("abc".into())
+            }
+        );
+        assert_eq!(
+            entra("Endpoint=https://a;AuthType=aad;ClientId=c;TenantId=t;ClientSecret=s3cr3t"),
+            EntraCredential::ClientSecret {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                client_secret: Secret::new("s3cr3t"),
+            }
+        );
+        assert_eq!(
+            entra("Endpoint=https://a;AuthType=aad;ClientId=c;TenantId=t;ClientCertPath=/certs/app.pem"),
+            EntraCredential::ClientCertificate {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                certificate_path: "/certs/app.pem".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn aad_refuses_what_the_sdk_would_misread() {
+        assert_eq!(
+            error("Endpoint=https://a;AuthType=aad;ClientId=c;TenantId=t"),
+            "ClientSecret (or ClientCert) is required in the connection string for AuthType=aad with an app registration (ClientId, TenantId, and ClientSecret or ClientCert); with ClientId alone it means a managed identity"
+        );
+        assert_eq!(
+            error("Endpoint=https://a;AuthType=aad;ClientId=c;ClientSecret=s"),
+            "TenantId is required in the connection string for AuthType=aad with an app registration (ClientId, TenantId, and ClientSecret or ClientCert); with ClientId alone it means a managed identity"
+        );
+        assert_eq!(
+            error("Endpoint=https://a;AuthType=aad;TenantId=t;ClientCert=/x"),
+            "ClientId is required in the connection string for AuthType=aad with an app registration (ClientId, TenantId, and ClientSecret or ClientCert); with ClientId alone it means a managed identity"
+        );
+        assert_eq!(
+            error("Endpoint=https://a;AuthType=aad;ClientCert=/x;ClientCertPath=/y"),
+            "ClientCert and ClientCertPath in the connection string are the same setting: give one"
+        );
+        assert_eq!(
+            error("Endpoint=https://a;AuthType=aad;ClientId=c;TenantId=t;ClientSecret=s;ClientCert=/x"),
+            "AuthType=azure.app needs either ClientSecret or ClientCert in the connection string, not both"
+        );
+    }
+
+    #[test]
     fn an_access_key_is_ignored_when_auth_type_is_set() {
         let cs = parse(&format!("Endpoint=https://a;AuthType=azure;AccessKey={KEY}")).unwrap();
         assert!(matches!(cs.auth, Authentication::MicrosoftEntra(_)));
@@ -483,10 +573,13 @@ mod tests {
 
     #[test]
     fn entra_errors_name_the_missing_key() {
-        assert_eq!(
-            error("Endpoint=https://a;AuthType=azure.ad"),
-            "AuthType in the connection string must be azure, azure.msi or azure.app"
-        );
+        for unknown in ["azure.ad", "aad.app", "accesskey", "none"] {
+            assert_eq!(
+                error(&format!("Endpoint=https://a;AuthType={unknown};AccessKey={KEY}")),
+                "AuthType in the connection string must be azure, azure.msi or azure.app (or aad, the older name); leave it out to sign with AccessKey",
+                "{unknown}: refused, where the SDK would quietly sign with AccessKey"
+            );
+        }
         assert_eq!(
             error("Endpoint=https://a;AuthType=azure.app;TenantId=t;ClientSecret=s"),
             "ClientId is required in the connection string when AuthType is azure.app"

@@ -39,6 +39,8 @@ pub struct ServiceEndpoint {
     endpoint_type: EndpointType,
     /// `Endpoint` with `Port`, without a trailing `/`: what identifies the instance.
     endpoint_url: String,
+    /// The host of `Endpoint` (lower-case): it names the instance's cloud.
+    host: String,
     /// `{ClientEndpoint | Endpoint+Port}/client/?hub=`
     client_url_prefix: String,
     /// `{scheme}://{host}/client/?hub=` of `Endpoint`
@@ -76,6 +78,7 @@ impl ServiceEndpoint {
             endpoint_type,
             client_url_prefix: format!("{client_base}/client/?hub="),
             endpoint_url: endpoint_base,
+            host: endpoint.host_str().unwrap_or_default().to_owned(),
             audience_prefix,
             server_base,
             auth: cs.auth,
@@ -111,6 +114,11 @@ impl ServiceEndpoint {
     /// `Endpoint` with `Port` applied: endpoints with the same one are the same instance.
     pub fn endpoint_url(&self) -> &str {
         &self.endpoint_url
+    }
+
+    /// The host of `Endpoint`, lower-case (IPv6 in brackets): it names the instance's cloud.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// Base URL of the service's REST API and health probe.
@@ -238,11 +246,21 @@ mod tests {
     fn hosts_are_lower_cased_and_ipv6_is_bracketed() {
         let e = endpoint("Endpoint=https://A.Service.SignalR.net;AccessKey=k");
         assert_eq!(e.audience("h"), "https://a.service.signalr.net/client/?hub=h");
+        assert_eq!(e.host(), "a.service.signalr.net");
         let e = endpoint("Endpoint=http://[::1];Port=8999;AccessKey=k");
         assert_eq!(
             e.client_url("h", "r"),
             "http://[::1]:8999/client/?hub=h&asrs_request_id=r"
         );
         assert_eq!(e.audience("h"), "http://[::1]/client/?hub=h");
+        assert_eq!(e.host(), "[::1]");
+    }
+
+    #[test]
+    fn the_host_is_that_of_endpoint_not_of_the_client_or_server_endpoint() {
+        let e = endpoint(
+            "Endpoint=https://demo.signalr.azure.cn;Port=444;ClientEndpoint=http://127.0.0.1:81;ServerEndpoint=http://127.0.0.1:82;AccessKey=k",
+        );
+        assert_eq!(e.host(), "demo.signalr.azure.cn");
     }
 }

@@ -2,7 +2,9 @@
 //! own, so this one tries, in order, workload identity, managed identity (when
 //! `IDENTITY_ENDPOINT` is set), a client secret from `AZURE_CLIENT_ID`/`AZURE_TENANT_ID`/
 //! `AZURE_CLIENT_SECRET`, then the developer tools (Azure CLI, Azure Developer CLI); the first
-//! that gives a token is used from then on, and an error lists what was tried.
+//! that gives a token is used from then on, and an error lists what was tried. Every credential
+//! of the chain sends through the process's HTTP client to the authority of the endpoint's cloud
+//! (the developer tools use their own sign-in's cloud).
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use azure_core::credentials::{AccessToken, Secret as AzureSecret, TokenCredential, TokenRequestOptions};
 use azure_core::http::ClientOptions;
 use azure_identity::{
-    ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential, WorkloadIdentityCredential,
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential,
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 
 use super::managed_identity;
@@ -42,9 +45,14 @@ impl DefaultChain {
         sources.push((
             "WorkloadIdentityCredential",
             match env("AZURE_FEDERATED_TOKEN_FILE") {
-                Some(_) => WorkloadIdentityCredential::new(None)
-                    .map(|c| c as Arc<dyn TokenCredential>)
-                    .map_err(|error| error.to_string()),
+                Some(_) => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                    credential_options: ClientAssertionCredentialOptions {
+                        client_options: options.clone(),
+                    },
+                    ..WorkloadIdentityCredentialOptions::default()
+                }))
+                .map(|c| c as Arc<dyn TokenCredential>)
+                .map_err(|error| error.to_string()),
                 None => Err("AZURE_FEDERATED_TOKEN_FILE is not set".to_owned()),
             },
         ));

@@ -1,27 +1,29 @@
 //! Microsoft Entra ID: the credential an endpoint's `AuthType` names, and its tokens for the
-//! SignalR service (scope `https://signalr.azure.com/.default`).
+//! SignalR service, with the scope and authority of the endpoint's cloud (see [`cloud`]).
 //!
 //! Credentials come from `azure_identity` and cache their tokens until shortly before expiry,
 //! so a token is fetched once, not per request. They send through the process's one HTTP
 //! client, with at most one retry of their own; the caller bounds the whole wait.
 
+mod certificate;
+mod cloud;
 mod default_chain;
 
 use std::fmt;
 use std::sync::Arc;
 
+use azure_core::cloud::CustomConfiguration;
 use azure_core::credentials::{Secret as AzureSecret, TokenCredential};
 use azure_core::http::{ClientOptions, FixedRetryOptions, RetryOptions, Transport};
 use azure_identity::{
-    ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    UserAssignedId,
+    ClientAssertionCredential, ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
 };
 
 use crate::endpoints::EntraCredential;
+use certificate::{Certificate, CertificateAssertion};
+pub use cloud::{EntraOverrides, EntraTarget};
 use default_chain::DefaultChain;
-
-/// The scope of tokens for Azure SignalR Service.
-pub const SIGNALR_SCOPE: &str = "https://signalr.azure.com/.default";
 
 /// A credential that cannot be built here (found at start, named in the error).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,20 +44,27 @@ pub struct EntraError {
 pub struct EntraTokenSource {
     name: &'static str,
     credential: Arc<dyn TokenCredential>,
+    target: EntraTarget,
 }
 
 impl fmt::Debug for EntraTokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EntraTokenSource")
             .field("credential", &self.name)
+            .field("target", &self.target)
             .finish()
     }
 }
 
 impl EntraTokenSource {
-    /// Builds the credential `AuthType` asks for, sending through `http`.
-    pub fn new(credential: &EntraCredential, http: &reqwest::Client) -> Result<Self, CredentialError> {
-        let options = client_options(http);
+    /// Builds the credential `AuthType` asks for, for the cloud `target` describes, sending
+    /// through `http`.
+    pub fn new(
+        credential: &EntraCredential,
+        target: EntraTarget,
+        http: &reqwest::Client,
+    ) -> Result<Self, CredentialError> {
+        let options = client_options(http, &target.authority_host);
         let (name, credential): (&'static str, Arc<dyn TokenCredential>) = match credential {
             EntraCredential::Default { client_id } => (
                 "DefaultAzureCredential",
@@ -81,13 +90,39 @@ impl EntraTokenSource {
                 .map_err(|error| CredentialError(format!("ClientSecretCredential: {error}")))?;
                 ("ClientSecretCredential", credential)
             }
-            EntraCredential::ClientCertificate { .. } => {
-                return Err(CredentialError(
-                    "client certificates (ClientCert) are not supported in this build (it carries no OpenSSL); use ClientSecret or a managed identity".to_owned(),
-                ));
+            EntraCredential::ClientCertificate {
+                tenant_id,
+                client_id,
+                certificate_path,
+            } => {
+                let assertion = CertificateAssertion {
+                    certificate: Certificate::read(certificate_path)?,
+                    client_id: client_id.clone(),
+                    // Where azure_identity sends it: `{authority}/{tenant}/oauth2/v2.0/token`.
+                    audience: format!("{}/{tenant_id}/oauth2/v2.0/token", target.authority_host),
+                };
+                let credential = ClientAssertionCredential::new(
+                    tenant_id.clone(),
+                    client_id.clone(),
+                    assertion,
+                    Some(ClientAssertionCredentialOptions {
+                        client_options: options,
+                    }),
+                )
+                .map_err(|error| CredentialError(format!("ClientCertificateCredential: {error}")))?;
+                ("ClientCertificateCredential", credential)
             }
         };
-        Ok(Self { name, credential })
+        Ok(Self {
+            name,
+            credential,
+            target,
+        })
+    }
+
+    /// The cloud, scope and authority this source asks Entra for.
+    pub fn target(&self) -> &EntraTarget {
+        &self.target
     }
 
     /// The credential's name, for errors and logs.
@@ -98,7 +133,7 @@ impl EntraTokenSource {
     /// A bearer token for the SignalR service (cached by the credential).
     pub async fn token(&self) -> Result<AzureSecret, EntraError> {
         self.credential
-            .get_token(&[SIGNALR_SCOPE], None)
+            .get_token(&[&self.target.scope], None)
             .await
             .map(|token| token.token)
             .map_err(|error| EntraError {
@@ -108,10 +143,15 @@ impl EntraTokenSource {
     }
 }
 
-/// Client options for every credential: our HTTP client, one quick retry.
-fn client_options(http: &reqwest::Client) -> ClientOptions {
+/// Client options for every credential: our HTTP client, the authority host (a custom cloud
+/// configuration, so that the process environment's `AZURE_AUTHORITY_HOST` is read only through
+/// the settings), one quick retry.
+fn client_options(http: &reqwest::Client, authority_host: &str) -> ClientOptions {
+    let mut cloud = CustomConfiguration::default();
+    cloud.authority_host = authority_host.to_owned();
     ClientOptions {
         transport: Some(Transport::new(Arc::new(http.clone()))),
+        cloud: Some(Arc::new(cloud.into())),
         retry: RetryOptions::fixed(FixedRetryOptions {
             delay: azure_core::time::Duration::milliseconds(200),
             max_retries: 1,
@@ -138,21 +178,42 @@ mod tests {
     use super::*;
     use crate::secret::Secret;
 
+    fn public() -> EntraTarget {
+        EntraTarget::for_host("demo.service.signalr.net", &EntraOverrides::default())
+    }
+
     #[test]
-    fn certificates_are_refused_with_a_clear_message() {
+    fn a_certificate_credential_is_built_from_its_file_and_named() {
+        let source = EntraTokenSource::new(
+            &EntraCredential::ClientCertificate {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                certificate_path: concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/app.pem").into(),
+            },
+            public(),
+            &reqwest::Client::new(),
+        )
+        .unwrap();
+        assert_eq!(source.name(), "ClientCertificateCredential");
+        assert!(!format!("{source:?}").contains("PRIVATE"));
+    }
+
+    #[test]
+    fn an_unreadable_certificate_is_refused_naming_the_key() {
         let error = EntraTokenSource::new(
             &EntraCredential::ClientCertificate {
                 tenant_id: "t".into(),
                 client_id: "c".into(),
                 certificate_path: "/x.pem".into(),
             },
+            public(),
             &reqwest::Client::new(),
         )
         .unwrap_err();
         assert!(
-            error
-                .0
-                .contains("client certificates (ClientCert) are not supported in this build"),
+            error.0.starts_with(
+                "ClientCert (ClientCertPath) in the connection string: the certificate file could not be read"
+            ),
             "{error}"
         );
     }
@@ -165,10 +226,12 @@ mod tests {
                 client_id: "c".into(),
                 client_secret: Secret::new("s3cret-value"),
             },
+            EntraTarget::for_host("demo.signalr.azure.cn", &EntraOverrides::default()),
             &reqwest::Client::new(),
         )
         .unwrap();
         assert_eq!(source.name(), "ClientSecretCredential");
+        assert_eq!(source.target().scope, "https://signalr.azure.cn/.default");
         assert!(!format!("{source:?}").contains("s3cret-value"));
     }
 
@@ -180,6 +243,7 @@ mod tests {
                 client_id: "c".into(),
                 client_secret: Secret::new("s"),
             },
+            public(),
             &reqwest::Client::new(),
         )
         .unwrap_err();

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::caller::{CallerPolicy, OidcSettings};
 use crate::endpoints::ServiceEndpoint;
+use crate::entra::EntraOverrides;
 use crate::hub::HubName;
 use crate::service::UpstreamLimits;
 use crate::tokens::{EntraMode, TokenPolicy};
@@ -43,6 +44,8 @@ pub struct Settings {
     pub token_policy: TokenPolicy,
     /// How Entra endpoints get client tokens.
     pub entra_mode: EntraMode,
+    /// The Entra scope and authority the settings give instead of each endpoint's cloud.
+    pub entra: EntraOverrides,
     /// Bounds on calls to Entra and the service's REST API.
     pub upstream: UpstreamLimits,
     /// Time between health probe rounds (with more than one endpoint).
@@ -84,6 +87,7 @@ impl Settings {
             application_name: hubs.application_name,
             token_policy,
             entra_mode,
+            entra: upstream::entra_overrides(env)?,
             upstream: upstream::upstream_limits(env)?,
             health_interval: upstream::health_interval(env)?,
             cors_origins: serving::cors_origins(env)?,
@@ -334,7 +338,7 @@ mod tests {
     }
 
     #[test]
-    fn entra_connection_strings_are_accepted_but_certificates_refused_at_start() {
+    fn entra_connection_strings_are_accepted_and_an_unreadable_certificate_refused_at_start() {
         let msi = config(&[(
             "AzureSignalRConnectionString",
             "Endpoint=https://a.service.signalr.net;AuthType=azure.msi;Version=1.0",
@@ -351,13 +355,12 @@ mod tests {
         )])
         .unwrap();
         let Err(crate::startup::StartupError::Setting(e)) = crate::startup::App::new(&settings) else {
-            panic!("a client certificate should stop the start");
+            panic!("a certificate file that cannot be read should stop the start");
         };
         assert_eq!(e.setting, "AzureSignalRConnectionString");
-        assert!(
-            e.message
-                .contains("client certificates (ClientCert) are not supported in this build"),
-            "{e}"
+        assert_eq!(
+            e.message,
+            "ClientCert (ClientCertPath) in the connection string: the certificate file could not be read (entity not found)"
         );
     }
 

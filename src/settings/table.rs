@@ -82,6 +82,16 @@ pub const ENTRA_MODE: Setting = setting(
     Value("generate-token"),
     "generate-token (the service makes tokens) or access-key (sign locally with a temporary key)",
 );
+pub const ENTRA_SCOPE: Setting = setting(
+    "SIGNALR_ENTRA_SCOPE",
+    Described("from Endpoint"),
+    "scope of Microsoft Entra tokens for the service (ending in /.default), instead of the one the cloud of Endpoint implies",
+);
+pub const AUTHORITY_HOST: Setting = setting(
+    "AZURE_AUTHORITY_HOST",
+    Described("from Endpoint"),
+    "Microsoft Entra authority (https://host), instead of the one the cloud of Endpoint implies; the Azure SDKs' variable",
+);
 pub const UPSTREAM_TIMEOUT_MS: Setting = setting(
     "SIGNALR_UPSTREAM_TIMEOUT_MS",
     Value("3000"),
@@ -199,6 +209,8 @@ pub const TABLE: &[Setting] = &[
     NAMED_ENDPOINTS,
     NAMED_CONNECTION_STRINGS,
     ENTRA_MODE,
+    ENTRA_SCOPE,
+    AUTHORITY_HOST,
     UPSTREAM_TIMEOUT_MS,
     UPSTREAM_DEADLINE_MS,
     HEALTH_CHECK_INTERVAL_MS,

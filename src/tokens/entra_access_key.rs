@@ -90,6 +90,11 @@ impl TemporaryKeyStore {
         }
     }
 
+    /// The source of the Entra tokens the key is fetched with.
+    pub fn entra(&self) -> &EntraTokenSource {
+        &self.entra
+    }
+
     /// A key that may sign now.
     pub async fn key(self: &Arc<Self>) -> Result<Arc<AccessKey>, UpstreamError> {
         let usable = |held: &crate::fetch_cache::Held<AccessKey>| match self.lifetime.state(held.fetched_at.elapsed()) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::entra_access_key::{KeyLifetime, TemporaryKeyStore};
 use super::{AccessKey, AccessTokenClaims, TokenError, TokenPolicy, jwt};
 use crate::endpoints::{Authentication, ServiceEndpoint};
-use crate::entra::{CredentialError, EntraTokenSource};
+use crate::entra::{CredentialError, EntraOverrides, EntraTarget, EntraTokenSource};
 use crate::service::{ServiceApi, UpstreamError};
 
 /// How Entra endpoints get client tokens (`SIGNALR_ENTRA_MODE`).
@@ -63,14 +63,21 @@ impl IssueError {
 }
 
 impl TokenIssuer {
-    /// The issuer for an endpoint. `api` is needed only by Entra endpoints.
-    pub fn new(endpoint: &ServiceEndpoint, mode: EntraMode, api: Option<&ServiceApi>) -> Result<Self, CredentialError> {
+    /// The issuer for an endpoint. `api` is needed only by Entra endpoints, whose tokens are for
+    /// the cloud of the endpoint's host unless `overrides` say otherwise.
+    pub fn new(
+        endpoint: &ServiceEndpoint,
+        mode: EntraMode,
+        overrides: &EntraOverrides,
+        api: Option<&ServiceApi>,
+    ) -> Result<Self, CredentialError> {
         let credential = match endpoint.auth() {
             Authentication::AccessKey(key) => return Ok(Self::AccessKey(AccessKey::new(key.expose()))),
             Authentication::MicrosoftEntra(credential) => credential,
         };
         let api = api.ok_or_else(|| CredentialError("no HTTP client for Microsoft Entra ID".to_owned()))?;
-        let entra = Arc::new(EntraTokenSource::new(credential, api.http())?);
+        let target = EntraTarget::for_host(endpoint.host(), overrides);
+        let entra = Arc::new(EntraTokenSource::new(credential, target, api.http())?);
         Ok(match mode {
             EntraMode::GenerateToken => Self::GenerateToken {
                 entra,
@@ -83,6 +90,15 @@ impl TokenIssuer {
                 KeyLifetime::default(),
             ))),
         })
+    }
+
+    /// The source of Entra tokens, for Entra endpoints.
+    pub fn entra(&self) -> Option<&EntraTokenSource> {
+        match self {
+            Self::AccessKey(_) => None,
+            Self::GenerateToken { entra, .. } => Some(entra),
+            Self::TemporaryKey(store) => Some(store.entra()),
+        }
     }
 
     /// A client token for `service_hub` on `endpoint`.

@@ -7,6 +7,7 @@ mod common;
 
 mod aws_secrets;
 mod check;
+mod clouds;
 mod cors;
 mod endpoints;
 mod entra;

@@ -48,12 +48,21 @@ pub struct Fake {
     pub faults: Arc<Mutex<VecDeque<Fault>>>,
     /// Faults of the managed-identity endpoint, one per request.
     pub identity_faults: Arc<Mutex<VecDeque<Fault>>>,
+    /// The `resource` the managed-identity endpoint accepts (`https://signalr.azure.com` unless set).
+    pub identity_resource: Arc<Mutex<Option<String>>>,
+    /// The query of every managed-identity request.
+    pub identity_queries: Arc<Mutex<Vec<String>>>,
     pub queries: Arc<Mutex<Vec<String>>>,
 }
 
 impl Fake {
     pub fn fault(&self, faults: &[Fault]) {
         self.faults.lock().unwrap().extend(faults.iter().cloned());
+    }
+
+    /// Makes the managed-identity endpoint accept this `resource` only (the scope without `/.default`).
+    pub fn expect_resource(&self, resource: &str) {
+        *self.identity_resource.lock().unwrap() = Some(resource.to_owned());
     }
 
     pub fn count(&self, which: fn(&Counters) -> &AtomicUsize) -> usize {
@@ -65,9 +74,20 @@ impl Fake {
 async fn identity(
     State(fake): State<Fake>,
     Query(query): Query<Vec<(String, String)>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
     fake.counters.identity.fetch_add(1, Ordering::SeqCst);
+    fake.identity_queries
+        .lock()
+        .unwrap()
+        .push(uri.query().unwrap_or_default().to_owned());
+    let resource = fake
+        .identity_resource
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| "https://signalr.azure.com".to_owned());
     let fault = fake.identity_faults.lock().unwrap().pop_front();
     if let Some(response) = fault_response(fault).await {
         return response;
@@ -75,7 +95,7 @@ async fn identity(
     let has = |k: &str, v: &str| query.iter().any(|(key, value)| key == k && value == v);
     if headers.get("x-identity-header").and_then(|h| h.to_str().ok()) != Some(IDENTITY_HEADER)
         || !has("api-version", "2019-08-01")
-        || !has("resource", "https://signalr.azure.com")
+        || !has("resource", &resource)
     {
         return (StatusCode::BAD_REQUEST, "bad identity request").into_response();
     }
@@ -84,7 +104,7 @@ async fn identity(
         "access_token": ENTRA_TOKEN,
         "expires_on": expires_on,
         "token_type": "Bearer",
-        "resource": "https://signalr.azure.com"
+        "resource": resource
     }))
     .into_response()
 }

@@ -2,6 +2,7 @@
 //! in-process, run the real binary, wait for it, verify tokens with a JWT implementation that is
 //! not ours.
 
+pub mod fake_entra;
 pub mod fake_service;
 pub mod oidc;
 
@@ -34,6 +35,10 @@ pub const SECRETS: &[&str] = &[
     fake_service::IDENTITY_HEADER,
     fake_service::ENTRA_TOKEN,
     fake_service::TEMPORARY_KEY,
+    fake_entra::CLIENT_SECRET,
+    fake_entra::ASSERTION_HEADER_START,
+    // Key material of a PEM file (the words alone may appear in a message).
+    "PRIVATE KEY-----\nMII",
     "service-made-token",
     "SecretsManagerKey0123456789abcdefghijklmnopq",
     "ParameterStoreKey0123456789abcdefghijklmnop",

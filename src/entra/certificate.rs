@@ -1,0 +1,327 @@
+//! `AuthType=azure.app` with `ClientCert`/`ClientCertPath`: an app registration's certificate,
+//! without OpenSSL. The file (PEM: the certificate and its unencrypted private key, as
+//! Azure.Identity's `ClientCertificateCredential` reads it) is read once at start; each token
+//! request then carries a fresh client assertion, the short-lived JWT Microsoft's identity
+//! platform documents ("Microsoft identity platform application authentication certificate
+//! credentials"): header `alg` PS256, `typ` JWT and `x5t#S256` (the base64url SHA-256
+//! thumbprint of the certificate's DER), claims `aud` (the token endpoint), `iss` = `sub` = the
+//! client id, a unique `jti`, `nbf`/`iat` now and `exp` 10 minutes on. azure_identity's
+//! `ClientAssertionCredential` sends it and caches the token.
+//!
+//! Hand-written over rustls rather than jsonwebtoken: jsonwebtoken's RSA keys must be PKCS#1
+//! DER and it cannot tell whether a key belongs to a certificate; rustls (already in the binary
+//! for TLS, with aws-lc) reads every PEM key form, compares the key's SubjectPublicKeyInfo with
+//! the certificate's, and signs RSA-PSS.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use azure_core::http::ClientMethodOptions;
+use azure_identity::ClientAssertion;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rustls::crypto::aws_lc_rs::sign::any_supported_type;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::{CertifiedKey, Signer};
+use rustls::{SignatureAlgorithm, SignatureScheme};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::CredentialError;
+
+/// How long an assertion is good for (the documentation asks for 5 to 10 minutes after `nbf`).
+const ASSERTION_LIFETIME_SECS: u64 = 600;
+
+/// What every refusal starts with: the connection string key it is about.
+const KEY: &str = "ClientCert (ClientCertPath) in the connection string";
+
+/// A certificate and its key, read and checked at start: what signs the assertions.
+pub(super) struct Certificate {
+    /// `{"alg":"PS256","typ":"JWT","x5t#S256":…}`, base64url-encoded once.
+    encoded_header: String,
+    signer: Box<dyn Signer>,
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate").finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    #[serde(rename = "x5t#S256")]
+    x5t_s256: &'a str,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    aud: &'a str,
+    iss: &'a str,
+    sub: &'a str,
+    jti: &'a str,
+    nbf: u64,
+    iat: u64,
+    exp: u64,
+}
+
+impl Certificate {
+    /// Reads the file `ClientCert` names.
+    pub(super) fn read(path: &str) -> Result<Self, CredentialError> {
+        let pem = std::fs::read(path)
+            .map_err(|error| refused(format!("the certificate file could not be read ({})", error.kind())))?;
+        Self::from_pem(&pem)
+    }
+
+    /// The certificate and key of a PEM file; refused with a reason when it cannot sign.
+    pub(super) fn from_pem(pem: &[u8]) -> Result<Self, CredentialError> {
+        if !pem.windows(11).any(|window| window == b"-----BEGIN ") {
+            return Err(refused(if pem.first() == Some(&0x30) {
+                "the file is PFX (PKCS#12) or DER; this build reads PEM only: convert it with `openssl pkcs12 -in cert.pfx -out cert.pem -nodes` (the certificate and its private key, in one file)"
+            } else {
+                "the file is not PEM (expected -----BEGIN CERTIFICATE----- and the private key in one file)"
+            }));
+        }
+        let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<_, _>>()
+            .map_err(|_| refused("the PEM file cannot be read"))?;
+        if certificates.is_empty() {
+            return Err(refused(
+                "the PEM file has no certificate (expected -----BEGIN CERTIFICATE----- and the private key in one file)",
+            ));
+        }
+        let key_der = PrivateKeyDer::from_pem_slice(pem).map_err(|_| {
+            refused(
+                "the PEM file has no unencrypted private key (expected -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY----- after the certificate; encrypted keys are not read)",
+            )
+        })?;
+        let key = any_supported_type(&key_der).map_err(|_| refused("the private key cannot be read"))?;
+        if key.algorithm() != SignatureAlgorithm::RSA {
+            return Err(refused(
+                "the key is not RSA: Microsoft Entra ID takes certificate assertions signed with RSA (PS256)",
+            ));
+        }
+        // The certificate that goes with the key (usually the first; a chain may follow it).
+        let certificate = certificates
+            .into_iter()
+            .find(|certificate| {
+                CertifiedKey::new(vec![certificate.clone()], Arc::clone(&key))
+                    .keys_match()
+                    .is_ok()
+            })
+            .ok_or_else(|| refused("the private key does not belong to the certificate"))?;
+        let signer = key
+            .choose_scheme(&[SignatureScheme::RSA_PSS_SHA256])
+            .ok_or_else(|| refused("the key cannot sign with RSA-PSS (PS256)"))?;
+        let thumbprint = URL_SAFE_NO_PAD.encode(Sha256::digest(certificate.as_ref()));
+        let header = serde_json::to_vec(&Header {
+            alg: "PS256",
+            typ: "JWT",
+            x5t_s256: &thumbprint,
+        })
+        .map_err(|_| refused("the assertion header could not be written"))?;
+        Ok(Self {
+            encoded_header: URL_SAFE_NO_PAD.encode(header),
+            signer,
+        })
+    }
+
+    /// A client assertion for `client_id` at the token endpoint `audience`, issued at `now`.
+    fn assertion(&self, client_id: &str, audience: &str, jti: &str, now: u64) -> Result<String, rustls::Error> {
+        let claims = serde_json::to_vec(&Claims {
+            aud: audience,
+            iss: client_id,
+            sub: client_id,
+            jti,
+            nbf: now,
+            iat: now,
+            exp: now + ASSERTION_LIFETIME_SECS,
+        })
+        .map_err(|_| rustls::Error::General("the assertion's claims could not be written".into()))?;
+        let mut token = String::with_capacity(self.encoded_header.len() + claims.len() * 4 / 3 + 360);
+        token.push_str(&self.encoded_header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims, &mut token);
+        let signature = self.signer.sign(token.as_bytes())?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        Ok(token)
+    }
+}
+
+fn refused(reason: impl fmt::Display) -> CredentialError {
+    CredentialError(format!("{KEY}: {reason}"))
+}
+
+/// The assertions of one app registration, for azure_identity's `ClientAssertionCredential`.
+pub(super) struct CertificateAssertion {
+    pub(super) certificate: Certificate,
+    pub(super) client_id: String,
+    /// `{authority}/{tenant}/oauth2/v2.0/token`: where the credential sends it.
+    pub(super) audience: String,
+}
+
+impl fmt::Debug for CertificateAssertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateAssertion")
+            .field("client_id", &self.client_id)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientAssertion for CertificateAssertion {
+    async fn secret(&self, _options: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        self.certificate
+            .assertion(&self.client_id, &self.audience, &random_guid(), now)
+            .map_err(|error| {
+                azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Credential,
+                    format!("the client assertion could not be signed: {error}"),
+                )
+            })
+    }
+}
+
+/// A random (version 4) GUID, the form the documentation gives `jti`.
+fn random_guid() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::signature::{RSA_PSS_2048_8192_SHA256, UnparsedPublicKey};
+    use serde_json::Value;
+
+    use super::*;
+
+    const APP: &[u8] = include_bytes!("../../tests/it/fixtures/app.pem");
+    const APP_PKCS1: &[u8] = include_bytes!("../../tests/it/fixtures/app-pkcs1.pem");
+    const PUBLIC: &str = include_str!("../../tests/it/fixtures/app-public.pem");
+
+    /// The DER of the first PEM block with this label, decoded here (not by the code under test).
+    fn pem_block(pem: &str, label: &str) -> Vec<u8> {
+        let begin = format!("-----BEGIN {label}-----");
+        let body: String = pem
+            .split(&begin)
+            .nth(1)
+            .and_then(|rest| rest.split("-----END").next())
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+    }
+
+    fn part(token: &str, index: usize) -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(index).unwrap()).unwrap()).unwrap()
+    }
+
+    fn error(pem: &[u8]) -> String {
+        Certificate::from_pem(pem).unwrap_err().0
+    }
+
+    #[test]
+    fn an_assertion_verifies_with_the_certificates_public_key() {
+        let spki = pem_block(PUBLIC, "PUBLIC KEY");
+        let certificate_der = pem_block(std::str::from_utf8(APP).unwrap(), "CERTIFICATE");
+        for pem in [APP, APP_PKCS1] {
+            let certificate = Certificate::from_pem(pem).unwrap();
+            let audience = "https://login.chinacloudapi.cn/tenant/oauth2/v2.0/token";
+            let token = certificate
+                .assertion("client", audience, "the-jti", 1_700_000_000)
+                .unwrap();
+            let (message, signature) = token.rsplit_once('.').unwrap();
+            UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, &spki)
+                .verify(message.as_bytes(), &URL_SAFE_NO_PAD.decode(signature).unwrap())
+                .expect("PS256 signature verifies with the certificate's key");
+            let header = part(&token, 0);
+            assert_eq!(header["alg"], "PS256");
+            assert_eq!(header["typ"], "JWT");
+            assert_eq!(
+                header["x5t#S256"],
+                URL_SAFE_NO_PAD.encode(Sha256::digest(&certificate_der))
+            );
+            assert_eq!(header.as_object().unwrap().len(), 3);
+            let claims = part(&token, 1);
+            assert_eq!(claims["aud"], audience);
+            assert_eq!(claims["iss"], "client");
+            assert_eq!(claims["sub"], "client");
+            assert_eq!(claims["jti"], "the-jti");
+            assert_eq!(claims["nbf"], 1_700_000_000);
+            assert_eq!(claims["iat"], 1_700_000_000);
+            assert_eq!(claims["exp"], 1_700_000_600);
+        }
+    }
+
+    #[tokio::test]
+    async fn each_assertion_has_its_own_jti_and_the_debug_print_no_key() {
+        let assertion = CertificateAssertion {
+            certificate: Certificate::from_pem(APP).unwrap(),
+            client_id: "client".into(),
+            audience: "https://login.microsoftonline.com/t/oauth2/v2.0/token".into(),
+        };
+        let first = assertion.secret(None).await.unwrap();
+        let second = assertion.secret(None).await.unwrap();
+        let (a, b) = (part(&first, 1), part(&second, 1));
+        assert_ne!(a["jti"], b["jti"]);
+        let jti = a["jti"].as_str().unwrap();
+        assert_eq!(jti.len(), 36);
+        assert_eq!(jti.as_bytes()[14], b'4', "version 4: {jti}");
+        let printed = format!("{assertion:?}");
+        assert!(!printed.contains("PRIVATE") && printed.contains("client"), "{printed}");
+    }
+
+    #[test]
+    fn what_cannot_sign_is_refused_naming_the_key() {
+        let fixture =
+            |name: &str| std::fs::read(format!("{}/tests/it/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        for (name, expected) in [
+            (
+                "app-mismatched.pem",
+                "the private key does not belong to the certificate",
+            ),
+            ("app-cert-only.pem", "has no unencrypted private key"),
+            ("app-ec.pem", "the key is not RSA"),
+            ("app.pfx", "the file is PFX (PKCS#12) or DER"),
+            ("app-public.pem", "has no certificate"),
+        ] {
+            let message = error(&fixture(name));
+            assert!(message.starts_with(KEY), "{name}: {message}");
+            assert!(message.contains(expected), "{name}: {message}");
+        }
+        assert!(error(b"not a certificate").contains("the file is not PEM"));
+        let missing = Certificate::read("/nonexistent/signalr-negotiate/app.pem")
+            .unwrap_err()
+            .0;
+        assert!(missing.contains("could not be read (entity not found)"), "{missing}");
+        assert!(!missing.contains("/nonexistent"), "the path is not echoed: {missing}");
+    }
+
+    #[test]
+    fn guids_are_random_version_4() {
+        let guid = random_guid();
+        let groups: Vec<usize> = guid.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert!(matches!(guid.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "{guid}");
+        assert_ne!(guid, random_guid());
+    }
+}
