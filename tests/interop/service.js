@@ -14,7 +14,12 @@
 //
 // Env: ACCESS_KEY (required), PORT (default 0 = any free port),
 //      IDENTITY_HEADER (the secret /msi/token requires in x-identity-header;
-//      unset: /msi/token answers 500).
+//      unset: /msi/token answers 500),
+//      ENTRA_RESOURCE (the resource /msi/token accepts, the scope without
+//      /.default; default https://signalr.azure.com, the public cloud's),
+//      AUDIENCE_BASE (scheme://host of the instance's own Endpoint, which the
+//      audience must name, as a real instance reached through a ServerEndpoint
+//      or ClientEndpoint checks its own name; default http://{Host header}).
 // Stdout: one line {"port": <n>} once listening. Stderr: "claims {...}" per
 // verified token, "identity request" / "generateToken request" /
 // "accessKey request" per REST request, and the reason of every rejection.
@@ -32,7 +37,8 @@ if (!ACCESS_KEY) {
 }
 const SECRET = Buffer.from(ACCESS_KEY, 'utf8'); // as written, not base64-decoded
 const IDENTITY_HEADER = process.env.IDENTITY_HEADER;
-const ENTRA_RESOURCE = 'https://signalr.azure.com';
+const ENTRA_RESOURCE = process.env.ENTRA_RESOURCE || 'https://signalr.azure.com';
+const AUDIENCE_BASE = process.env.AUDIENCE_BASE;
 const SKEW = 5; // seconds
 const RS = '\x1e'; // SignalR record separator
 
@@ -59,11 +65,14 @@ function signingKey(token) {
   return Buffer.from(temporaryKeys.get(kid), 'utf8');
 }
 
+// scheme://host the audience of a token for this instance names.
+const audienceBase = (host) => AUDIENCE_BASE || `http://${hostnameOf(host)}`;
+
 // Verifies a service access token for `hub` as seen on a request to `host`.
 // Returns the claims or throws an Error whose message is the reason.
 function verifyToken(token, host, hub) {
   if (!token) throw new Error('no access token');
-  const audience = `http://${hostnameOf(host)}/client/?hub=${hub}`;
+  const audience = `${audienceBase(host)}/client/?hub=${hub}`;
   const key = signingKey(token);
   let claims;
   try {
@@ -181,7 +190,7 @@ function generateToken(req, q, hub) {
   if (userId === '') throw new HttpError(400, 'userId is empty; leave it out when there is no user');
   const now = nowSeconds();
   const claims = {
-    aud: `http://${hostnameOf(req.headers.host)}/client/?hub=${hub}`,
+    aud: `${audienceBase(req.headers.host)}/client/?hub=${hub}`,
     iat: now,
     nbf: now,
     exp: now + Number(minutes) * 60,

@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+use crate::common::fake_entra::{ASSERTION_HEADER_START, CLIENT_ID, FakeEntra, TENANT, fixture};
 use crate::common::fake_service::{ENTRA_TOKEN, IDENTITY_HEADER, start_fake};
 use crate::common::{self, BINARY, KEY};
 
@@ -61,6 +62,67 @@ async fn entra_endpoints_are_sampled_through_the_service() {
     for secret in [IDENTITY_HEADER, ENTRA_TOKEN, "service-made-token"] {
         assert!(!output.contains(secret), "{secret} was printed:\n{output}");
     }
+}
+
+// The fakes are served by this test's runtime while the blocking check runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_endpoints_show_their_cloud_scope_and_authority() {
+    let (fake, port) = start_fake().await;
+    fake.expect_resource("https://signalr.azure.cn");
+    let cs = format!(
+        "Endpoint=https://demo.signalr.azure.cn;ServerEndpoint=http://127.0.0.1:{port};AuthType=azure.msi;Version=1.0;"
+    );
+    let identity = format!("http://127.0.0.1:{port}/msi/token");
+    let (code, output) = check(
+        &[],
+        &[
+            ("AzureSignalRConnectionString", &cs),
+            ("IDENTITY_ENDPOINT", &identity),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+        ],
+    );
+    assert_eq!(code, 0, "{output}");
+    for expected in [
+        "cloud:      Azure China (from the host of Endpoint)",
+        "scope:      https://signalr.azure.cn/.default (from the cloud)",
+        "authority:  https://login.chinacloudapi.cn (not used: a managed identity asks its local endpoint)",
+    ] {
+        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
+    }
+
+    let (fake, port) = start_fake().await;
+    let (entra, proxy) = FakeEntra::start().await;
+    let cs = format!(
+        "Endpoint=https://demo.signalr.azure.us;ServerEndpoint=http://127.0.0.1:{port};AuthType=azure.app;ClientId={CLIENT_ID};TenantId={TENANT};ClientCert={};",
+        fixture("app.pem")
+    );
+    let [(proxy_name, proxy_value), (ca_name, ca_value)] = FakeEntra::env(proxy);
+    let (code, output) = check(
+        &[],
+        &[
+            ("AzureSignalRConnectionString", &cs),
+            ("SIGNALR_ENTRA_SCOPE", "https://signalr.contoso.test/.default"),
+            ("AZURE_AUTHORITY_HOST", "https://login.sovereign.test"),
+            (proxy_name, &proxy_value),
+            (ca_name, &ca_value),
+        ],
+    );
+    assert_eq!(code, 0, "{output}");
+    for expected in [
+        &format!("client certificate (key not shown), tenant {TENANT}, client id {CLIENT_ID}"),
+        "cloud:      Azure Government (from the host of Endpoint)",
+        "scope:      https://signalr.contoso.test/.default (from SIGNALR_ENTRA_SCOPE)",
+        "authority:  https://login.sovereign.test (from AZURE_AUTHORITY_HOST)",
+    ] {
+        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
+    }
+    assert_eq!(entra.tunnels(), ["login.sovereign.test:443"]);
+    assert_eq!(
+        entra.requests()[0].field("scope"),
+        Some("https://signalr.contoso.test/.default")
+    );
+    assert_eq!(fake.count(|c| &c.generate), 1);
+    assert!(!output.contains(ASSERTION_HEADER_START) && !output.contains("PRIVATE KEY-----"));
 }
 
 #[test]

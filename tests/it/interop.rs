@@ -53,6 +53,11 @@ struct Service {
 
 impl Service {
     fn start(name: &str) -> Self {
+        Self::start_with(name, &[])
+    }
+
+    /// With more of `service.js`'s settings (`ENTRA_RESOURCE`, `AUDIENCE_BASE`).
+    fn start_with(name: &str, env: &[(&str, &str)]) -> Self {
         let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("interop-service-{name}.log"));
         let mut child = Command::new("node")
             .arg("service.js")
@@ -60,6 +65,7 @@ impl Service {
             .env("ACCESS_KEY", KEY)
             .env("IDENTITY_HEADER", IDENTITY_HEADER)
             .env("PORT", "0")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -218,6 +224,49 @@ async fn the_official_client_connects_in_entra_modes() {
     assert!(log.contains("generateToken request"), "{log}");
     assert!(log.contains("accessKey request"), "{log}");
     assert!(log.contains(r#""aud":"http://127.0.0.1/client/?hub=chat""#), "{log}");
+}
+
+#[tokio::test]
+async fn the_official_client_connects_to_an_instance_in_azure_china() {
+    if !node_ready() {
+        return;
+    }
+    // The instance is https://demo.signalr.azure.cn (the seed's example); this function reaches
+    // its REST API, and clients reach it, through ServerEndpoint and ClientEndpoint.
+    let service = Service::start_with(
+        "china",
+        &[
+            ("ENTRA_RESOURCE", "https://signalr.azure.cn"),
+            ("AUDIENCE_BASE", "https://demo.signalr.azure.cn"),
+        ],
+    );
+    let at = format!("http://127.0.0.1:{}", service.port);
+    let cs = format!(
+        "Endpoint=https://demo.signalr.azure.cn;ServerEndpoint={at};ClientEndpoint={at};AuthType=azure.msi;Version=1.0;"
+    );
+    let identity_endpoint = format!("{at}/msi/token");
+    for mode in ["generate-token", "access-key"] {
+        let env = [
+            ("IDENTITY_ENDPOINT", identity_endpoint.as_str()),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+            ("SIGNALR_ENTRA_MODE", mode),
+        ];
+        let (ok, output) = client_connects_with(&format!("china-{mode}"), &cs, &env).await;
+        assert!(
+            ok,
+            "{mode}: the client did not connect:\n{output}\n--- service log ---\n{}",
+            service.log()
+        );
+    }
+    let log = service.log();
+    assert!(
+        log.contains("generateToken request") && log.contains("accessKey request"),
+        "{log}"
+    );
+    assert!(
+        log.contains(r#""aud":"https://demo.signalr.azure.cn/client/?hub=chat""#),
+        "{log}"
+    );
 }
 
 // The provider is served by this test's runtime while the client runs: it needs a worker thread.
