@@ -190,6 +190,41 @@ mod tests {
         HubName::parse(name).unwrap()
     }
 
+    #[test]
+    fn each_endpoints_issuer_is_found_by_index_with_its_entra_source() {
+        let app = negotiator(&[(
+            "AzureSignalRConnectionString",
+            "Endpoint=https://demo.signalr.azure.cn;AuthType=azure.msi;Version=1.0;",
+        )]);
+        let entra = app
+            .negotiator()
+            .issuer(0)
+            .and_then(TokenIssuer::entra)
+            .expect("an Entra source");
+        assert_eq!(entra.target().scope, "https://signalr.azure.cn/.default");
+        assert!(app.negotiator().issuer(1).is_none());
+        let app = negotiator(&[("SIGNALR_ENTRA_MODE", "access-key")]);
+        assert!(
+            app.negotiator()
+                .issuer(0)
+                .is_some_and(|issuer| issuer.entra().is_none()),
+            "an access key"
+        );
+        let app = negotiator(&[
+            (
+                "AzureSignalRConnectionString",
+                "Endpoint=https://demo.signalr.azure.us;AuthType=azure.msi;Version=1.0;",
+            ),
+            ("SIGNALR_ENTRA_MODE", "access-key"),
+        ]);
+        let entra = app
+            .negotiator()
+            .issuer(0)
+            .and_then(TokenIssuer::entra)
+            .expect("a temporary-key store's source");
+        assert_eq!(entra.target().authority_host, "https://login.microsoftonline.us");
+    }
+
     #[tokio::test]
     async fn negotiates_with_the_lower_cased_prefixed_hub() {
         let app = negotiator(&[("SIGNALR_APPLICATION_NAME", "App")]);

@@ -193,7 +193,11 @@ impl ClientAssertion for CertificateAssertion {
 
 /// A random (version 4) GUID, the form the documentation gives `jti`.
 fn random_guid() -> String {
-    let mut bytes: [u8; 16] = rand::random();
+    guid(rand::random())
+}
+
+/// The version 4 GUID of 16 random bytes.
+fn guid(mut bytes: [u8; 16]) -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
@@ -314,6 +318,14 @@ mod tests {
             .0;
         assert!(missing.contains("could not be read (entity not found)"), "{missing}");
         assert!(!missing.contains("/nonexistent"), "the path is not echoed: {missing}");
+    }
+
+    #[test]
+    fn guids_carry_version_4_and_the_rfc_variant() {
+        assert_eq!(guid([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(guid([0; 16]), "00000000-0000-4000-8000-000000000000");
+        let certificate = Certificate::from_pem(APP).unwrap();
+        assert_eq!(format!("{certificate:?}"), "Certificate { .. }");
     }
 
     #[test]

@@ -148,6 +148,7 @@ mod tests {
             ("signalr.contoso.com", Cloud::Unrecognised),
             // The domain itself, look-alikes and the domain inside another name are not the cloud.
             ("service.signalr.net", Cloud::Unrecognised),
+            (".service.signalr.net", Cloud::Unrecognised),
             ("signalr.azure.cn", Cloud::Unrecognised),
             ("demoservice.signalr.net", Cloud::Unrecognised),
             ("demo-signalr.azure.us", Cloud::Unrecognised),

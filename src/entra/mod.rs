@@ -236,6 +236,36 @@ mod tests {
     }
 
     #[test]
+    fn every_credential_sends_through_our_client_to_the_targets_authority_with_one_retry() {
+        let options = client_options(&reqwest::Client::new(), "https://login.chinacloudapi.cn");
+        assert!(options.transport.is_some(), "our HTTP client");
+        let Some(cloud) = options.cloud.as_deref() else {
+            panic!("no cloud configuration")
+        };
+        let azure_core::cloud::CloudConfiguration::Custom(custom) = cloud else {
+            panic!("{cloud:?}")
+        };
+        assert_eq!(custom.authority_host, "https://login.chinacloudapi.cn");
+        let retry = format!("{:?}", options.retry);
+        assert!(retry.contains("max_retries: 1"), "{retry}");
+    }
+
+    #[test]
+    fn the_debug_print_names_the_credential_and_target() {
+        let source = EntraTokenSource::new(
+            &EntraCredential::ManagedIdentity { client_id: None },
+            EntraTarget::for_host("demo.signalr.azure.us", &EntraOverrides::default()),
+            &reqwest::Client::new(),
+        )
+        .unwrap();
+        let printed = format!("{source:?}");
+        assert!(
+            printed.contains("ManagedIdentityCredential") && printed.contains("https://signalr.azure.us/.default"),
+            "{printed}"
+        );
+    }
+
+    #[test]
     fn a_malformed_tenant_is_refused_at_start() {
         let error = EntraTokenSource::new(
             &EntraCredential::ClientSecret {
