@@ -227,46 +227,45 @@ async fn the_official_client_connects_in_entra_modes() {
 }
 
 #[tokio::test]
-async fn the_official_client_connects_to_an_instance_in_azure_china() {
+async fn the_official_client_connects_to_instances_in_azure_china_and_azure_government() {
     if !node_ready() {
         return;
     }
-    // The instance is https://demo.signalr.azure.cn (the seed's example); this function reaches
-    // its REST API, and clients reach it, through ServerEndpoint and ClientEndpoint.
-    let service = Service::start_with(
-        "china",
-        &[
-            ("ENTRA_RESOURCE", "https://signalr.azure.cn"),
-            ("AUDIENCE_BASE", "https://demo.signalr.azure.cn"),
-        ],
-    );
-    let at = format!("http://127.0.0.1:{}", service.port);
-    let cs = format!(
-        "Endpoint=https://demo.signalr.azure.cn;ServerEndpoint={at};ClientEndpoint={at};AuthType=azure.msi;Version=1.0;"
-    );
-    let identity_endpoint = format!("{at}/msi/token");
-    for mode in ["generate-token", "access-key"] {
-        let env = [
-            ("IDENTITY_ENDPOINT", identity_endpoint.as_str()),
-            ("IDENTITY_HEADER", IDENTITY_HEADER),
-            ("SIGNALR_ENTRA_MODE", mode),
-        ];
-        let (ok, output) = client_connects_with(&format!("china-{mode}"), &cs, &env).await;
+    // The instance is https://demo.signalr.azure.cn (the seed's example), then
+    // https://demo.signalr.azure.us; this function reaches its REST API, and clients reach it,
+    // through ServerEndpoint and ClientEndpoint.
+    for (cloud, host, resource) in [
+        ("china", "demo.signalr.azure.cn", "https://signalr.azure.cn"),
+        ("government", "demo.signalr.azure.us", "https://signalr.azure.us"),
+    ] {
+        let endpoint = format!("https://{host}");
+        let service = Service::start_with(cloud, &[("ENTRA_RESOURCE", resource), ("AUDIENCE_BASE", &endpoint)]);
+        let at = format!("http://127.0.0.1:{}", service.port);
+        let cs = format!("Endpoint={endpoint};ServerEndpoint={at};ClientEndpoint={at};AuthType=azure.msi;Version=1.0;");
+        let identity_endpoint = format!("{at}/msi/token");
+        for mode in ["generate-token", "access-key"] {
+            let env = [
+                ("IDENTITY_ENDPOINT", identity_endpoint.as_str()),
+                ("IDENTITY_HEADER", IDENTITY_HEADER),
+                ("SIGNALR_ENTRA_MODE", mode),
+            ];
+            let (ok, output) = client_connects_with(&format!("{cloud}-{mode}"), &cs, &env).await;
+            assert!(
+                ok,
+                "{cloud} {mode}: the client did not connect:\n{output}\n--- service log ---\n{}",
+                service.log()
+            );
+        }
+        let log = service.log();
         assert!(
-            ok,
-            "{mode}: the client did not connect:\n{output}\n--- service log ---\n{}",
-            service.log()
+            log.contains("generateToken request") && log.contains("accessKey request"),
+            "{log}"
+        );
+        assert!(
+            log.contains(&format!(r#""aud":"{endpoint}/client/?hub=chat""#)),
+            "{log}"
         );
     }
-    let log = service.log();
-    assert!(
-        log.contains("generateToken request") && log.contains("accessKey request"),
-        "{log}"
-    );
-    assert!(
-        log.contains(r#""aud":"https://demo.signalr.azure.cn/client/?hub=chat""#),
-        "{log}"
-    );
 }
 
 // The provider is served by this test's runtime while the client runs: it needs a worker thread.
