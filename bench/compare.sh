@@ -5,15 +5,18 @@
 # Builds release, starts every server on loopback, then drives each in turn with wrk (POST,
 # keep-alive, 1 thread, 32 connections, the same duration), alternating between them for
 # ROUNDS rounds, and prints one table of medians: requests/s, p50, p99, and how many times
-# ours does the requests/s of each.
+# ours (default settings, and logs off) does the requests/s of each; ours ÷ limit is the
+# figure that says how close to the HTTP limit a user gets.
 #
-#   ours                 this function, local mode, access-key path, RUST_LOG=off
-#   ours, logs on        the same with the default log level (info), logs appended to a file
+#   ours                 this function as deployed: default settings (logs at info, one line
+#                        per negotiate), local mode, access-key path, standard output
+#                        appended to a file as a host keeps it. The headline row.
+#   ours, logs off       the same with RUST_LOG=off
 #   peer as written      ../shared/bench/peer-node: node server.js
 #   peer tuned           the same with TUNED=1 WORKERS=2 (its fastest form)
 #   limit                bench/limit-server with a body as large as ours
-#   baseline             (with BASELINE=path/to/an/older/signalr-negotiate) that binary as
-#                        ours is run, RUST_LOG=off: a before/after in the same run
+#   baseline             (with BASELINE=path/to/an/older/signalr-negotiate) that binary run
+#                        as ours is (default settings): a before/after in the same run
 #
 # Run from the repository root:   bench/compare.sh
 # Settings (environment): DURATION=10s ROUNDS=3 CONNECTIONS=32 WARMUP=3s
@@ -99,16 +102,17 @@ start() {
 }
 
 OURS_PORT=$BASE_PORT
-OURS_LOG_PORT=$((BASE_PORT + 1))
+OURS_OFF_PORT=$((BASE_PORT + 1))
 PEER_PORT=$((BASE_PORT + 2))
 PEER_TUNED_PORT=$((BASE_PORT + 3))
 LIMIT_PORT=$((BASE_PORT + 4))
 BASELINE_PORT=$((BASE_PORT + 5))
 
 echo "== start" >&2
-start ours "$OURS_PORT" env RUST_LOG=off SIGNALR_LISTEN="127.0.0.1:$OURS_PORT" AzureSignalRConnectionString="$CONN" "$BIN"
-# Logs on: the default level, written to a file (as a host capturing stdout would keep them).
-start ours-logs "$OURS_LOG_PORT" env -u RUST_LOG SIGNALR_LISTEN="127.0.0.1:$OURS_LOG_PORT" AzureSignalRConnectionString="$CONN" "$BIN"
+# Default settings: logs at info, standard output written to a file (as a host capturing it
+# would keep it).
+start ours "$OURS_PORT" env -u RUST_LOG SIGNALR_LISTEN="127.0.0.1:$OURS_PORT" AzureSignalRConnectionString="$CONN" "$BIN"
+start ours-off "$OURS_OFF_PORT" env RUST_LOG=off SIGNALR_LISTEN="127.0.0.1:$OURS_OFF_PORT" AzureSignalRConnectionString="$CONN" "$BIN"
 start peer "$PEER_PORT" env -C "$PEER" CONN="$CONN" HUB="$HUB" PORT="$PEER_PORT" node server.js
 start peer-tuned "$PEER_TUNED_PORT" env -C "$PEER" CONN="$CONN" HUB="$HUB" PORT="$PEER_TUNED_PORT" TUNED=1 WORKERS=2 node server.js
 
@@ -118,19 +122,19 @@ PEER_BODY_SIZE=$(curl -s -X POST "http://127.0.0.1:$PEER_PORT$PATH_" | wc -c)
 start limit "$LIMIT_PORT" "$LIMIT_BIN" "$LIMIT_PORT" "$BODY_SIZE"
 echo "response body: ours $BODY_SIZE bytes, peer $PEER_BODY_SIZE bytes, limit $(curl -s -X POST "http://127.0.0.1:$LIMIT_PORT$PATH_" | wc -c) bytes" >&2
 
-NAMES=(ours ours-logs peer peer-tuned limit)
-declare -A PORT_OF=([ours]=$OURS_PORT [ours-logs]=$OURS_LOG_PORT [peer]=$PEER_PORT [peer-tuned]=$PEER_TUNED_PORT [limit]=$LIMIT_PORT [baseline]=$BASELINE_PORT)
+NAMES=(ours ours-off peer peer-tuned limit)
+declare -A PORT_OF=([ours]=$OURS_PORT [ours-off]=$OURS_OFF_PORT [peer]=$PEER_PORT [peer-tuned]=$PEER_TUNED_PORT [limit]=$LIMIT_PORT [baseline]=$BASELINE_PORT)
 declare -A LABEL=(
-    [ours]="ours (RUST_LOG=off)"
-    [ours-logs]="ours, logs on (info, to a file)"
+    [ours]="**ours, default settings** (logs at info, to a file)"
+    [ours-off]="ours, logs off (RUST_LOG=off)"
     [peer]="peer as written (node server.js)"
     [peer-tuned]="peer tuned (TUNED=1 WORKERS=2)"
     [limit]="limit (axum, fixed ${BODY_SIZE}-byte body)"
-    [baseline]="baseline (${BASELINE:-}, RUST_LOG=off)"
+    [baseline]="baseline (${BASELINE:-}, default settings, to a file)"
 )
 if [[ -n ${BASELINE:-} ]]; then
     [[ -x $BASELINE ]] || die "BASELINE=$BASELINE is not an executable"
-    start baseline "$BASELINE_PORT" env RUST_LOG=off SIGNALR_LISTEN="127.0.0.1:$BASELINE_PORT" AzureSignalRConnectionString="$CONN" "$BASELINE"
+    start baseline "$BASELINE_PORT" env -u RUST_LOG SIGNALR_LISTEN="127.0.0.1:$BASELINE_PORT" AzureSignalRConnectionString="$CONN" "$BASELINE"
     NAMES+=(baseline)
 fi
 
@@ -178,7 +182,8 @@ echo "== $ROUNDS rounds of $DURATION per server, alternating (wrk -t1 -c$CONNECT
 for ((round = 1; round <= ROUNDS; round++)); do
     for name in "${NAMES[@]}"; do
         # The logs of the previous round are not kept (they grow by ~100 MB a round).
-        : >"$WORK/ours-logs.log"
+        : >"$WORK/ours.log"
+        [[ -z ${BASELINE:-} ]] || : >"$WORK/baseline.log"
         line=$(run_wrk "$name" "$DURATION")
         read -r rps p50 p99 <<<"$line"
         echo "$name $rps $p50 $p99" >>"$RESULTS"
@@ -200,11 +205,13 @@ ratio() {
 echo
 echo "Medians of $ROUNDS rounds; wrk -t1 -c$CONNECTIONS -d$DURATION, POST $PATH_, keep-alive; $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
-echo "| server | requests/s | p50 (ms) | p99 (ms) | ours ÷ this (req/s) | ours with logs ÷ this (req/s) |"
+echo "| server | requests/s | p50 (ms) | p99 (ms) | ours (defaults) ÷ this | ours (logs off) ÷ this |"
 echo "|---|---:|---:|---:|---:|---:|"
 for name in "${NAMES[@]}"; do
     printf '| %s | %.0f | %.3f | %.3f | %s | %s |\n' "${LABEL[$name]}" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
-        "$(ratio "${RPS[ours]}" "${RPS[$name]}")" "$(ratio "${RPS[ours-logs]}" "${RPS[$name]}")"
+        "$(ratio "${RPS[ours]}" "${RPS[$name]}")" "$(ratio "${RPS[ours-off]}" "${RPS[$name]}")"
 done
+echo
+echo "ours ÷ limit: $(ratio "${RPS[ours]}" "${RPS[limit]}") with the default settings (p99 ${P99[ours]} ms), $(ratio "${RPS[ours-off]}" "${RPS[limit]}") with logs off"
 echo
 echo "Every round: $RESULTS (name, requests/s, p50 ms, p99 ms); wrk's own output: $WORK/wrk-*.txt"
