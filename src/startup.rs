@@ -10,7 +10,7 @@ use crate::endpoints::{Authentication, EndpointRouter, start_health_probes};
 use crate::hub::HubName;
 use crate::negotiator::{Negotiator, ServingEndpoint};
 use crate::service::{ServiceApi, UpstreamLimits};
-use crate::settings::{SettingError, Settings};
+use crate::settings::{Host, SettingError, Settings};
 use crate::tokens::TokenIssuer;
 
 /// Everything serving needs, built once.
@@ -22,6 +22,7 @@ pub struct App {
     route_prefix: String,
     cors_origins: Option<Vec<String>>,
     http: Option<reqwest::Client>,
+    query_values_joined: bool,
 }
 
 /// Why the app could not be built.
@@ -111,6 +112,7 @@ impl App {
             route_prefix: settings.route_prefix.clone(),
             cors_origins: settings.cors_origins.clone(),
             http,
+            query_values_joined: matches!(settings.host, Host::Functions(_)),
         })
     }
 
@@ -137,6 +139,15 @@ impl App {
     /// Browser origins allowed to negotiate; `None` turns CORS off.
     pub fn cors_origins(&self) -> Option<&[String]> {
         self.cors_origins.as_deref()
+    }
+
+    /// Whether a comma in a query value may be the host's join of a repeated parameter: the
+    /// Functions host's forwarding rebuilds the query from ASP.NET Core's query collection,
+    /// whose values for one key are joined with `,` (azure-functions-host,
+    /// `HttpRequestExtensions.GetQueryCollectionAsDictionary`), so `?hub=a&hub=b` reaches us
+    /// as `?hub=a%2Cb`.
+    pub fn query_values_joined(&self) -> bool {
+        self.query_values_joined
     }
 
     /// The process's HTTP client, when serving needs one.

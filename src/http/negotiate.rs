@@ -53,7 +53,7 @@ pub(super) async fn query_hub(
     request: Request,
 ) -> Response {
     let mut query = query(parameters);
-    let hub = query.hub(app.default_hub());
+    let hub = query.hub(app.default_hub(), app.query_values_joined());
     respond(&app, hub, query, request).await
 }
 

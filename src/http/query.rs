@@ -24,12 +24,18 @@ pub(super) struct NegotiateQuery {
 }
 
 impl NegotiateQuery {
-    /// The hub of `?hub=`, else the default; given twice, or neither, is a bad request.
-    pub fn hub<'a>(&mut self, default_hub: Option<&'a HubName>) -> Result<Cow<'a, HubName>, ApiError> {
+    /// The hub of `?hub=`, else the default; given twice, or neither, is a bad request. Behind
+    /// a host that joins a repeated parameter's values with commas (`joined`), a comma in the
+    /// value is refused too: `?hub=a&hub=b` and `?hub=a,b` arrive alike, and which hub was
+    /// meant cannot be told.
+    pub fn hub<'a>(&mut self, default_hub: Option<&'a HubName>, joined: bool) -> Result<Cow<'a, HubName>, ApiError> {
         if self.repeated_hub {
             return Err(ApiError::bad_request("the hub query parameter is given more than once"));
         }
         match self.hub.take() {
+            Some(hub) if joined && hub.contains(',') => Err(ApiError::bad_request(
+                "a comma in ?hub= cannot be told from a repeated hub parameter under the Azure Functions host (it joins repeated values with commas): give the hub once, or in the path, /{prefix}/{hub}/negotiate",
+            )),
             Some(hub) => Ok(Cow::Owned(HubName::from_string(hub)?)),
             None => default_hub.map(Cow::Borrowed).ok_or_else(|| {
                 ApiError::bad_request("no hub given: use /{prefix}/{hub}/negotiate or ?hub=, or set SIGNALR_HUB")
@@ -91,10 +97,44 @@ mod tests {
     }
 
     fn hub_from_query(query: Option<&str>, default_hub: Option<&str>) -> Result<String, ApiError> {
+        hub_behind(query, default_hub, false)
+    }
+
+    fn hub_behind(query: Option<&str>, default_hub: Option<&str>, joined: bool) -> Result<String, ApiError> {
         let default_hub = default_hub.map(|hub| HubName::parse(hub).unwrap());
         parse(query.unwrap_or_default())
-            .hub(default_hub.as_ref())
+            .hub(default_hub.as_ref(), joined)
             .map(|hub| hub.as_str().to_owned())
+    }
+
+    #[test]
+    fn a_comma_in_the_hub_is_refused_only_where_the_host_joins_repeated_values() {
+        assert_eq!(
+            hub_behind(Some("hub=a%2Cb"), None, false).unwrap(),
+            "a,b",
+            "a comma is a valid hub character"
+        );
+        for query in [
+            "hub=a%2Cb",
+            "hub=a,b",
+            "hub=,",
+            "hub=chat%2C",
+            "negotiateVersion=1&hub=a%2Cb",
+        ] {
+            let error = hub_behind(Some(query), Some("news"), true).unwrap_err();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{query}");
+            assert!(
+                error.message.contains("/{prefix}/{hub}/negotiate"),
+                "{query}: {}",
+                error.message
+            );
+        }
+        assert_eq!(hub_behind(Some("hub=chat"), None, true).unwrap(), "chat");
+        assert_eq!(
+            hub_behind(Some("negotiateVersion=1"), Some("news"), true).unwrap(),
+            "news",
+            "the default hub is not a query value"
+        );
     }
 
     #[test]

@@ -77,6 +77,42 @@ async fn answers_negotiate_as_a_custom_handler_and_stops_cleanly_on_sigterm() {
     let body: Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("hub name"), "{body}");
 
+    // The host's forwarding joins a repeated parameter's values with a comma (`?hub=a&hub=b`
+    // arrives as `?hub=a%2Cb`): which hub was meant cannot be told, so it is refused.
+    let response = forwarded(client.post(format!("{base}/api/negotiate?hub=a%2Cb&negotiateVersion=1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("/{prefix}/{hub}/negotiate"),
+        "{body}"
+    );
+    // A hub with a comma still works in the path, where the host changes nothing.
+    let response = forwarded(client.post(format!("{base}/api/a,b/negotiate")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_negotiated(
+        &body,
+        "https://demo.service.signalr.net",
+        "https://demo.service.signalr.net",
+        "a,b",
+    );
+
+    // function.json lists no methods, so the host forwards every method and ours answer.
+    let response = forwarded(client.delete(format!("{base}/api/chat/negotiate")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().is_some(), "{body}");
+
     // Logs are JSON lines under the Functions host, and carry no secret.
     function.terminate();
     let status = function
