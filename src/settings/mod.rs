@@ -10,6 +10,7 @@ pub mod aws_secrets;
 mod caller;
 mod endpoints;
 mod environment;
+mod references;
 mod serving;
 pub mod table;
 mod tokens;
@@ -73,6 +74,7 @@ impl Settings {
 
     /// Reads settings from the environment, for a host already detected.
     pub fn from_environment(env: &Environment, host: Host) -> Result<Self, SettingError> {
+        references::refuse_unresolved(env)?;
         let mut warnings = Vec::new();
         let endpoints = endpoints::endpoints(env, &mut warnings)?;
         let hubs = serving::hubs(env)?;

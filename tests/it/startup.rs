@@ -50,6 +50,16 @@ fn malformed_settings_stop_the_start_with_exit_code_2() {
             format!("Endpoint=https://x;AuthType=kerberos;AccessKey={KEY}"),
             "AuthType",
         ),
+        (
+            "AzureSignalRConnectionString",
+            "@Microsoft.KeyVault(SecretUri=https://contoso.vault.azure.net/secrets/signalr/)".to_owned(),
+            "Key Vault reference the platform could not resolve",
+        ),
+        (
+            "Azure__SignalR__Endpoints__east",
+            "@Microsoft.KeyVault(VaultName=contoso;SecretName=signalr)".to_owned(),
+            "managed identity",
+        ),
         ("SIGNALR_TOKEN_LIFETIME_SECONDS", "0".to_owned(), "from 1 to 86400"),
         ("SIGNALR_AUTH", "app-service".to_owned(), "WEBSITE_AUTH_ENABLED=True"),
         ("SIGNALR_CLAIMS", "[1,2]".to_owned(), "JSON object"),
