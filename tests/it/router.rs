@@ -209,3 +209,29 @@ async fn token_lifetime_application_name_and_client_endpoint_reach_the_answer() 
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 120);
     assert!(!claims.contains_key("uniqueToken"));
 }
+
+#[tokio::test]
+async fn a_comma_in_the_query_hub_is_a_hub_locally_and_refused_under_the_functions_host() {
+    let local = router(&[]);
+    let (status, json, _) = call(&local, "POST", "/api/negotiate?hub=a%2Cb", Body::empty()).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_negotiated(
+        &json,
+        "https://demo.service.signalr.net",
+        "https://demo.service.signalr.net",
+        "a,b",
+    );
+    // The Functions host's forwarding joins ?hub=a&hub=b into ?hub=a%2Cb: refused there.
+    let functions = router(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "7072")]);
+    let message = expect_error(
+        &functions,
+        "POST",
+        "/api/negotiate?hub=a%2Cb",
+        Body::empty(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(message.contains("repeated hub parameter"), "{message}");
+    let (status, json, _) = call(&functions, "POST", "/api/a,b/negotiate", Body::empty()).await;
+    assert_eq!(status, StatusCode::OK, "the path form still works: {json}");
+}
