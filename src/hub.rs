@@ -20,6 +20,10 @@ pub enum HubNameError {
     /// Outside the service's alphabet.
     #[error("the hub name must start with a letter and contain only letters, digits and the characters _ ` , . [ ]")]
     InvalidCharacter,
+    /// Fits alone, but not behind the application name: `{application}_{hub}` is the
+    /// service's name for it, and over [`MAX_HUB_NAME_LEN`] characters.
+    #[error("the hub name is too long: with SIGNALR_APPLICATION_NAME in front it is over the service's 128 characters")]
+    TooLongWithApplication,
 }
 
 /// A hub name that follows the service's rule `^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$`, as it
@@ -46,17 +50,25 @@ impl HubName {
     }
 
     /// The hub as the service knows it: `{application}_{hub}` when an application name is
-    /// set, always lower-case (the SDK does the same, so the url and the audience agree).
-    pub fn service_name(&self, application: Option<&str>) -> String {
-        let mut name = String::with_capacity(application.map_or(0, |app| app.len() + 1) + self.0.len());
+    /// set, always lower-case (the SDK does the same, so the url and the audience agree). The
+    /// service's rule holds for that name too: at most [`MAX_HUB_NAME_LEN`] characters.
+    pub fn service_name(&self, application: Option<&str>) -> Result<String, HubNameError> {
+        let length = application.map_or(0, |app| app.len() + 1) + self.0.len();
+        if length > MAX_HUB_NAME_LEN {
+            return Err(HubNameError::TooLongWithApplication);
+        }
+        let mut name = String::with_capacity(length);
         if let Some(app) = application {
             name.push_str(app);
             name.push('_');
         }
         name.push_str(&self.0);
         name.make_ascii_lowercase();
-        name
+        Ok(name)
     }
+
+    /// The longest application name that leaves room for `_` and a hub of one character.
+    pub const MAX_APPLICATION_NAME_LEN: usize = MAX_HUB_NAME_LEN - 2;
 }
 
 /// `^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$`
@@ -143,8 +155,35 @@ mod tests {
     #[test]
     fn service_hub_is_prefixed_and_lower_cased() {
         let chat = HubName::parse("Chat").unwrap();
-        assert_eq!(chat.service_name(None), "chat");
-        assert_eq!(chat.service_name(Some("MyApp")), "myapp_chat");
+        assert_eq!(chat.service_name(None).unwrap(), "chat");
+        assert_eq!(chat.service_name(Some("MyApp")).unwrap(), "myapp_chat");
         assert_eq!(chat.as_str(), "Chat");
+    }
+
+    #[test]
+    fn the_prefixed_hub_fits_the_service_rule_too() {
+        let longest = HubName::parse(&"h".repeat(128)).unwrap();
+        assert_eq!(longest.service_name(None).unwrap().len(), 128);
+        assert_eq!(
+            longest.service_name(Some("a")),
+            Err(HubNameError::TooLongWithApplication)
+        );
+        // "app" + "_" + 124 characters = 128: fits; one more does not.
+        let fits = HubName::parse(&"h".repeat(124)).unwrap();
+        assert_eq!(fits.service_name(Some("App")).unwrap().len(), 128);
+        let over = HubName::parse(&"h".repeat(125)).unwrap();
+        assert_eq!(
+            over.service_name(Some("App")),
+            Err(HubNameError::TooLongWithApplication)
+        );
+        let app = "a".repeat(HubName::MAX_APPLICATION_NAME_LEN);
+        assert_eq!(
+            HubName::parse("h").unwrap().service_name(Some(&app)).unwrap().len(),
+            128
+        );
+        assert!(
+            !HubNameError::TooLongWithApplication.to_string().contains("hhh"),
+            "the message does not echo the name"
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::caller::Caller;
 use crate::endpoints::{EndpointRouter, ServiceEndpoint};
-use crate::hub::HubName;
+use crate::hub::{HubName, HubNameError};
 use crate::tokens::{IssueError, RandomId, TokenIssuer, TokenPolicy};
 
 /// The redirect a SignalR client follows: where to connect, and with which token.
@@ -33,6 +33,9 @@ pub enum NegotiateError {
     /// `SIGNALR_HUBS` does not list the hub.
     #[error("this function does not serve that hub")]
     HubNotServed,
+    /// The hub's name in the service breaks the service's rule (with the application name).
+    #[error(transparent)]
+    Hub(#[from] HubNameError),
     /// Every endpoint is offline (or the one left just failed).
     #[error("no SignalR endpoint is available")]
     NoEndpoint,
@@ -140,7 +143,7 @@ impl Negotiator {
                 return Err(NegotiateError::HubNotServed);
             }
         }
-        Ok(hub.service_name(self.application_name.as_deref()))
+        Ok(hub.service_name(self.application_name.as_deref())?)
     }
 
     fn negotiated(&self, index: usize, response: NegotiateResponse, service_hub: String) -> Negotiated<'_> {
@@ -276,14 +279,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_long_application_name_and_hub_still_fit() {
-        let app = negotiator(&[("SIGNALR_APPLICATION_NAME", &"a".repeat(128))]);
-        // A hub name of 128 plus a 128-character application name stays well under 4096.
-        assert!(
-            app.negotiator()
-                .negotiate(&hub(&"h".repeat(128)), &Caller::default(), None, 0)
-                .await
-                .is_ok()
-        );
+    async fn the_prefixed_hub_must_fit_the_service_rule() {
+        let app = negotiator(&[("SIGNALR_APPLICATION_NAME", &"a".repeat(126))]);
+        let n = app.negotiator();
+        let done = n.negotiate(&hub("h"), &Caller::default(), None, 0).await.unwrap();
+        assert_eq!(done.service_hub.len(), 128);
+        assert!(matches!(
+            n.negotiate(&hub("hh"), &Caller::default(), None, 0).await,
+            Err(NegotiateError::Hub(HubNameError::TooLongWithApplication))
+        ));
+        let app = negotiator(&[("SIGNALR_APPLICATION_NAME", "App")]);
+        let fits = app
+            .negotiator()
+            .negotiate(&hub(&"h".repeat(124)), &Caller::default(), None, 0)
+            .await
+            .unwrap();
+        assert_eq!(fits.service_hub.len(), 128);
     }
 }

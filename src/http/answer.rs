@@ -132,6 +132,7 @@ impl From<&NegotiateError> for ApiError {
     fn from(error: &NegotiateError) -> Self {
         match error {
             NegotiateError::HubNotServed => Self::not_found(error.to_string()),
+            NegotiateError::Hub(hub) => (*hub).into(),
             NegotiateError::NoEndpoint => Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
             NegotiateError::Issue(IssueError::Upstream(upstream)) => upstream.into(),
             NegotiateError::Issue(IssueError::Token(token @ TokenError::TooLong(_))) => {
@@ -254,6 +255,10 @@ mod tests {
             StatusCode::PAYLOAD_TOO_LARGE
         );
         assert_eq!(ApiError::from(HubNameError::Empty).status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status(NegotiateError::Hub(HubNameError::TooLongWithApplication)),
+            StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]

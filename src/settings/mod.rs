@@ -574,6 +574,18 @@ mod tests {
             error(&[("SIGNALR_APPLICATION_NAME", "my-app")]).setting,
             "SIGNALR_APPLICATION_NAME"
         );
+        // `{app}_{hub}` is the service's hub name: 128 characters leave 126 for the application.
+        let longest = "a".repeat(126);
+        assert_eq!(
+            config(&[("SIGNALR_APPLICATION_NAME", &longest)])
+                .unwrap()
+                .application_name
+                .as_deref(),
+            Some(longest.as_str())
+        );
+        let e = error(&[("SIGNALR_APPLICATION_NAME", &"a".repeat(127))]);
+        assert_eq!(e.setting, "SIGNALR_APPLICATION_NAME");
+        assert!(e.message.contains("at most 126"), "{e}");
     }
 
     #[test]

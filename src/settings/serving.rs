@@ -51,13 +51,15 @@ pub(super) struct Hubs {
 }
 
 pub(super) fn hubs(env: &Environment) -> Result<Hubs, SettingError> {
+    // The service knows hub `h` as `{app}_h`, a hub name under the service's rule: the
+    // application name must follow it and leave room for `_` and a hub.
     let application_name = match env.value(&APPLICATION_NAME) {
         Some(name) => match HubName::parse(name) {
-            Ok(_) => Some(name.to_owned()),
-            Err(_) => {
+            Ok(_) if name.len() <= HubName::MAX_APPLICATION_NAME_LEN => Some(name.to_owned()),
+            _ => {
                 return fail(
                     APPLICATION_NAME.name,
-                    "must start with a letter and contain only letters, digits and _ (at most 128 characters)",
+                    "must start with a letter and contain only letters, digits and the characters _ ` , . [ ], at most 126 of them ({app}_{hub} is the service's hub name, 128 characters at most)",
                 );
             }
         },

@@ -74,9 +74,14 @@ proptest! {
         application in prop::option::of("[A-Za-z][A-Za-z0-9_]{0,20}"),
         request_id in "[A-Za-z0-9_-]{1,32}",
     ) {
+        let prefixed_len = application.as_ref().map_or(0, |app| app.len() + 1) + name.len();
         let service_hub = HubName::parse(&name).expect("a valid hub").service_name(application.as_deref());
-        prop_assert_eq!(&service_hub, &service_hub.to_ascii_lowercase());
-        check_client_url(&model, &service_hub, &request_id)?;
+        // `{application}_{hub}` follows the service's rule too: 128 characters at most.
+        prop_assert_eq!(service_hub.is_ok(), prefixed_len <= 128, "{:?}", service_hub);
+        if let Ok(service_hub) = service_hub {
+            prop_assert_eq!(&service_hub, &service_hub.to_ascii_lowercase());
+            check_client_url(&model, &service_hub, &request_id)?;
+        }
     }
 
     #[test]
@@ -86,7 +91,8 @@ proptest! {
         request_id in "[A-Za-z0-9_-]{1,32}",
     ) {
         if let Ok(hub) = HubName::parse(&name) {
-            check_client_url(&model, &hub.service_name(None), &request_id)?;
+            let service_hub = hub.service_name(None).expect("a hub alone fits");
+            check_client_url(&model, &service_hub, &request_id)?;
         }
     }
 }

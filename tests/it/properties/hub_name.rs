@@ -64,7 +64,7 @@ proptest! {
         prop_assert_eq!(result == Err(HubNameError::Empty), name.is_empty());
         if let Ok(hub) = result {
             let lower: String = name.chars().map(|c| c.to_ascii_lowercase()).collect();
-            prop_assert_eq!(hub.service_name(None), lower);
+            prop_assert_eq!(hub.service_name(None), Ok(lower));
         }
     }
 }
