@@ -18,7 +18,7 @@ pub(super) fn identity(extensions: &Extensions, policy: &CallerPolicy) -> Option
         RequestContext::ApiGatewayV2(context) => {
             let authorizer = context.authorizer.as_ref()?;
             if let Some(jwt) = &authorizer.jwt {
-                claims.extend(jwt.claims.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))));
+                claims.extend(jwt.claims.iter().map(|(k, v)| (k.clone(), http_api_claim(v))));
             }
             claims.extend(authorizer.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
@@ -45,4 +45,31 @@ pub(super) fn identity(extensions: &Extensions, policy: &CallerPolicy) -> Option
     }
     let user_id = user_id_from(policy, &claims).or(principal);
     Some(Identity { user_id, claims })
+}
+
+/// A claim as an HTTP API JWT authorizer passes it: a string, in which an array of the token
+/// is flattened to its items between brackets, separated by spaces (`["admins","readers"]`
+/// arrives as `"[admins readers]"`); read back as the array the caller meant.
+fn http_api_claim(value: &str) -> Value {
+    match value.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+        Some(items) => Value::Array(items.split_whitespace().map(Value::from).collect()),
+        None => Value::from(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn http_api_arrays_are_read_back_as_arrays() {
+        assert_eq!(http_api_claim("[admins readers]"), json!(["admins", "readers"]));
+        assert_eq!(http_api_claim("[solo]"), json!(["solo"]));
+        assert_eq!(http_api_claim("[]"), json!([]));
+        assert_eq!(http_api_claim("admins"), json!("admins"));
+        assert_eq!(http_api_claim("[not closed"), json!("[not closed"));
+        assert_eq!(http_api_claim("1700000000"), json!("1700000000"));
+    }
 }

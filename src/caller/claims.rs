@@ -1,6 +1,7 @@
 //! Which of the caller's claims reach the token: those `SIGNALR_COPY_CLAIMS` names, then the
 //! fixed `SIGNALR_CLAIMS`; reserved names renamed `asrs.u.<name>` (SDK), the token's own names
-//! never taken, and a name that repeats merged into a JSON array.
+//! never taken, and a name that repeats merged into a JSON array — except `sub`, which only
+//! the first keeps (SDK).
 
 use serde_json::{Map, Value};
 
@@ -20,30 +21,65 @@ pub fn token_claims(policy: &CallerPolicy, caller_claims: &[(String, Value)]) ->
         if is_system_claim(&name, unique_claim) {
             continue;
         }
-        match merged.get_mut(&name) {
-            None => {
-                order.push(name.clone());
-                merged.insert(name, value);
+        if name == SUB {
+            for (name, value) in split_sub(merged.contains_key(SUB), value) {
+                merge(&mut merged, &mut order, name, value);
             }
-            Some(Value::Array(values)) if !matches!(value, Value::Array(_)) => values.push(value),
-            Some(existing) => {
-                let first = existing.take();
-                let mut values = match first {
-                    Value::Array(values) => values,
-                    other => vec![other],
-                };
-                match value {
-                    Value::Array(more) => values.extend(more),
-                    one => values.push(one),
-                }
-                *existing = Value::Array(values);
-            }
+            continue;
         }
+        merge(&mut merged, &mut order, name, value);
     }
     order
         .into_iter()
         .filter_map(|name| merged.remove(&name).map(|value| (name, value)))
         .collect()
+}
+
+/// `sub`, which the service takes as the user's name identifier when there is no user id.
+const SUB: &str = "sub";
+/// Where the other values of a `sub` go.
+const USER_SUB: &str = "asrs.u.sub";
+
+/// The claims for `sub` values: the first `sub` of a token stays `sub`, every other one
+/// becomes `asrs.u.sub` (Azure/azure-signalr, `ClaimsUtility.BuildJwtClaims`: "only the first
+/// sub is preserved as sub, others will be renamed as user claims"). An array stands for one
+/// claim per item, as the SDK's claims are.
+fn split_sub(first_taken: bool, value: Value) -> Vec<(String, Value)> {
+    let values = match value {
+        Value::Array(values) => values,
+        one => vec![one],
+    };
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let name = if index == 0 && !first_taken { SUB } else { USER_SUB };
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+/// Adds a claim; a name already there becomes an array of both values.
+fn merge(merged: &mut Map<String, Value>, order: &mut Vec<String>, name: String, value: Value) {
+    match merged.get_mut(&name) {
+        None => {
+            order.push(name.clone());
+            merged.insert(name, value);
+        }
+        Some(Value::Array(values)) if !matches!(value, Value::Array(_)) => values.push(value),
+        Some(existing) => {
+            let first = existing.take();
+            let mut values = match first {
+                Value::Array(values) => values,
+                other => vec![other],
+            };
+            match value {
+                Value::Array(more) => values.extend(more),
+                one => values.push(one),
+            }
+            *existing = Value::Array(values);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -78,5 +114,47 @@ mod tests {
                 ("tier".to_owned(), json!("gold")),
             ]
         );
+    }
+
+    #[test]
+    fn only_the_first_sub_stays_sub() {
+        let policy = CallerPolicy {
+            copy_claims: vec!["sub".into(), "roles".into()],
+            fixed_claims: vec![("sub".into(), json!("fixed-sub"))],
+            ..CallerPolicy::default()
+        };
+        let caller_claims = vec![
+            ("sub".into(), json!("first")),
+            ("roles".into(), json!("a")),
+            ("sub".into(), json!("second")),
+            ("roles".into(), json!("b")),
+        ];
+        assert_eq!(
+            token_claims(&policy, &caller_claims),
+            vec![
+                ("sub".to_owned(), json!("first")),
+                ("roles".to_owned(), json!(["a", "b"])),
+                ("asrs.u.sub".to_owned(), json!(["second", "fixed-sub"])),
+            ]
+        );
+        // One sub: as it was. An array of subs: its first item is the sub.
+        let one = vec![("sub".into(), json!("only"))];
+        assert_eq!(token_claims(&policy, &one)[0], ("sub".to_owned(), json!("only")));
+        let fixed_array = CallerPolicy {
+            fixed_claims: vec![("sub".into(), json!(["x", "y", "z"]))],
+            ..CallerPolicy::default()
+        };
+        assert_eq!(
+            token_claims(&fixed_array, &[]),
+            vec![
+                ("sub".to_owned(), json!("x")),
+                ("asrs.u.sub".to_owned(), json!(["y", "z"])),
+            ]
+        );
+        let empty = CallerPolicy {
+            fixed_claims: vec![("sub".into(), json!([]))],
+            ..CallerPolicy::default()
+        };
+        assert!(token_claims(&empty, &[]).is_empty());
     }
 }
