@@ -5,7 +5,7 @@
 use crate::caller::Caller;
 use crate::endpoints::{EndpointRouter, ServiceEndpoint};
 use crate::hub::{HubName, HubNameError};
-use crate::tokens::{IssueError, RandomId, TokenIssuer, TokenPolicy};
+use crate::tokens::{IssueError, RandomId, TokenIssuer, TokenPolicy, TokenSubject};
 
 /// The redirect a SignalR client follows: where to connect, and with which token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,16 +162,15 @@ impl Negotiator {
         now: u64,
     ) -> Result<NegotiateResponse, IssueError> {
         let serving = &self.endpoints[index];
+        let subject = TokenSubject {
+            user_id: caller.user_id.as_deref(),
+            custom: &caller.claims,
+            login_end: caller.login_end,
+            diagnostic: caller.diagnostic,
+        };
         let access_token = serving
             .issuer
-            .issue(
-                &serving.endpoint,
-                service_hub,
-                caller.user_id.as_deref(),
-                &caller.claims,
-                &self.token_policy,
-                now,
-            )
+            .issue(&serving.endpoint, service_hub, &subject, &self.token_policy, now)
             .await?;
         let url = serving.endpoint.client_url(service_hub, RandomId::generate().as_str());
         Ok(NegotiateResponse { url, access_token })
@@ -295,5 +294,38 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(fits.service_hub.len(), 128);
+    }
+
+    #[tokio::test]
+    async fn the_callers_login_bounds_the_token_and_reaches_its_claims() {
+        let app = negotiator(&[("SIGNALR_CLOSE_ON_AUTH_EXPIRATION", "true")]);
+        let caller = Caller {
+            user_id: Some("u".into()),
+            login_end: Some(1_000 + 120),
+            diagnostic: true,
+            ..Caller::default()
+        };
+        let done = app
+            .negotiator()
+            .negotiate(&hub("chat"), &caller, None, 1_000)
+            .await
+            .unwrap();
+        let payload = done.response.access_token.split('.').nth(1).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["exp"], 1_120);
+        assert_eq!(claims["asrs.s.uid"], "u");
+        assert_eq!(claims["asrs.s.aeo"], "1120");
+        assert_eq!(claims["asrs.s.dc"], "true");
+        let ended = Caller {
+            login_end: Some(1_000),
+            ..caller
+        };
+        assert!(matches!(
+            app.negotiator().negotiate(&hub("chat"), &ended, None, 1_000).await,
+            Err(NegotiateError::Issue(IssueError::LoginEnded))
+        ));
     }
 }

@@ -1,24 +1,27 @@
 //! API Gateway's authorizer, as `lambda_http` puts it in the request context: an HTTP API JWT
 //! authorizer's `claims` (and a Lambda authorizer's fields), a REST API's Cognito `claims`, or
 //! a REST API Lambda authorizer's context. API Gateway writes it after its authorizer ran; a
-//! client cannot set it.
+//! client cannot set it. A JWT authorizer's `exp` is when the caller's login ends; a Lambda
+//! authorizer's context says nothing of it.
 
 use axum::http::Extensions;
 use lambda_http::request::RequestContext;
 use serde_json::Value;
 
-use super::{CallerPolicy, Identity, user_id_from};
+use super::{CallerPolicy, Identity, login_end_from, user_id_from};
 
 /// The identity in the request context, if an authorizer left one.
 pub(super) fn identity(extensions: &Extensions, policy: &CallerPolicy) -> Option<Identity> {
     let context = extensions.get::<RequestContext>()?;
     let mut claims: Vec<(String, Value)> = Vec::new();
     let mut principal = None;
+    let mut login_end = None;
     match context {
         RequestContext::ApiGatewayV2(context) => {
             let authorizer = context.authorizer.as_ref()?;
             if let Some(jwt) = &authorizer.jwt {
                 claims.extend(jwt.claims.iter().map(|(k, v)| (k.clone(), http_api_claim(v))));
+                login_end = login_end_from(&claims);
             }
             claims.extend(authorizer.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
@@ -26,6 +29,7 @@ pub(super) fn identity(extensions: &Extensions, policy: &CallerPolicy) -> Option
             let fields = &context.authorizer.fields;
             match fields.get("claims") {
                 Some(Value::Object(jwt_claims)) => {
+                    login_end = jwt_claims.get("exp").and_then(rest_api_expiry);
                     claims.extend(jwt_claims.iter().map(|(k, v)| (k.clone(), v.clone())))
                 }
                 _ => claims.extend(
@@ -44,7 +48,11 @@ pub(super) fn identity(extensions: &Extensions, policy: &CallerPolicy) -> Option
         return None;
     }
     let user_id = user_id_from(policy, &claims).or(principal);
-    Some(Identity { user_id, claims })
+    Some(Identity {
+        user_id,
+        claims,
+        login_end,
+    })
 }
 
 /// A claim as an HTTP API JWT authorizer passes it: a string, in which an array of the token
@@ -55,6 +63,22 @@ fn http_api_claim(value: &str) -> Value {
         Some(items) => Value::Array(items.split_whitespace().map(Value::from).collect()),
         None => Value::from(value),
     }
+}
+
+/// `exp` of a REST API authorizer's claims: a number (a JWT authorizer keeps the token's JSON
+/// types), digits, or the date a Cognito user pool authorizer writes
+/// (`Wed Nov 06 07:36:54 UTC 2019`); in Unix seconds.
+fn rest_api_expiry(exp: &Value) -> Option<u64> {
+    let exp_claim = [("exp".to_owned(), exp.clone())];
+    login_end_from(&exp_claim).or_else(|| {
+        // The same date as asctime's (`Wed Nov  6 07:36:54 2019`), with the zone before the
+        // year; httpdate (already in the tree, through hyper) reads asctime.
+        let (date_time, year) = exp.as_str()?.rsplit_once(" UTC ")?;
+        let when = httpdate::parse_http_date(&format!("{date_time} {year}")).ok()?;
+        when.duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|since| since.as_secs())
+    })
 }
 
 #[cfg(test)]
@@ -71,5 +95,20 @@ mod tests {
         assert_eq!(http_api_claim("admins"), json!("admins"));
         assert_eq!(http_api_claim("[not closed"), json!("[not closed"));
         assert_eq!(http_api_claim("1700000000"), json!("1700000000"));
+    }
+
+    #[test]
+    fn rest_api_expiry_in_every_form() {
+        assert_eq!(rest_api_expiry(&json!(1_573_025_814)), Some(1_573_025_814));
+        assert_eq!(rest_api_expiry(&json!("1573025814")), Some(1_573_025_814));
+        // 2019-11-06T07:36:54Z
+        assert_eq!(
+            rest_api_expiry(&json!("Wed Nov 06 07:36:54 UTC 2019")),
+            Some(1_573_025_814)
+        );
+        assert_eq!(rest_api_expiry(&json!("Wed Nov 06 07:36:54 PST 2019")), None);
+        assert_eq!(rest_api_expiry(&json!("Wed Nov 06 07:36:54 UTC")), None);
+        assert_eq!(rest_api_expiry(&json!("soon")), None);
+        assert_eq!(rest_api_expiry(&json!(null)), None);
     }
 }

@@ -45,7 +45,13 @@ pub(super) fn identity(headers: &HeaderMap, policy: &CallerPolicy) -> Result<Opt
     } else {
         principal_id.or_else(|| user_id_from(policy, &claims))
     };
-    Ok(Some(Identity { user_id, claims }))
+    // No login end: the session's is not in the headers, and X-MS-TOKEN-*-EXPIRES-ON (with the
+    // token store) is the provider's access token's, which /.auth/refresh renews.
+    Ok(Some(Identity {
+        user_id,
+        claims,
+        login_end: None,
+    }))
 }
 
 /// Decodes App Service's `X-MS-CLIENT-PRINCIPAL`: base64 (padded or not) of

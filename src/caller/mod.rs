@@ -5,6 +5,9 @@
 //! authorizer in the Lambda request context (set by `lambda_http`, never by a client), and an
 //! OIDC bearer token validated against the provider's keys. Whatever the source, the claims
 //! that reach the token are only those configured: `SIGNALR_COPY_CLAIMS` and `SIGNALR_CLAIMS`.
+//! A source that knows when the caller's credential expires says so (the OIDC bearer's `exp`,
+//! the API Gateway JWT authorizer's): the caller's token will not outlive it. A caller that
+//! asks to be a diagnostic client must carry a claim value `SIGNALR_DIAGNOSTIC_CLIENTS` names.
 
 mod api_gateway;
 mod app_service;
@@ -65,6 +68,8 @@ pub struct CallerPolicy {
     pub dev_query_user: bool,
     /// The unique-token claim, which no custom claim may take.
     pub unique_claim: Option<String>,
+    /// `(claim, value)` pairs: a caller with any of them may be a diagnostic client.
+    pub diagnostic_clients: Vec<(String, String)>,
 }
 
 impl Default for CallerPolicy {
@@ -78,6 +83,7 @@ impl Default for CallerPolicy {
             fixed_claims: Vec::new(),
             dev_query_user: false,
             unique_claim: Some(crate::tokens::DEFAULT_UNIQUE_CLAIM.to_owned()),
+            diagnostic_clients: Vec::new(),
         }
     }
 }
@@ -89,13 +95,35 @@ pub struct Caller {
     pub user_id: Option<String>,
     /// The token's custom claims: the copied ones, then the fixed ones, renamed and merged.
     pub claims: Vec<(String, Value)>,
+    /// When the caller's credential expires (Unix seconds), when a trusted source says.
+    pub login_end: Option<u64>,
+    /// A diagnostic client (`asrs.s.dc`): the caller asked, and carries a claim value that
+    /// allows it.
+    pub diagnostic: bool,
 }
 
-/// What a trusted source vouches for: a user id and every claim (a name may repeat).
+/// What a trusted source vouches for: a user id, every claim (a name may repeat), and when the
+/// credential expires.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Identity {
     user_id: Option<String>,
     claims: Vec<(String, Value)>,
+    login_end: Option<u64>,
+}
+
+/// Why a caller gets no token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerError {
+    /// No valid credential (or none, where one is required).
+    Unauthorized(Unauthorized),
+    /// Asked to be a diagnostic client without a claim value that allows it.
+    NotDiagnostic,
+}
+
+impl From<Unauthorized> for CallerError {
+    fn from(unauthorized: Unauthorized) -> Self {
+        Self::Unauthorized(unauthorized)
+    }
 }
 
 /// A presented credential was invalid, or one was required and missing.
@@ -134,13 +162,14 @@ impl CallerResolver {
 
     /// The caller of a request (its headers, and the extensions a host put there); anonymous
     /// when no source knows it and none is required. `query_user` is `?userId=`, read only in
-    /// development mode.
+    /// development mode; `diagnostic` is the request asking to be a diagnostic client.
     pub async fn resolve(
         &self,
         headers: &HeaderMap,
         extensions: &Extensions,
         query_user: Option<&str>,
-    ) -> Result<Caller, Unauthorized> {
+        diagnostic: bool,
+    ) -> Result<Caller, CallerError> {
         for source in &self.policy.sources {
             let found = match source {
                 AuthSource::AppService => {
@@ -158,33 +187,68 @@ impl CallerResolver {
                 AuthSource::Anonymous => None,
             };
             if let Some(identity) = found {
-                return Ok(self.caller(identity));
+                return self.caller(identity, diagnostic);
             }
         }
-        if self.policy.dev_query_user {
-            if let Some(user) = query_user.filter(|user| !user.is_empty()) {
-                return Ok(self.sample(Some(user)));
-            }
+        let mut identity = Identity::default();
+        if let Some(user) = query_user.filter(|user| !user.is_empty() && self.policy.dev_query_user) {
+            identity.user_id = Some(user.to_owned());
+        } else if self.policy.required {
+            return Err(self.unauthorized("this function requires a signed-in caller").into());
         }
-        if self.policy.required {
-            return Err(self.unauthorized("this function requires a signed-in caller"));
-        }
-        Ok(self.caller(Identity::default()))
+        self.caller(identity, diagnostic)
     }
 
-    /// A caller known by a user id at most: the development query user, and `check`'s sample.
+    /// A caller known by a user id at most: `check`'s sample.
     pub fn sample(&self, user_id: Option<&str>) -> Caller {
-        self.caller(Identity {
+        Caller {
             user_id: user_id.map(str::to_owned),
-            claims: Vec::new(),
+            claims: token_claims(&self.policy, &[]),
+            login_end: None,
+            diagnostic: false,
+        }
+    }
+
+    fn caller(&self, identity: Identity, diagnostic: bool) -> Result<Caller, CallerError> {
+        if diagnostic && !self.may_diagnose(&identity.claims) {
+            return Err(CallerError::NotDiagnostic);
+        }
+        Ok(Caller {
+            user_id: identity.user_id,
+            claims: token_claims(&self.policy, &identity.claims),
+            login_end: identity.login_end,
+            diagnostic,
         })
     }
 
-    fn caller(&self, identity: Identity) -> Caller {
-        Caller {
-            user_id: identity.user_id,
-            claims: token_claims(&self.policy, &identity.claims),
-        }
+    /// Whether the claims hold a value `SIGNALR_DIAGNOSTIC_CLIENTS` names (as the claim's value
+    /// or one of its values). Anonymous callers have no claims, so never.
+    fn may_diagnose(&self, claims: &[(String, Value)]) -> bool {
+        let holds = |value: &Value, wanted: &str| match value {
+            Value::String(text) => text == wanted,
+            Value::Array(values) => values.iter().any(|value| value.as_str() == Some(wanted)),
+            _ => false,
+        };
+        self.policy
+            .diagnostic_clients
+            .iter()
+            .any(|(claim, wanted)| claims.iter().any(|(name, value)| name == claim && holds(value, wanted)))
+    }
+}
+
+/// When the credential expires, from its `exp` claim (a number, or digits in a string as API
+/// Gateway passes claims), in Unix seconds.
+fn login_end_from(claims: &[(String, Value)]) -> Option<u64> {
+    let (_, exp) = claims.iter().find(|(name, _)| name == "exp")?;
+    match exp {
+        Value::Number(number) => number.as_u64().or_else(|| {
+            number
+                .as_f64()
+                .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
+                .map(|seconds| seconds as u64)
+        }),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
     }
 }
 
@@ -203,6 +267,114 @@ fn user_id_from(policy: &CallerPolicy, claims: &[(String, Value)]) -> Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_login_ends_at_exp_as_a_number_or_digits() {
+        let claims = |exp: Value| vec![("sub".to_owned(), Value::from("u")), ("exp".to_owned(), exp)];
+        assert_eq!(
+            login_end_from(&claims(Value::from(1_700_000_120_u64))),
+            Some(1_700_000_120)
+        );
+        assert_eq!(
+            login_end_from(&claims(Value::from(1_700_000_120.9))),
+            Some(1_700_000_120)
+        );
+        assert_eq!(login_end_from(&claims(Value::from("1700000120"))), Some(1_700_000_120));
+        assert_eq!(login_end_from(&claims(Value::from(-5))), None);
+        assert_eq!(login_end_from(&claims(Value::from("soon"))), None);
+        assert_eq!(login_end_from(&claims(Value::Null)), None);
+        assert_eq!(login_end_from(&[("sub".to_owned(), Value::from("u"))]), None);
+    }
+
+    fn resolver(diagnostic_clients: &[(&str, &str)]) -> CallerResolver {
+        CallerResolver::new(
+            CallerPolicy {
+                diagnostic_clients: diagnostic_clients
+                    .iter()
+                    .map(|(claim, value)| ((*claim).to_owned(), (*value).to_owned()))
+                    .collect(),
+                ..CallerPolicy::default()
+            },
+            None,
+        )
+    }
+
+    fn identity(claims: &[(&str, Value)]) -> Identity {
+        Identity {
+            user_id: Some("u".into()),
+            claims: claims
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), value.clone()))
+                .collect(),
+            login_end: Some(99),
+        }
+    }
+
+    #[test]
+    fn diagnostic_clients_need_a_configured_claim_value() {
+        let diagnosers = resolver(&[("roles", "diag"), ("cognito:groups", "ops")]);
+        let allowed = [
+            identity(&[("roles", Value::from("diag"))]),
+            identity(&[("roles", serde_json::json!(["reader", "diag"]))]),
+            identity(&[("email", Value::from("a")), ("cognito:groups", Value::from("ops"))]),
+        ];
+        for allowed in allowed {
+            let caller = diagnosers.caller(allowed.clone(), true).expect("allowed");
+            assert!(caller.diagnostic);
+            assert_eq!(caller.login_end, Some(99));
+            assert!(
+                !diagnosers.caller(allowed, false).unwrap().diagnostic,
+                "only when asked"
+            );
+        }
+        let refused = [
+            identity(&[]),
+            identity(&[("roles", Value::from("Diag"))]),
+            identity(&[("roles", Value::from("reader"))]),
+            identity(&[("role", Value::from("diag"))]),
+            identity(&[("roles", serde_json::json!(["reader"]))]),
+            identity(&[("roles", Value::from(true))]),
+            identity(&[("cognito:groups", Value::from("diag"))]),
+        ];
+        for refused in refused {
+            assert_eq!(
+                diagnosers.caller(refused.clone(), true),
+                Err(CallerError::NotDiagnostic),
+                "{refused:?}"
+            );
+            assert!(diagnosers.caller(refused, false).is_ok());
+        }
+        let nobody = resolver(&[]);
+        assert_eq!(
+            nobody.caller(identity(&[("roles", Value::from("diag"))]), true),
+            Err(CallerError::NotDiagnostic)
+        );
+    }
+
+    #[tokio::test]
+    async fn anonymous_and_query_users_are_never_diagnostic_clients() {
+        let resolver = CallerResolver::new(
+            CallerPolicy {
+                dev_query_user: true,
+                diagnostic_clients: vec![("roles".into(), "diag".into())],
+                ..CallerPolicy::default()
+            },
+            None,
+        );
+        let (headers, extensions) = (HeaderMap::new(), Extensions::new());
+        for user in [None, Some("diag")] {
+            assert_eq!(
+                resolver.resolve(&headers, &extensions, user, true).await,
+                Err(CallerError::NotDiagnostic)
+            );
+        }
+        let caller = resolver
+            .resolve(&headers, &extensions, Some("ada"), false)
+            .await
+            .unwrap();
+        assert_eq!(caller.user_id.as_deref(), Some("ada"));
+        assert_eq!(caller.login_end, None);
+    }
 
     #[test]
     fn auth_sources_parse() {

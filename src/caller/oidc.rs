@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use super::{CallerPolicy, Identity, user_id_from};
+use super::{CallerPolicy, Identity, login_end_from, user_id_from};
 use crate::fetch_cache::{FetchCache, Held};
 
 /// Algorithms a bearer token may use.
@@ -63,7 +63,13 @@ pub(super) async fn identity(
         .into_iter()
         .collect();
     let user_id = user_id_from(policy, &claims);
-    Ok(Some(Identity { user_id, claims }))
+    // `exp` is required and was validated: the bearer's end is the login's.
+    let login_end = login_end_from(&claims);
+    Ok(Some(Identity {
+        user_id,
+        claims,
+        login_end,
+    }))
 }
 
 /// Where to find the provider and what tokens must say.

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::caller::Unauthorized;
+use crate::caller::{CallerError, Unauthorized};
 use crate::hub::HubNameError;
 use crate::negotiator::{NegotiateError, NegotiateResponse};
 use crate::service::UpstreamError;
@@ -128,11 +128,40 @@ impl From<&Unauthorized> for ApiError {
     }
 }
 
+impl From<&CallerError> for ApiError {
+    /// 401 for a credential; 403 for a diagnostic client the caller may not be.
+    fn from(error: &CallerError) -> Self {
+        match error {
+            CallerError::Unauthorized(unauthorized) => unauthorized.into(),
+            CallerError::NotDiagnostic => Self::new(
+                StatusCode::FORBIDDEN,
+                "this caller may not open a diagnostic connection (SIGNALR_DIAGNOSTIC_CLIENTS names who may)",
+            ),
+        }
+    }
+}
+
+impl ApiError {
+    /// 401 for a credential that expires too soon, with the challenge that makes the SignalR
+    /// client fetch a fresh one and retry once.
+    fn credential_expiring(message: String) -> Self {
+        let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{message}\"");
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.into(),
+            challenge: Some(challenge),
+        }
+    }
+}
+
 impl From<&NegotiateError> for ApiError {
     fn from(error: &NegotiateError) -> Self {
         match error {
             NegotiateError::HubNotServed => Self::not_found(error.to_string()),
             NegotiateError::Hub(hub) => (*hub).into(),
+            NegotiateError::Issue(expiring @ (IssueError::LoginEnded | IssueError::LoginEndsTooSoon)) => {
+                Self::credential_expiring(expiring.to_string())
+            }
             NegotiateError::NoEndpoint => Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
             NegotiateError::Issue(IssueError::Upstream(upstream)) => upstream.into(),
             NegotiateError::Issue(IssueError::Token(token @ TokenError::TooLong(_))) => {
@@ -259,6 +288,31 @@ mod tests {
             status(NegotiateError::Hub(HubNameError::TooLongWithApplication)),
             StatusCode::BAD_REQUEST
         );
+        assert_eq!(
+            ApiError::from(&CallerError::NotDiagnostic).status,
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    #[test]
+    fn a_credential_that_expires_too_soon_is_a_401_with_a_bearer_challenge() {
+        for error in [IssueError::LoginEnded, IssueError::LoginEndsTooSoon] {
+            let api = ApiError::from(&NegotiateError::Issue(error));
+            assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+            let challenge = api.challenge.expect("a challenge");
+            assert!(challenge.starts_with("Bearer error=\"invalid_token\""), "{challenge}");
+            assert!(
+                HeaderValue::from_str(&challenge).is_ok(),
+                "a valid header value: {challenge}"
+            );
+            assert!(challenge.contains(api.message.as_ref()));
+        }
+        let through_caller = ApiError::from(&CallerError::Unauthorized(Unauthorized {
+            reason: "no".into(),
+            bearer: true,
+        }));
+        assert_eq!(through_caller.status, StatusCode::UNAUTHORIZED);
+        assert!(through_caller.challenge.is_some());
     }
 
     #[test]

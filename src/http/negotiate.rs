@@ -71,11 +71,12 @@ async fn respond(
         refuse_declared_oversize(&parts.headers)?;
         // Read and dropped, bounded (axum's own helper; no per-request layer).
         axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(body_error)?;
+        let diagnostic = query.diagnostic()?;
         let caller = app
             .callers()
-            .resolve(&parts.headers, &parts.extensions, query.user_id.as_deref())
+            .resolve(&parts.headers, &parts.extensions, query.user_id.as_deref(), diagnostic)
             .await
-            .map_err(|unauthorized| ApiError::from(&unauthorized))?;
+            .map_err(|error| ApiError::from(&error))?;
         app.negotiator()
             .negotiate(&hub, &caller, query.endpoint.as_deref(), unix_now())
             .await

@@ -1,6 +1,6 @@
 //! The query parameters a negotiate reads, taken with axum's `Query` extractor: `hub` (once),
-//! `endpoint` and `userId` (the first of each); every other parameter (`negotiateVersion`,
-//! `useStatefulReconnect`, …) is skipped without being copied.
+//! `endpoint`, `userId` and `diagnostic` (the first of each); every other parameter
+//! (`negotiateVersion`, `useStatefulReconnect`, …) is skipped without being copied.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,7 +10,7 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use super::answer::ApiError;
 use crate::hub::HubName;
 
-/// `?hub=`, `?endpoint=`, `?userId=`.
+/// `?hub=`, `?endpoint=`, `?userId=`, `?diagnostic=`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct NegotiateQuery {
     /// `hub`, when given once.
@@ -21,9 +21,24 @@ pub(super) struct NegotiateQuery {
     pub endpoint: Option<String>,
     /// `userId`: the first one (development mode only).
     pub user_id: Option<String>,
+    /// `diagnostic`: the first one.
+    diagnostic: Option<String>,
 }
 
 impl NegotiateQuery {
+    /// Whether the client asks to be a diagnostic client (`?diagnostic=true`); a value other
+    /// than `true` or `false` is a bad request.
+    pub fn diagnostic(&self) -> Result<bool, ApiError> {
+        match self.diagnostic.as_deref() {
+            None => Ok(false),
+            Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
+            Some(value) if value.eq_ignore_ascii_case("false") => Ok(false),
+            Some(_) => Err(ApiError::bad_request(
+                "the diagnostic query parameter must be true or false",
+            )),
+        }
+    }
+
     /// The hub of `?hub=`, else the default; given twice, or neither, is a bad request. Behind
     /// a host that joins a repeated parameter's values with commas (`joined`), a comma in the
     /// value is refused too: `?hub=a&hub=b` and `?hub=a,b` arrive alike, and which hub was
@@ -74,6 +89,7 @@ impl<'de> Visitor<'de> for QueryVisitor {
                 "hub" => query.hub = Some(map.next_value()?),
                 "endpoint" if query.endpoint.is_none() => query.endpoint = Some(map.next_value()?),
                 "userId" if query.user_id.is_none() => query.user_id = Some(map.next_value()?),
+                "diagnostic" if query.diagnostic.is_none() => query.diagnostic = Some(map.next_value()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -167,6 +183,23 @@ mod tests {
             hub_from_query(Some("hub="), Some("x")).unwrap_err().message,
             "the hub name is empty"
         );
+    }
+
+    #[test]
+    fn diagnostic_is_true_or_false() {
+        assert_eq!(parse("hub=chat").diagnostic(), Ok(false));
+        assert_eq!(parse("diagnostic=true").diagnostic(), Ok(true));
+        assert_eq!(
+            parse("diagnostic=TRUE&diagnostic=false").diagnostic(),
+            Ok(true),
+            "the first counts"
+        );
+        assert_eq!(parse("diagnostic=False").diagnostic(), Ok(false));
+        for bad in ["diagnostic=yes", "diagnostic=", "diagnostic=1"] {
+            let error = parse(bad).diagnostic().unwrap_err();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{bad}");
+            assert_eq!(error.message, "the diagnostic query parameter must be true or false");
+        }
     }
 
     #[test]

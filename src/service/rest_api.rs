@@ -122,7 +122,7 @@ impl ServiceApi {
         server_base: &str,
         service_hub: &str,
         user_id: Option<&str>,
-        lifetime_secs: u64,
+        minutes_to_expire: u64,
     ) -> Result<String, UpstreamError> {
         let deadline = Instant::now() + self.limits.deadline;
         let bearer = entra_token(entra, deadline).await?;
@@ -130,7 +130,7 @@ impl ServiceApi {
             .map_err(|_| UpstreamError::Status(404))?;
         url.query_pairs_mut()
             .append_pair("api-version", GENERATE_TOKEN_API_VERSION)
-            .append_pair("minutesToExpire", &lifetime_secs.div_ceil(60).to_string());
+            .append_pair("minutesToExpire", &minutes_to_expire.to_string());
         if let Some(user_id) = user_id {
             url.query_pairs_mut().append_pair("userId", user_id);
         }

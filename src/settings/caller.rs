@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::environment::{Environment, SettingError, fail};
 use super::table::{
-    AUTH, AUTH_REQUIRED, CLAIMS, COPY_CLAIMS, DEV_QUERY_USER, OIDC_AUDIENCE, OIDC_ISSUER, OIDC_JWKS_URI, USER_ID_CLAIM,
-    WEBSITE_AUTH_ENABLED,
+    AUTH, AUTH_REQUIRED, CLAIMS, COPY_CLAIMS, DEV_QUERY_USER, DIAGNOSTIC_CLIENTS, OIDC_AUDIENCE, OIDC_ISSUER,
+    OIDC_JWKS_URI, USER_ID_CLAIM, WEBSITE_AUTH_ENABLED,
 };
 use crate::caller::{AuthSource, CallerPolicy, OidcSettings};
 use crate::tokens::{custom_claim_name, is_system_claim};
@@ -63,6 +63,7 @@ pub(super) fn caller(
         policy.copy_claims = list.into_iter().map(str::to_owned).collect();
     }
     policy.fixed_claims = fixed_claims(env, unique_claim)?;
+    policy.diagnostic_clients = diagnostic_clients(env)?;
     let oidc = if policy.sources.contains(&AuthSource::Oidc) {
         Some(oidc(env)?)
     } else {
@@ -101,6 +102,29 @@ fn fixed_claims(env: &Environment, unique_claim: Option<&str>) -> Result<Vec<(St
     Ok(claims)
 }
 
+/// `SIGNALR_DIAGNOSTIC_CLIENTS`: `claim:value` pairs, split at the last `:` (claim names such
+/// as `cognito:groups` or a URI hold one; values cannot).
+fn diagnostic_clients(env: &Environment) -> Result<Vec<(String, String)>, SettingError> {
+    let Some(list) = env.list(&DIAGNOSTIC_CLIENTS) else {
+        return Ok(Vec::new());
+    };
+    let mut pairs = Vec::with_capacity(list.len());
+    for item in list {
+        match item.rsplit_once(':').map(|(claim, value)| (claim.trim(), value.trim())) {
+            Some((claim, value)) if !claim.is_empty() && !value.is_empty() => {
+                pairs.push((claim.to_owned(), value.to_owned()));
+            }
+            _ => {
+                return fail(
+                    DIAGNOSTIC_CLIENTS.name,
+                    "must list claim:value pairs separated by commas (for example roles:signalr-diagnostics)",
+                );
+            }
+        }
+    }
+    Ok(pairs)
+}
+
 /// The OIDC provider: issuer and audience required, the JWKS URL optional.
 fn oidc(env: &Environment) -> Result<OidcSettings, SettingError> {
     let provider_url = |setting: &super::table::Setting| -> Result<Option<String>, SettingError> {
@@ -129,4 +153,35 @@ fn oidc(env: &Environment) -> Result<OidcSettings, SettingError> {
         audience: audience.to_owned(),
         jwks_uri: provider_url(&OIDC_JWKS_URI)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(value: &str) -> Result<Vec<(String, String)>, SettingError> {
+        diagnostic_clients(&Environment::new([(
+            "SIGNALR_DIAGNOSTIC_CLIENTS".to_owned(),
+            value.to_owned(),
+        )]))
+    }
+
+    #[test]
+    fn diagnostic_clients_are_claim_value_pairs() {
+        let pair = |claim: &str, value: &str| (claim.to_owned(), value.to_owned());
+        assert_eq!(
+            read("roles:signalr-diagnostics, cognito:groups : ops ,http://schemas.microsoft.com/ws/2008/06/identity/claims/role:diag").unwrap(),
+            vec![
+                pair("roles", "signalr-diagnostics"),
+                pair("cognito:groups", "ops"),
+                pair("http://schemas.microsoft.com/ws/2008/06/identity/claims/role", "diag"),
+            ]
+        );
+        assert_eq!(read("").unwrap(), Vec::new());
+        for bad in ["roles", "roles:", ":diag", "roles:diag,admins"] {
+            let error = read(bad).unwrap_err();
+            assert_eq!(error.setting, "SIGNALR_DIAGNOSTIC_CLIENTS", "{bad}");
+            assert!(error.message.contains("claim:value"), "{bad}: {error}");
+        }
+    }
 }

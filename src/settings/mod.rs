@@ -78,8 +78,8 @@ impl Settings {
         let mut warnings = Vec::new();
         let endpoints = endpoints::endpoints(env, &mut warnings)?;
         let hubs = serving::hubs(env)?;
-        let entra_mode = upstream::entra_mode(env, &endpoints)?;
-        let token_policy = tokens::token_policy(env)?;
+        let entra_mode = upstream::entra_mode(env, &endpoints, &mut warnings)?;
+        let token_policy = tokens::token_policy(env, endpoints.len())?;
         let (caller, oidc) = caller::caller(env, token_policy.unique_claim.as_deref(), &mut warnings)?;
         Ok(Self {
             endpoints,

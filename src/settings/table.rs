@@ -129,6 +129,31 @@ pub const UNIQUE_CLAIM: Setting = setting(
     Value("uniqueToken"),
     "claim carrying a fresh random value per token; empty leaves it out",
 );
+pub const CLOSE_ON_AUTH_EXPIRATION: Setting = setting(
+    "SIGNALR_CLOSE_ON_AUTH_EXPIRATION",
+    Value("false"),
+    "true: the service closes a connection when the caller's login ends (asrs.s.coae, asrs.s.aeo); not in generate-token mode",
+);
+pub const ENABLE_DETAILED_ERRORS: Setting = setting(
+    "SIGNALR_ENABLE_DETAILED_ERRORS",
+    Value("false"),
+    "true: clients get detailed hub errors (asrs.s.derror); not in generate-token mode",
+);
+pub const HANDSHAKE_TIMEOUT_SECONDS: Setting = setting(
+    "SIGNALR_HANDSHAKE_TIMEOUT_SECONDS",
+    Value("15"),
+    "the service's handshake timeout for clients, 1 to 30 seconds (asrs.s.cht); not in generate-token mode",
+);
+pub const MAX_POLL_INTERVAL_SECONDS: Setting = setting(
+    "SIGNALR_MAX_POLL_INTERVAL_SECONDS",
+    Unset,
+    "longest wait between a long-polling client's polls, 1 to 300 seconds (asrs.s.ttl); not in generate-token mode",
+);
+pub const TRANSPORTS: Setting = setting(
+    "SIGNALR_TRANSPORTS",
+    Described("all"),
+    "comma list of the transports clients may use: WebSockets, ServerSentEvents, LongPolling (asrs.s.htt); not in generate-token mode",
+);
 pub const AUTH: Setting = setting(
     "SIGNALR_AUTH",
     Value("anonymous"),
@@ -169,6 +194,11 @@ pub const DEV_QUERY_USER: Setting = setting(
     "SIGNALR_DEV_QUERY_USER",
     Value("false"),
     "development only: user id from ?userId=",
+);
+pub const DIAGNOSTIC_CLIENTS: Setting = setting(
+    "SIGNALR_DIAGNOSTIC_CLIENTS",
+    Unset,
+    "comma list of claim:value; a caller with one may ask ?diagnostic=true (asrs.s.dc); not in generate-token mode",
 );
 pub const WEBSITE_AUTH_ENABLED: Setting = setting(
     "WEBSITE_AUTH_ENABLED",
@@ -220,6 +250,11 @@ pub const TABLE: &[Setting] = &[
     APPLICATION_NAME,
     TOKEN_LIFETIME_SECONDS,
     UNIQUE_CLAIM,
+    CLOSE_ON_AUTH_EXPIRATION,
+    ENABLE_DETAILED_ERRORS,
+    HANDSHAKE_TIMEOUT_SECONDS,
+    MAX_POLL_INTERVAL_SECONDS,
+    TRANSPORTS,
     AUTH,
     AUTH_REQUIRED,
     OIDC_ISSUER,
@@ -229,6 +264,7 @@ pub const TABLE: &[Setting] = &[
     COPY_CLAIMS,
     CLAIMS,
     DEV_QUERY_USER,
+    DIAGNOSTIC_CLIENTS,
     WEBSITE_AUTH_ENABLED,
     CORS_ORIGINS,
     LISTEN,

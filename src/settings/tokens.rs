@@ -1,11 +1,20 @@
-//! What every token gets: its lifetime and the unique-token claim's name.
+//! What every token gets: its lifetime, the unique-token claim's name, whether it carries the
+//! caller's login end, and the SDK's connection claims (validated with the SDK's ranges).
 
 use super::environment::{Environment, SettingError, fail};
-use super::table::{TOKEN_LIFETIME_SECONDS, UNIQUE_CLAIM};
-use crate::tokens::{TokenPolicy, may_name_unique_claim};
+use super::table::{
+    CLOSE_ON_AUTH_EXPIRATION, ENABLE_DETAILED_ERRORS, HANDSHAKE_TIMEOUT_SECONDS, MAX_POLL_INTERVAL_SECONDS,
+    TOKEN_LIFETIME_SECONDS, TRANSPORTS, UNIQUE_CLAIM,
+};
+use crate::tokens::{
+    ConnectionClaims, ConnectionOptions, MAX_HANDSHAKE_TIMEOUT_SECS, MAX_POLL_INTERVAL_SECS, TokenPolicy, Transports,
+    may_name_unique_claim,
+};
 
-/// `SIGNALR_TOKEN_LIFETIME_SECONDS` and `SIGNALR_UNIQUE_CLAIM` (empty: no unique claim).
-pub(super) fn token_policy(env: &Environment) -> Result<TokenPolicy, SettingError> {
+/// `SIGNALR_TOKEN_LIFETIME_SECONDS`, `SIGNALR_UNIQUE_CLAIM` (empty: no unique claim),
+/// `SIGNALR_CLOSE_ON_AUTH_EXPIRATION` and the connection options, for `endpoint_count`
+/// endpoints.
+pub(super) fn token_policy(env: &Environment, endpoint_count: usize) -> Result<TokenPolicy, SettingError> {
     let lifetime_secs = env.whole_number(&TOKEN_LIFETIME_SECONDS, 1..=86_400, "seconds")?;
     let unique_claim = match env.get(&UNIQUE_CLAIM).map(|(_, value)| value.trim()) {
         None => UNIQUE_CLAIM.default_value().map(str::to_owned),
@@ -21,5 +30,154 @@ pub(super) fn token_policy(env: &Environment) -> Result<TokenPolicy, SettingErro
     Ok(TokenPolicy {
         lifetime_secs,
         unique_claim,
+        close_on_auth_expiration: env.boolean(&CLOSE_ON_AUTH_EXPIRATION)?,
+        connection: ConnectionClaims::new(&connection_options(env, endpoint_count)?),
     })
+}
+
+/// The SDK's connection options, each off unless set, in the SDK's ranges: handshake timeout
+/// 1–30 s (`NegotiateHandler`), poll interval 1–300 s (`ServiceOptionsExtensions`).
+fn connection_options(env: &Environment, endpoint_count: usize) -> Result<ConnectionOptions, SettingError> {
+    let max_poll_interval_secs = match env.value(&MAX_POLL_INTERVAL_SECONDS) {
+        Some(_) => Some(env.whole_number(&MAX_POLL_INTERVAL_SECONDS, 1..=MAX_POLL_INTERVAL_SECS, "seconds")?),
+        None => None,
+    };
+    Ok(ConnectionOptions {
+        detailed_errors: env.boolean(&ENABLE_DETAILED_ERRORS)?,
+        handshake_timeout_secs: env.whole_number(
+            &HANDSHAKE_TIMEOUT_SECONDS,
+            1..=MAX_HANDSHAKE_TIMEOUT_SECS,
+            "seconds",
+        )?,
+        max_poll_interval_secs,
+        transports: transports(env)?,
+        endpoint_count,
+    })
+}
+
+/// `SIGNALR_TRANSPORTS`: `HttpTransportType` names, combined; unset allows every transport.
+fn transports(env: &Environment) -> Result<Option<Transports>, SettingError> {
+    let Some(names) = env.list(&TRANSPORTS) else {
+        return Ok(None);
+    };
+    let mut allowed: Option<Transports> = None;
+    for name in names {
+        let Some(transport) = Transports::parse(name) else {
+            return fail(
+                TRANSPORTS.name,
+                "must list transports among WebSockets, ServerSentEvents and LongPolling, separated by commas",
+            );
+        };
+        allowed = Some(allowed.map_or(transport, |so_far| so_far.with(transport)));
+    }
+    match allowed {
+        Some(allowed) => Ok(Some(allowed)),
+        None => fail(
+            TRANSPORTS.name,
+            "lists no transport: name at least one of WebSockets, ServerSentEvents and LongPolling, or leave it unset",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(vars: &[(&str, &str)]) -> Result<TokenPolicy, SettingError> {
+        policy_for(vars, 1)
+    }
+
+    fn policy_for(vars: &[(&str, &str)], endpoints: usize) -> Result<TokenPolicy, SettingError> {
+        token_policy(
+            &Environment::new(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))),
+            endpoints,
+        )
+    }
+
+    #[test]
+    fn nothing_set_adds_no_connection_claim() {
+        let unset = policy(&[]).unwrap();
+        assert_eq!(unset.connection.as_str(), "");
+        assert!(!unset.close_on_auth_expiration);
+        assert_eq!(unset, TokenPolicy::default());
+        let defaults = policy(&[
+            ("SIGNALR_HANDSHAKE_TIMEOUT_SECONDS", "15"),
+            ("SIGNALR_ENABLE_DETAILED_ERRORS", "false"),
+            ("SIGNALR_CLOSE_ON_AUTH_EXPIRATION", "0"),
+            ("SIGNALR_TRANSPORTS", " "),
+        ])
+        .unwrap();
+        assert_eq!(
+            defaults,
+            TokenPolicy::default(),
+            "the defaults, written out, add nothing"
+        );
+    }
+
+    #[test]
+    fn every_option_becomes_its_claim() {
+        let all = policy_for(
+            &[
+                ("SIGNALR_CLOSE_ON_AUTH_EXPIRATION", "TRUE"),
+                ("SIGNALR_ENABLE_DETAILED_ERRORS", "true"),
+                ("SIGNALR_HANDSHAKE_TIMEOUT_SECONDS", "30"),
+                ("SIGNALR_MAX_POLL_INTERVAL_SECONDS", "1"),
+                ("SIGNALR_TRANSPORTS", "webSockets, LongPolling,,"),
+            ],
+            3,
+        )
+        .unwrap();
+        assert!(all.close_on_auth_expiration);
+        assert_eq!(
+            all.connection.as_str(),
+            r#","asrs.s.cht":"30","asrs.s.secn":"3","asrs.s.derror":"True","asrs.s.ttl":"1","asrs.s.htt":"5""#
+        );
+        let edges = policy(&[
+            ("SIGNALR_HANDSHAKE_TIMEOUT_SECONDS", "1"),
+            ("SIGNALR_MAX_POLL_INTERVAL_SECONDS", "300"),
+            ("SIGNALR_TRANSPORTS", "ServerSentEvents"),
+        ])
+        .unwrap();
+        assert_eq!(
+            edges.connection.as_str(),
+            r#","asrs.s.cht":"1","asrs.s.ttl":"300","asrs.s.htt":"2""#
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_setting_and_its_range() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("SIGNALR_HANDSHAKE_TIMEOUT_SECONDS", "0", "from 1 to 30"),
+            ("SIGNALR_HANDSHAKE_TIMEOUT_SECONDS", "31", "from 1 to 30"),
+            ("SIGNALR_HANDSHAKE_TIMEOUT_SECONDS", "2.5", "from 1 to 30"),
+            ("SIGNALR_MAX_POLL_INTERVAL_SECONDS", "0", "from 1 to 300"),
+            ("SIGNALR_MAX_POLL_INTERVAL_SECONDS", "301", "from 1 to 300"),
+            ("SIGNALR_MAX_POLL_INTERVAL_SECONDS", "-1", "from 1 to 300"),
+            (
+                "SIGNALR_TRANSPORTS",
+                "WebSockets,Carrier-Pigeon",
+                "WebSockets, ServerSentEvents and LongPolling",
+            ),
+            (
+                "SIGNALR_TRANSPORTS",
+                "None",
+                "WebSockets, ServerSentEvents and LongPolling",
+            ),
+            ("SIGNALR_TRANSPORTS", ",", "lists no transport"),
+            ("SIGNALR_ENABLE_DETAILED_ERRORS", "yes", "true or false"),
+            ("SIGNALR_CLOSE_ON_AUTH_EXPIRATION", "on", "true or false"),
+        ];
+        for (setting, value, reason) in cases {
+            let error = policy(&[(setting, value)]).unwrap_err();
+            assert_eq!(error.setting, *setting, "{value}");
+            assert!(error.message.contains(reason), "{setting}={value}: {error}");
+            assert!(!error.message.contains("Carrier"), "the value is not echoed");
+        }
+    }
+
+    #[test]
+    fn one_endpoint_sends_no_count() {
+        assert_eq!(policy_for(&[], 1).unwrap().connection.as_str(), "");
+        assert_eq!(policy_for(&[], 2).unwrap().connection.as_str(), r#","asrs.s.secn":"2""#);
+    }
 }

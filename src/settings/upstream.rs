@@ -5,17 +5,23 @@ use std::time::Duration;
 
 use super::environment::{Environment, SettingError, fail};
 use super::table::{
-    AUTHORITY_HOST, CLAIMS, COPY_CLAIMS, ENTRA_MODE, ENTRA_SCOPE, HEALTH_CHECK_INTERVAL_MS, UPSTREAM_DEADLINE_MS,
-    UPSTREAM_TIMEOUT_MS,
+    AUTHORITY_HOST, CLAIMS, CLOSE_ON_AUTH_EXPIRATION, COPY_CLAIMS, DIAGNOSTIC_CLIENTS, ENABLE_DETAILED_ERRORS,
+    ENTRA_MODE, ENTRA_SCOPE, HANDSHAKE_TIMEOUT_SECONDS, HEALTH_CHECK_INTERVAL_MS, MAX_POLL_INTERVAL_SECONDS,
+    TRANSPORTS, UPSTREAM_DEADLINE_MS, UPSTREAM_TIMEOUT_MS,
 };
 use crate::endpoints::{Authentication, ServiceEndpoint};
 use crate::entra::EntraOverrides;
 use crate::service::UpstreamLimits;
 use crate::tokens::EntraMode;
 
-/// `SIGNALR_ENTRA_MODE`; generate-token mode refuses settings that add custom claims, which
-/// the service's generateToken cannot carry.
-pub(super) fn entra_mode(env: &Environment, endpoints: &[ServiceEndpoint]) -> Result<EntraMode, SettingError> {
+/// `SIGNALR_ENTRA_MODE`. Generate-token mode refuses settings that add claims, which the
+/// service's generateToken cannot carry (it takes a hub, a user id and minutes), and says once
+/// that its tokens carry no unique-token claim either.
+pub(super) fn entra_mode(
+    env: &Environment,
+    endpoints: &[ServiceEndpoint],
+    warnings: &mut Vec<String>,
+) -> Result<EntraMode, SettingError> {
     let mode = match env.value_or_default(&ENTRA_MODE) {
         Some(mode) if mode.eq_ignore_ascii_case(EntraMode::GenerateToken.name()) => EntraMode::GenerateToken,
         Some(mode) if mode.eq_ignore_ascii_case(EntraMode::AccessKey.name()) => EntraMode::AccessKey,
@@ -25,14 +31,28 @@ pub(super) fn entra_mode(env: &Environment, endpoints: &[ServiceEndpoint]) -> Re
         .iter()
         .any(|endpoint| matches!(endpoint.auth(), Authentication::MicrosoftEntra(_)));
     if mode == EntraMode::GenerateToken && uses_entra {
-        for custom in [CLAIMS, COPY_CLAIMS] {
-            if env.value(&custom).is_some() {
-                return fail(
-                    custom.name,
-                    "custom claims cannot be added to tokens the service makes (generateToken); set SIGNALR_ENTRA_MODE=access-key to sign tokens with claims locally",
-                );
+        const CLAIMS_NEED_ACCESS_KEY: &str = "adds a claim to the token, and tokens the service makes (generateToken) cannot carry claims; set SIGNALR_ENTRA_MODE=access-key to sign tokens with claims locally";
+        for setting in [
+            CLAIMS,
+            COPY_CLAIMS,
+            HANDSHAKE_TIMEOUT_SECONDS,
+            MAX_POLL_INTERVAL_SECONDS,
+            TRANSPORTS,
+            DIAGNOSTIC_CLIENTS,
+        ] {
+            if env.value(&setting).is_some() {
+                return fail(setting.name, CLAIMS_NEED_ACCESS_KEY);
             }
         }
+        for switch in [CLOSE_ON_AUTH_EXPIRATION, ENABLE_DETAILED_ERRORS] {
+            if env.boolean(&switch)? {
+                return fail(switch.name, CLAIMS_NEED_ACCESS_KEY);
+            }
+        }
+        warnings.push(
+            "SIGNALR_ENTRA_MODE=generate-token: the service makes the tokens, so they carry neither the unique-token claim (SIGNALR_UNIQUE_CLAIM) nor custom claims, and the application firewall's per-token rule (ThrottleByJwtSignatureRule) cannot tell them apart; set SIGNALR_ENTRA_MODE=access-key to sign them locally with both"
+                .to_owned(),
+        );
     }
     Ok(mode)
 }
@@ -116,6 +136,62 @@ pub(super) fn health_interval(env: &Environment) -> Result<Duration, SettingErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mode(vars: &[(&str, &str)]) -> (Result<EntraMode, SettingError>, Vec<String>) {
+        let env = Environment::new(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let endpoints = super::super::endpoints::endpoints(&env, &mut Vec::new()).unwrap();
+        let mut warnings = Vec::new();
+        (entra_mode(&env, &endpoints, &mut warnings), warnings)
+    }
+
+    const ENTRA: (&str, &str) = ("AzureSignalRConnectionString", "Endpoint=https://a;AuthType=azure.msi");
+    const KEYED: (&str, &str) = (
+        "AzureSignalRConnectionString",
+        "Endpoint=https://a;AccessKey=ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvu",
+    );
+
+    #[test]
+    fn generate_token_mode_refuses_every_setting_that_adds_a_claim() {
+        for (setting, value) in [
+            ("SIGNALR_CLAIMS", r#"{"tier":"gold"}"#),
+            ("SIGNALR_COPY_CLAIMS", "email"),
+            ("SIGNALR_CLOSE_ON_AUTH_EXPIRATION", "true"),
+            ("SIGNALR_ENABLE_DETAILED_ERRORS", "true"),
+            ("SIGNALR_HANDSHAKE_TIMEOUT_SECONDS", "20"),
+            ("SIGNALR_MAX_POLL_INTERVAL_SECONDS", "5"),
+            ("SIGNALR_TRANSPORTS", "WebSockets"),
+            ("SIGNALR_DIAGNOSTIC_CLIENTS", "roles:diag"),
+        ] {
+            let error = mode(&[ENTRA, (setting, value)]).0.unwrap_err();
+            assert_eq!(error.setting, setting);
+            assert!(error.message.contains("SIGNALR_ENTRA_MODE=access-key"), "{error}");
+            // Signed locally, each is fine.
+            assert_eq!(
+                mode(&[ENTRA, (setting, value), ("SIGNALR_ENTRA_MODE", "access-key")]).0,
+                Ok(EntraMode::AccessKey)
+            );
+            assert_eq!(mode(&[KEYED, (setting, value)]).0, Ok(EntraMode::GenerateToken));
+        }
+        // Switched off, a switch is no claim.
+        for switch in ["SIGNALR_CLOSE_ON_AUTH_EXPIRATION", "SIGNALR_ENABLE_DETAILED_ERRORS"] {
+            assert!(mode(&[ENTRA, (switch, "false")]).0.is_ok(), "{switch}");
+            assert_eq!(
+                mode(&[ENTRA, (switch, "maybe")]).0.unwrap_err().message,
+                "must be true or false"
+            );
+        }
+    }
+
+    #[test]
+    fn generate_token_mode_warns_once_that_its_tokens_have_no_unique_claim() {
+        let (got, warnings) = mode(&[ENTRA]);
+        assert_eq!(got, Ok(EntraMode::GenerateToken));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("ThrottleByJwtSignatureRule"), "{}", warnings[0]);
+        assert!(warnings[0].contains("SIGNALR_ENTRA_MODE=access-key"));
+        assert!(mode(&[ENTRA, ("SIGNALR_ENTRA_MODE", "access-key")]).1.is_empty());
+        assert!(mode(&[KEYED]).1.is_empty(), "access keys sign locally: no warning");
+    }
 
     fn overrides(vars: &[(&str, &str)]) -> Result<EntraOverrides, SettingError> {
         entra_overrides(&Environment::new(

@@ -1,13 +1,16 @@
 //! The claims of a client access token, in the SDK's order — `aud`, `iat`, `nbf`, `exp`, `iss`,
 //! the user id (`asrs.s.uid` and `nameid`) when known, a fresh random value under the
-//! unique-token claim (for the application firewall's per-token rules), then custom claims —
-//! and the rules for which names a custom claim may take.
+//! unique-token claim (for the application firewall's per-token rules), the SDK's connection
+//! claims (`asrs.s.*`, see [`super::connection`]), then custom claims — and the rules for which
+//! names a custom claim may take.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::RandomId;
+use super::connection::{AUTH_EXPIRES_ON, CLOSE_ON_AUTH_EXPIRATION, ConnectionClaims, DIAGNOSTIC_CLIENT};
 
 /// `iss` of every token signed with an access key.
 pub const ISSUER: &str = "azure-signalr";
@@ -26,10 +29,14 @@ pub(crate) const RENAMED_CLAIMS: [&str; 11] = [
 /// What every token gets, fixed at start from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenPolicy {
-    /// Seconds from `iat` to `exp` (1 to 86400).
+    /// Seconds from `iat` to `exp` (1 to 86400), unless the caller's login ends sooner.
     pub lifetime_secs: u64,
     /// Name of the claim that carries a fresh random value; `None` leaves it out.
     pub unique_claim: Option<String>,
+    /// `asrs.s.coae` and `asrs.s.aeo` on tokens of callers whose login end is known.
+    pub close_on_auth_expiration: bool,
+    /// The connection claims every token carries, serialised at start.
+    pub connection: ConnectionClaims,
 }
 
 impl Default for TokenPolicy {
@@ -37,8 +44,39 @@ impl Default for TokenPolicy {
         Self {
             lifetime_secs: 3600,
             unique_claim: Some(DEFAULT_UNIQUE_CLAIM.to_owned()),
+            close_on_auth_expiration: false,
+            connection: ConnectionClaims::default(),
         }
     }
+}
+
+impl TokenPolicy {
+    /// The lifetime of a token issued at `now` for a caller whose login ends at `login_end`
+    /// (Unix seconds), when known: never past that end (the proposal of Azure/azure-signalr
+    /// issue 2285: `min(AccessTokenLifetime, expiration - now)`). `None` when the login has
+    /// already ended.
+    pub fn lifetime_for(&self, login_end: Option<u64>, now: u64) -> Option<u64> {
+        match login_end {
+            None => Some(self.lifetime_secs),
+            Some(end) => end
+                .checked_sub(now)
+                .filter(|&left| left > 0)
+                .map(|left| left.min(self.lifetime_secs)),
+        }
+    }
+}
+
+/// What a token says of its caller: who, with which claims, and what the login allows.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TokenSubject<'a> {
+    /// `asrs.s.uid` and `nameid`.
+    pub user_id: Option<&'a str>,
+    /// Copied and configured claims, already renamed and merged.
+    pub custom: &'a [(String, serde_json::Value)],
+    /// When the caller's credential expires (Unix seconds), when a trusted source says.
+    pub login_end: Option<u64>,
+    /// `asrs.s.dc`: a diagnostic client (the caller asked, and may).
+    pub diagnostic: bool,
 }
 
 /// The claims of one client token.
@@ -54,6 +92,14 @@ pub struct AccessTokenClaims<'a> {
     pub user_id: Option<&'a str>,
     /// Name and value of the unique-token claim.
     pub unique: Option<(&'a str, RandomId)>,
+    /// `asrs.s.dc` = `"true"`.
+    pub diagnostic: bool,
+    /// `asrs.s.coae` = `"true"` and `asrs.s.aeo` = this (Unix seconds): the service closes the
+    /// connection then.
+    pub close_at: Option<u64>,
+    /// The connection claims every token carries: a [`ConnectionClaims`] fragment (empty, or
+    /// `,"name":"value"` per claim), copied as it is.
+    pub connection: &'a str,
     /// Copied and configured claims, already renamed and merged.
     pub custom: &'a [(String, serde_json::Value)],
 }
@@ -67,7 +113,29 @@ impl<'a> AccessTokenClaims<'a> {
             lifetime_secs: policy.lifetime_secs,
             user_id,
             unique: policy.unique_claim.as_deref().map(|name| (name, RandomId::generate())),
+            diagnostic: false,
+            close_at: None,
+            connection: policy.connection.as_str(),
             custom: &[],
+        }
+    }
+
+    /// The claims of `subject`'s token issued now under `policy`, living `lifetime_secs`
+    /// (see [`TokenPolicy::lifetime_for`]).
+    pub fn for_subject(
+        audience: &'a str,
+        subject: &TokenSubject<'a>,
+        policy: &'a TokenPolicy,
+        now: u64,
+        lifetime_secs: u64,
+    ) -> Self {
+        Self {
+            lifetime_secs,
+            diagnostic: subject.diagnostic,
+            // As the SDK: only when asked for and the login's end is known.
+            close_at: subject.login_end.filter(|_| policy.close_on_auth_expiration),
+            custom: subject.custom,
+            ..Self::new(audience, subject.user_id, policy, now)
         }
     }
 
@@ -76,27 +144,88 @@ impl<'a> AccessTokenClaims<'a> {
         self.custom = custom;
         self
     }
+
+    /// The claims as a JSON object, appended to `json`. The members that differ per token are
+    /// serialised, the connection claims copied as they were serialised at start.
+    pub fn write_json(&self, json: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        serde_json::to_writer(&mut *json, &PerToken(self))?;
+        if self.connection.is_empty() && self.custom.is_empty() {
+            return Ok(());
+        }
+        // `{…}` always ends with its closing brace: reopen the object after its members.
+        json.pop();
+        json.extend_from_slice(self.connection.as_bytes());
+        if self.custom.is_empty() {
+            json.push(b'}');
+        } else {
+            let open = json.len();
+            serde_json::to_writer(&mut *json, &Custom(self.custom))?;
+            // The custom claims' `{` becomes the `,` after the members before them.
+            json[open] = b',';
+        }
+        Ok(())
+    }
+
+    /// The claims as a JSON string (what [`Self::write_json`] writes).
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        let mut json = Vec::new();
+        self.write_json(&mut json)?;
+        // Only serde_json and the UTF-8 fragment wrote to it.
+        Ok(String::from_utf8(json).unwrap_or_default())
+    }
 }
 
-impl Serialize for AccessTokenClaims<'_> {
+/// The members of a token that are not serialised at start: all but the connection claims
+/// and the custom claims.
+struct PerToken<'t, 'a>(&'t AccessTokenClaims<'a>);
+
+impl Serialize for PerToken<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let claims = self.0;
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("aud", self.audience)?;
-        map.serialize_entry("iat", &self.issued_at)?;
-        map.serialize_entry("nbf", &self.issued_at)?;
-        map.serialize_entry("exp", &(self.issued_at + self.lifetime_secs))?;
+        map.serialize_entry("aud", claims.audience)?;
+        map.serialize_entry("iat", &claims.issued_at)?;
+        map.serialize_entry("nbf", &claims.issued_at)?;
+        map.serialize_entry("exp", &(claims.issued_at + claims.lifetime_secs))?;
         map.serialize_entry("iss", ISSUER)?;
-        if let Some(user_id) = self.user_id {
+        if let Some(user_id) = claims.user_id {
             map.serialize_entry("asrs.s.uid", user_id)?;
             map.serialize_entry("nameid", user_id)?;
         }
-        if let Some((name, value)) = &self.unique {
+        if let Some((name, value)) = &claims.unique {
             map.serialize_entry(name, value.as_str())?;
         }
-        for (name, value) in self.custom {
+        if claims.diagnostic {
+            map.serialize_entry(DIAGNOSTIC_CLIENT, "true")?;
+        }
+        if let Some(end) = claims.close_at {
+            map.serialize_entry(CLOSE_ON_AUTH_EXPIRATION, "true")?;
+            // A string, as the SDK writes it (`ToUnixTimeSeconds().ToString()`).
+            map.serialize_entry(AUTH_EXPIRES_ON, &AsString(end))?;
+        }
+        map.end()
+    }
+}
+
+/// The custom claims as a JSON object.
+struct Custom<'a>(&'a [(String, serde_json::Value)]);
+
+impl Serialize for Custom<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
             map.serialize_entry(name, value)?;
         }
         map.end()
+    }
+}
+
+/// A value written as a JSON string of its `Display`, without an allocation.
+struct AsString<T>(T);
+
+impl<T: fmt::Display> Serialize for AsString<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
     }
 }
 
@@ -121,6 +250,9 @@ pub fn is_system_claim(name: &str, unique_claim: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
+    use super::super::connection::{ConnectionOptions, Transports};
     use super::*;
 
     #[test]
@@ -128,15 +260,134 @@ mod tests {
         let policy = TokenPolicy {
             lifetime_secs: 60,
             unique_claim: Some("jti2".into()),
+            ..TokenPolicy::default()
         };
         let claims = AccessTokenClaims::new("A", Some("user-1"), &policy, 10);
         let unique = claims.unique.unwrap().1;
         assert_eq!(
-            serde_json::to_string(&claims).unwrap(),
+            claims.to_json().unwrap(),
             format!(
                 r#"{{"aud":"A","iat":10,"nbf":10,"exp":70,"iss":"azure-signalr","asrs.s.uid":"user-1","nameid":"user-1","jti2":"{}"}}"#,
                 unique.as_str()
             )
+        );
+    }
+
+    fn options() -> ConnectionOptions {
+        ConnectionOptions {
+            detailed_errors: true,
+            handshake_timeout_secs: 20,
+            max_poll_interval_secs: Some(5),
+            transports: Some(Transports::WEB_SOCKETS),
+            endpoint_count: 2,
+        }
+    }
+
+    #[test]
+    fn per_token_connection_and_custom_claims_follow_in_order() {
+        let policy = TokenPolicy {
+            lifetime_secs: 3600,
+            unique_claim: None,
+            close_on_auth_expiration: true,
+            connection: ConnectionClaims::new(&options()),
+        };
+        let custom = vec![("roles".to_owned(), json!(["a", "b"])), ("n".to_owned(), json!(1))];
+        let subject = TokenSubject {
+            user_id: Some("u"),
+            custom: &custom,
+            login_end: Some(130),
+            diagnostic: true,
+        };
+        let lifetime = policy.lifetime_for(subject.login_end, 10).unwrap();
+        let claims = AccessTokenClaims::for_subject("A", &subject, &policy, 10, lifetime);
+        assert_eq!(
+            claims.to_json().unwrap(),
+            concat!(
+                r#"{"aud":"A","iat":10,"nbf":10,"exp":130,"iss":"azure-signalr","asrs.s.uid":"u","nameid":"u","#,
+                r#""asrs.s.dc":"true","asrs.s.coae":"true","asrs.s.aeo":"130","#,
+                r#""asrs.s.cht":"20","asrs.s.secn":"2","asrs.s.derror":"True","asrs.s.ttl":"5","asrs.s.htt":"1","#,
+                r#""roles":["a","b"],"n":1}"#
+            )
+        );
+    }
+
+    #[test]
+    fn every_part_may_be_empty_and_the_json_stays_whole() {
+        let bare = TokenPolicy {
+            unique_claim: None,
+            ..TokenPolicy::default()
+        };
+        let with_connection = TokenPolicy {
+            unique_claim: None,
+            connection: ConnectionClaims::new(&options()),
+            ..TokenPolicy::default()
+        };
+        let custom = [("tier".to_owned(), json!("gold"))];
+        for policy in [&bare, &with_connection] {
+            for custom in [&[][..], &custom[..]] {
+                let json = AccessTokenClaims::new("A", None, policy, 0)
+                    .with_custom(custom)
+                    .to_json()
+                    .unwrap();
+                let parsed: serde_json::Map<String, Value> = serde_json::from_str(&json).expect(&json);
+                assert_eq!(parsed["aud"], "A", "{json}");
+                assert_eq!(parsed.contains_key("tier"), !custom.is_empty(), "{json}");
+                assert_eq!(parsed.contains_key("asrs.s.cht"), policy == &with_connection, "{json}");
+                assert_eq!(
+                    parsed.len(),
+                    5 + custom.len() + 5 * usize::from(policy == &with_connection)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn close_on_auth_expiration_needs_the_setting_and_a_known_login_end() {
+        let on = TokenPolicy {
+            close_on_auth_expiration: true,
+            ..TokenPolicy::default()
+        };
+        let off = TokenPolicy::default();
+        let known = TokenSubject {
+            login_end: Some(100),
+            ..TokenSubject::default()
+        };
+        let unknown = TokenSubject::default();
+        assert_eq!(
+            AccessTokenClaims::for_subject("a", &known, &on, 0, 100).close_at,
+            Some(100)
+        );
+        assert_eq!(
+            AccessTokenClaims::for_subject("a", &unknown, &on, 0, 3600).close_at,
+            None
+        );
+        assert_eq!(AccessTokenClaims::for_subject("a", &known, &off, 0, 100).close_at, None);
+        let json = AccessTokenClaims::for_subject("a", &unknown, &on, 0, 3600)
+            .to_json()
+            .unwrap();
+        assert!(!json.contains("asrs.s.coae") && !json.contains("asrs.s.aeo"), "{json}");
+    }
+
+    #[test]
+    fn the_lifetime_never_outlives_the_login() {
+        let policy = TokenPolicy {
+            lifetime_secs: 3600,
+            ..TokenPolicy::default()
+        };
+        assert_eq!(policy.lifetime_for(None, 1000), Some(3600));
+        assert_eq!(policy.lifetime_for(Some(1120), 1000), Some(120));
+        assert_eq!(policy.lifetime_for(Some(1001), 1000), Some(1));
+        assert_eq!(
+            policy.lifetime_for(Some(4600), 1000),
+            Some(3600),
+            "exactly the configured lifetime"
+        );
+        assert_eq!(policy.lifetime_for(Some(99_999), 1000), Some(3600));
+        assert_eq!(policy.lifetime_for(Some(1000), 1000), None, "ends now");
+        assert_eq!(
+            policy.lifetime_for(Some(940), 1000),
+            None,
+            "ended (within the OIDC leeway)"
         );
     }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::entra_access_key::{KeyLifetime, TemporaryKeyStore};
-use super::{AccessKey, AccessTokenClaims, TokenError, TokenPolicy, jwt};
+use super::{AccessKey, AccessTokenClaims, TokenError, TokenPolicy, TokenSubject, jwt};
 use crate::endpoints::{Authentication, ServiceEndpoint};
 use crate::entra::{CredentialError, EntraOverrides, EntraTarget, EntraTokenSource};
 use crate::service::{ServiceApi, UpstreamError};
@@ -53,6 +53,15 @@ pub enum IssueError {
     /// The token could not be made.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// The caller's credential has expired (it was accepted within the clock-skew leeway):
+    /// no token may outlive it.
+    #[error("the caller's credential has expired; get a fresh one and negotiate again")]
+    LoginEnded,
+    /// The service makes tokens in whole minutes, and the caller's credential expires sooner.
+    #[error(
+        "the caller's credential expires in less than a minute, the shortest token the SignalR service makes; get a fresh one and negotiate again"
+    )]
+    LoginEndsTooSoon,
 }
 
 impl IssueError {
@@ -101,19 +110,22 @@ impl TokenIssuer {
         }
     }
 
-    /// A client token for `service_hub` on `endpoint`.
+    /// A client token for `service_hub` on `endpoint`, for `subject`; it never outlives the
+    /// subject's login.
     pub async fn issue(
         &self,
         endpoint: &ServiceEndpoint,
         service_hub: &str,
-        user_id: Option<&str>,
-        custom_claims: &[(String, serde_json::Value)],
+        subject: &TokenSubject<'_>,
         policy: &TokenPolicy,
         now: u64,
     ) -> Result<String, IssueError> {
+        let lifetime = policy
+            .lifetime_for(subject.login_end, now)
+            .ok_or(IssueError::LoginEnded)?;
         let sign = |key: &AccessKey| {
             let audience = endpoint.audience(service_hub);
-            let claims = AccessTokenClaims::new(&audience, user_id, policy, now).with_custom(custom_claims);
+            let claims = AccessTokenClaims::for_subject(&audience, subject, policy, now, lifetime);
             jwt::sign(key, &claims)
         };
         match self {
@@ -125,16 +137,52 @@ impl TokenIssuer {
                 Ok(sign(&key)?)
             }
             Self::GenerateToken { entra, api } => {
-                let token = Box::pin(api.generate_token(
-                    entra,
-                    endpoint.server_base(),
-                    service_hub,
-                    user_id,
-                    policy.lifetime_secs,
-                ))
-                .await?;
+                let login_left = subject.login_end.map(|end| end.saturating_sub(now));
+                let minutes = minutes_to_expire(lifetime, login_left)?;
+                let token =
+                    Box::pin(api.generate_token(entra, endpoint.server_base(), service_hub, subject.user_id, minutes))
+                        .await?;
                 Ok(jwt::check_length(token)?)
             }
         }
+    }
+}
+
+/// `minutesToExpire` of a `generateToken` call for a token of `lifetime_secs`: whole minutes,
+/// rounded down, at least one; but never past the login's end (`login_left` seconds away, when
+/// known), so with less than a minute of the login left there is no token.
+fn minutes_to_expire(lifetime_secs: u64, login_left: Option<u64>) -> Result<u64, IssueError> {
+    let minutes = (lifetime_secs / 60).max(1);
+    match login_left {
+        Some(left) if left < minutes * 60 => Err(IssueError::LoginEndsTooSoon),
+        _ => Ok(minutes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minutes_are_rounded_down_at_least_one_and_never_past_the_login() {
+        assert_eq!(minutes_to_expire(3600, None).unwrap(), 60);
+        assert_eq!(minutes_to_expire(90, None).unwrap(), 1, "rounded down");
+        assert_eq!(minutes_to_expire(119, None).unwrap(), 1);
+        assert_eq!(minutes_to_expire(120, None).unwrap(), 2);
+        assert_eq!(minutes_to_expire(1, None).unwrap(), 1, "at least one");
+        // The lifetime was already bounded by the login: 120 s left is 2 minutes.
+        assert_eq!(minutes_to_expire(120, Some(120)).unwrap(), 2);
+        assert_eq!(minutes_to_expire(61, Some(61)).unwrap(), 1);
+        assert_eq!(minutes_to_expire(60, Some(60)).unwrap(), 1);
+        // A configured lifetime under a minute is one minute, if the login lasts that long.
+        assert_eq!(minutes_to_expire(30, Some(600)).unwrap(), 1);
+        assert!(matches!(
+            minutes_to_expire(30, Some(45)),
+            Err(IssueError::LoginEndsTooSoon)
+        ));
+        assert!(matches!(
+            minutes_to_expire(59, Some(59)),
+            Err(IssueError::LoginEndsTooSoon)
+        ));
     }
 }

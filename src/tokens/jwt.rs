@@ -25,9 +25,12 @@ pub enum TokenError {
 
 /// Signs the claims with the key.
 pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<String, TokenError> {
-    // Sized for the usual claims at once: the audience, five numbers and names, two ids.
-    let mut json = Vec::with_capacity(192 + claims.audience.len() + claims.user_id.map_or(0, |id| 2 * id.len()));
-    serde_json::to_writer(&mut json, claims).map_err(|_| TokenError::Signing)?;
+    // Sized for the usual claims at once: the audience, five numbers and names, two ids, the
+    // connection claims.
+    let mut json = Vec::with_capacity(
+        192 + claims.audience.len() + claims.user_id.map_or(0, |id| 2 * id.len()) + claims.connection.len(),
+    );
+    claims.write_json(&mut json).map_err(|_| TokenError::Signing)?;
     let header = key.encoded_header();
     let mut token = String::with_capacity(header.len() + 2 + json.len() * 4 / 3 + 48);
     token.push_str(header);
@@ -91,6 +94,42 @@ mod tests {
     }
 
     #[test]
+    fn a_token_with_every_claim_verifies_and_reads_back() {
+        use crate::tokens::{ConnectionClaims, ConnectionOptions, TokenSubject, Transports};
+        let policy = TokenPolicy {
+            close_on_auth_expiration: true,
+            connection: ConnectionClaims::new(&ConnectionOptions {
+                detailed_errors: true,
+                handshake_timeout_secs: 30,
+                max_poll_interval_secs: Some(300),
+                transports: Some(Transports::SERVER_SENT_EVENTS),
+                endpoint_count: 3,
+            }),
+            ..TokenPolicy::default()
+        };
+        let custom = vec![("email".to_owned(), json!("a@example.com"))];
+        let subject = TokenSubject {
+            user_id: Some("u-1"),
+            custom: &custom,
+            login_end: Some(1_700_000_120),
+            diagnostic: true,
+        };
+        let claims = AccessTokenClaims::for_subject("aud", &subject, &policy, 1_700_000_000, 120);
+        let got = verify(&sign(&AccessKey::new(KEY), &claims).unwrap(), KEY);
+        assert_eq!(got["exp"], 1_700_000_120);
+        assert_eq!(got["asrs.s.aeo"], "1700000120");
+        assert_eq!(got["asrs.s.coae"], "true");
+        assert_eq!(got["asrs.s.dc"], "true");
+        assert_eq!(got["asrs.s.cht"], "30");
+        assert_eq!(got["asrs.s.ttl"], "300");
+        assert_eq!(got["asrs.s.htt"], "2");
+        assert_eq!(got["asrs.s.secn"], "3");
+        assert_eq!(got["asrs.s.derror"], "True");
+        assert_eq!(got["email"], "a@example.com");
+        assert_eq!(got.len(), 17);
+    }
+
+    #[test]
     fn the_wrong_key_does_not_verify() {
         let policy = TokenPolicy::default();
         let claims = AccessTokenClaims::new("aud", None, &policy, 0);
@@ -113,6 +152,7 @@ mod tests {
         let renamed = TokenPolicy {
             lifetime_secs: 1,
             unique_claim: Some("tid".into()),
+            ..TokenPolicy::default()
         };
         let token = sign(&AccessKey::new(KEY), &AccessTokenClaims::new("a", None, &renamed, 5)).unwrap();
         let got = verify(&token, KEY);
@@ -122,6 +162,7 @@ mod tests {
         let none = TokenPolicy {
             lifetime_secs: 1,
             unique_claim: None,
+            ..TokenPolicy::default()
         };
         let token = sign(&AccessKey::new(KEY), &AccessTokenClaims::new("a", None, &none, 5)).unwrap();
         assert_eq!(verify(&token, KEY).len(), 5);

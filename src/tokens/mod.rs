@@ -3,6 +3,7 @@
 
 mod access_key;
 mod claims;
+mod connection;
 mod entra_access_key;
 mod issuer;
 mod jwt;
@@ -10,7 +11,11 @@ mod random_id;
 
 pub use access_key::AccessKey;
 pub use claims::{
-    AccessTokenClaims, DEFAULT_UNIQUE_CLAIM, TokenPolicy, custom_claim_name, is_system_claim, may_name_unique_claim,
+    AccessTokenClaims, DEFAULT_UNIQUE_CLAIM, TokenPolicy, TokenSubject, custom_claim_name, is_system_claim,
+    may_name_unique_claim,
+};
+pub use connection::{
+    ConnectionClaims, ConnectionOptions, MAX_HANDSHAKE_TIMEOUT_SECS, MAX_POLL_INTERVAL_SECS, Transports,
 };
 pub use issuer::{EntraMode, IssueError, TokenIssuer};
 pub use jwt::{MAX_TOKEN_LEN, TokenError, sign};

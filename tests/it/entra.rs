@@ -81,7 +81,8 @@ async fn generate_token_mode_returns_the_service_token_with_one_identity_request
     // HTTP client serves all 101 calls on one kept-alive connection.
     assert_eq!(fake.count(|c| &c.connections), 1, "connections are reused");
     let query = fake.queries.lock().unwrap()[0].clone();
-    assert_eq!(query, "api-version=2022-11-01&minutesToExpire=2");
+    // 90 s, in whole minutes rounded down: never longer than the configured lifetime.
+    assert_eq!(query, "api-version=2022-11-01&minutesToExpire=1");
     running.assert_no_secret_logged();
 }
 

@@ -391,6 +391,9 @@ fn sample_token(key: &AccessKey) -> String {
         lifetime_secs: 60,
         user_id: None,
         unique: None,
+        diagnostic: false,
+        close_at: None,
+        connection: "",
         custom: &[],
     };
     sign(key, &claims).expect("a small token is signed")
