@@ -19,12 +19,12 @@ use tokio::sync::mpsc;
 use crate::common::{self, Function, KEY, assert_negotiated, connection_string};
 
 #[derive(Debug)]
-struct Posted {
-    request_id: String,
-    kind: &'static str,
-    body: Value,
+pub(crate) struct Posted {
+    pub request_id: String,
+    pub kind: &'static str,
+    pub body: Value,
     /// What the function had written to its log when it posted this.
-    log_at_post: String,
+    pub log_at_post: String,
 }
 
 #[derive(Clone)]
@@ -46,7 +46,7 @@ impl RuntimeApi {
 
 /// A fake Runtime API handing out `events`; returns its address, the results the function
 /// posts, and where to put the function's log path once it runs.
-async fn start_runtime_api(
+pub(crate) async fn start_runtime_api(
     events: VecDeque<(String, Value)>,
 ) -> (String, mpsc::UnboundedReceiver<Posted>, Arc<OnceLock<PathBuf>>) {
     let (posted, results) = mpsc::unbounded_channel();
@@ -68,7 +68,7 @@ async fn start_runtime_api(
 }
 
 /// The binary under the fake Runtime API at `runtime_api`, with Lambda's environment.
-fn spawn_lambda(runtime_api: &str, log: &OnceLock<PathBuf>, more: &[(&str, &str)]) -> Function {
+pub(crate) fn spawn_lambda(runtime_api: &str, log: &OnceLock<PathBuf>, more: &[(&str, &str)]) -> Function {
     let cs = connection_string("https://demo.service.signalr.net");
     let mut env = vec![
         ("AWS_LAMBDA_RUNTIME_API", runtime_api),
@@ -148,7 +148,7 @@ async fn init_error(State(api): State<RuntimeApi>, body: axum::body::Bytes) -> S
 }
 
 /// An API Gateway HTTP API (payload 2.0) event for `POST /api/{hub}/negotiate`.
-fn http_api_event(hub: &str) -> Value {
+pub(crate) fn http_api_event(hub: &str) -> Value {
     json!({
         "version": "2.0",
         "routeKey": "ANY /api/{hub}/negotiate",
