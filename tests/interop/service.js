@@ -20,9 +20,17 @@
 //      AUDIENCE_BASE (scheme://host of the instance's own Endpoint, which the
 //      audience must name, as a real instance reached through a ServerEndpoint
 //      or ClientEndpoint checks its own name; default http://{Host header}).
+// The SDK's connection claims (asrs.s.*) are checked as the service reads
+// them and applied: the transports negotiate offers and the WebSocket needs
+// (htt), the handshake timeout (cht), detailed hub errors (derror), a
+// diagnostic client (dc), and closing the connection when the caller's login
+// ends (coae + aeo, with a close message that lets the client reconnect).
+//
 // Stdout: one line {"port": <n>} once listening. Stderr: "claims {...}" per
 // verified token, "identity request" / "generateToken request" /
-// "accessKey request" per REST request, and the reason of every rejection.
+// "accessKey request" per REST request, "diagnostic client" per such
+// connection, "closed on auth expiration" when it closes one, and the reason
+// of every rejection.
 'use strict';
 
 const http = require('http');
@@ -94,7 +102,52 @@ function verifyToken(token, host, hub) {
   if (claims.iat > now + SKEW) throw new Error('iat is in the future');
   if (claims.nbf > now + SKEW) throw new Error('nbf is in the future');
   console.error(`claims ${JSON.stringify(claims)}`);
+  claims.options = connectionOptions(claims);
   return claims;
+}
+
+// HttpTransportType flags (ASP.NET Core) and the names negotiate offers.
+const TRANSPORTS = [[1, 'WebSockets'], [2, 'ServerSentEvents'], [4, 'LongPolling']];
+
+// The SDK's connection claims of a verified token, each a string as the SDK
+// writes it (Claim values are strings), in the SDK's ranges. Throws with the
+// reason on anything the SDK would not send.
+function connectionOptions(claims) {
+  const get = (name) => {
+    if (!(name in claims)) return undefined;
+    if (typeof claims[name] !== 'string') throw new Error(`claim ${name} is not a string: ${JSON.stringify(claims[name])}`);
+    return claims[name];
+  };
+  const whole = (name, min, max) => {
+    const value = get(name);
+    if (value === undefined) return undefined;
+    if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new Error(`claim ${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+    return Number(value);
+  };
+  const boolean = (name) => {
+    const value = get(name);
+    if (value === undefined) return false;
+    if (!/^(true|false)$/i.test(value)) throw new Error(`claim ${name} must be true or false, got ${JSON.stringify(value)}`);
+    return value.toLowerCase() === 'true';
+  };
+  const options = {
+    detailedErrors: boolean('asrs.s.derror'),
+    handshakeTimeout: whole('asrs.s.cht', 1, 30) ?? 15,
+    maxPollInterval: whole('asrs.s.ttl', 1, 300),
+    transports: whole('asrs.s.htt', 1, 7) ?? 7,
+    endpoints: whole('asrs.s.secn', 2, 1000),
+    diagnostic: boolean('asrs.s.dc'),
+    closeAt: undefined,
+  };
+  if (boolean('asrs.s.coae')) {
+    const closeAt = whole('asrs.s.aeo', 0, Number.MAX_SAFE_INTEGER);
+    if (closeAt === undefined) throw new Error('claim asrs.s.coae without asrs.s.aeo');
+    if (claims.exp > closeAt) throw new Error(`the token (exp ${claims.exp}) outlives the login (asrs.s.aeo ${closeAt})`);
+    options.closeAt = closeAt;
+  }
+  return options;
 }
 
 // Checks the query shared by negotiate and connect; returns the hub.
@@ -222,6 +275,11 @@ const server = http.createServer((req, res) => {
   if (url.pathname === '/msi/token') {
     return rest('identity', req, res, 'GET', () => identityToken(req, url.searchParams));
   }
+  if (url.pathname === '/api/health') {
+    // The health probe of a function with several endpoints (HEAD, no auth).
+    res.writeHead(200);
+    return res.end();
+  }
   const gt = GENERATE_TOKEN.exec(url.pathname);
   if (gt) {
     return rest('generateToken', req, res, 'POST', () => {
@@ -245,10 +303,13 @@ const server = http.createServer((req, res) => {
     const hub = checkQuery(url.searchParams);
     const token = bearer(req);
     if (!token) throw new Error('no Authorization: Bearer header');
-    verifyToken(token, req.headers.host, hub);
+    const { options } = verifyToken(token, req.headers.host, hub);
     const connectionId = crypto.randomBytes(16).toString('base64url');
     const connectionToken = crypto.randomBytes(16).toString('base64url');
     issued.set(connectionToken, { hub, requestId: url.searchParams.get('asrs_request_id') });
+    // The transports the token allows; this stand-in speaks WebSockets only.
+    const offered = TRANSPORTS.filter(([flag]) => options.transports & flag).map(([, name]) => name);
+    if (!offered.includes('WebSockets')) throw new Error(`the token allows no WebSockets (asrs.s.htt ${options.transports})`);
     sendJson(res, 200, {
       negotiateVersion: 1,
       connectionId,
@@ -265,12 +326,14 @@ const wss = new WebSocketServer({ noServer: true });
 
 server.on('upgrade', (req, socket, head) => {
   const url = new URL(req.url, 'http://localhost');
+  let options;
   try {
     if (url.pathname !== '/client/') throw new Error(`no WebSocket route ${url.pathname}`);
     const hub = checkQuery(url.searchParams);
     // Browsers can only send the token as ?access_token=; the Node client
     // sends it as an Authorization header instead. Accept either.
-    verifyToken(bearer(req) || url.searchParams.get('access_token'), req.headers.host, hub);
+    ({ options } = verifyToken(bearer(req) || url.searchParams.get('access_token'), req.headers.host, hub));
+    if (!(options.transports & 1)) throw new Error(`the token does not allow WebSockets (asrs.s.htt ${options.transports})`);
     const conn = issued.get(url.searchParams.get('id'));
     if (!conn) throw new Error('id is not a connectionToken this service issued');
     if (conn.hub !== hub) throw new Error(`connectionToken was issued for hub ${conn.hub}, not ${hub}`);
@@ -285,14 +348,31 @@ server.on('upgrade', (req, socket, head) => {
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     return;
   }
-  wss.handleUpgrade(req, socket, head, (ws) => hubConnection(ws));
+  wss.handleUpgrade(req, socket, head, (ws) => hubConnection(ws, options));
 });
 
-// The JSON hub protocol, version 1: handshake, then ping / invocation / close.
-function hubConnection(ws) {
+// The JSON hub protocol, version 1: handshake, then ping / invocation / close;
+// with the connection options of the token.
+function hubConnection(ws, options) {
   let buffer = '';
   let handshaken = false;
   const send = (msg) => ws.send(JSON.stringify(msg) + RS);
+  const timers = [];
+  ws.on('close', () => timers.forEach(clearTimeout));
+  if (options.diagnostic) console.error('diagnostic client');
+  timers.push(setTimeout(() => {
+    if (handshaken) return;
+    console.error(`handshake timed out after ${options.handshakeTimeout} s`);
+    ws.close();
+  }, options.handshakeTimeout * 1000));
+  if (options.closeAt !== undefined) {
+    // As the service does when the login ends: close, and let the client reconnect.
+    timers.push(setTimeout(() => {
+      console.error('closed on auth expiration');
+      send({ type: 7, error: 'Connection closed because the authentication expired.', allowReconnect: true });
+      ws.close();
+    }, Math.max(0, options.closeAt * 1000 - Date.now())));
+  }
   ws.on('message', (data) => {
     buffer += data.toString('utf8');
     let end;
@@ -316,7 +396,13 @@ function hubConnection(ws) {
         continue;
       }
       if (msg.type === 6) send({ type: 6 });
-      else if (msg.type === 1 && msg.invocationId) {
+      else if (msg.type === 1 && msg.invocationId && msg.target === 'fail') {
+        // An exception in a hub method, reported as ASP.NET Core SignalR does:
+        // its type and message only with detailed errors.
+        const error = `An unexpected error occurred invoking 'fail' on the server.` +
+          (options.detailedErrors ? ' InvalidOperationException: the stand-in failed on purpose.' : '');
+        send({ type: 3, invocationId: msg.invocationId, error });
+      } else if (msg.type === 1 && msg.invocationId) {
         send({ type: 3, invocationId: msg.invocationId, result: (msg.arguments || [])[0] });
       } else if (msg.type === 7) ws.close();
     }

@@ -110,13 +110,20 @@ async fn client_connects_as(
     extra: &[(&str, &str)],
     caller_token: Option<&str>,
 ) -> (bool, String) {
+    let mut env = vec![("AzureSignalRConnectionString", connection_string)];
+    env.extend_from_slice(extra);
+    let client_env: Vec<(&str, &str)> = caller_token.map(|token| ("ACCESS_TOKEN", token)).into_iter().collect();
+    client_runs(name, &env, &client_env).await
+}
+
+/// Starts the function with `env` (and a listen address), runs the official client against it
+/// with `client_env` (see `client.js`), and returns whether it printed `interop ok`, with the
+/// output.
+async fn client_runs(name: &str, env: &[(&str, &str)], client_env: &[(&str, &str)]) -> (bool, String) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut env = vec![
-        ("SIGNALR_LISTEN", listen.as_str()),
-        ("AzureSignalRConnectionString", connection_string),
-    ];
-    env.extend_from_slice(extra);
+    let mut env = env.to_vec();
+    env.push(("SIGNALR_LISTEN", listen.as_str()));
     let mut function = Function::spawn(&format!("interop-{name}"), &env);
     let base = format!("http://{listen}");
     wait_ready(&reqwest::Client::new(), &base, &mut function).await;
@@ -125,10 +132,8 @@ async fn client_connects_as(
         .arg("client.js")
         .current_dir(harness())
         .env("NEGOTIATE_BASE", format!("{base}/api/Chat"))
-        .env("TIMEOUT_MS", "15000");
-    if let Some(token) = caller_token {
-        client.env("ACCESS_TOKEN", token);
-    }
+        .env("TIMEOUT_MS", "15000")
+        .envs(client_env.iter().copied());
     let output = client.output().expect("node runs the client");
     let text = format!(
         "{}{}\n--- function log ---\n{}",
@@ -300,4 +305,73 @@ async fn the_official_client_signs_in_with_an_oidc_token() {
     let (ok, output) = client_connects_as("oidc-missing", &cs, &env, None).await;
     assert!(!ok, "{output}");
     assert!(output.contains("401"), "{output}");
+}
+
+// The provider is served by this test's runtime while the client runs: it needs a worker thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_client_connects_with_every_option_on() {
+    if !node_ready() {
+        return;
+    }
+    let issuer = common::oidc::TestIssuer::start().await;
+    // Two instances: the token then carries the endpoint count too.
+    let (east, west) = (Service::start("options-east"), Service::start("options-west"));
+    let cs = |service: &Service| {
+        format!(
+            "Endpoint=http://127.0.0.1;Port={};AccessKey={KEY};Version=1.0;",
+            service.port
+        )
+    };
+    let (east_cs, west_cs) = (cs(&east), cs(&west));
+    // The caller's login ends in 10 s; then it signs in again.
+    let token = |sub: &str, lifetime: i64| {
+        let mut claims = issuer.claims(sub);
+        claims["exp"] = serde_json::json!(common::now() + lifetime);
+        claims["roles"] = serde_json::json!(["reader", "signalr-diagnostics"]);
+        issuer.rs256(common::oidc::RSA_KID, &claims)
+    };
+    let (first, fresh) = (token("interop-user-2", 10), token("interop-user-2", 600));
+    let env = [
+        ("Azure__SignalR__Endpoints__east", east_cs.as_str()),
+        ("Azure__SignalR__Endpoints__west", west_cs.as_str()),
+        ("SIGNALR_AUTH", "oidc"),
+        ("SIGNALR_AUTH_REQUIRED", "true"),
+        ("SIGNALR_OIDC_ISSUER", issuer.issuer.as_str()),
+        ("SIGNALR_OIDC_AUDIENCE", common::oidc::AUDIENCE),
+        ("SIGNALR_COPY_CLAIMS", "roles"),
+        ("SIGNALR_CLOSE_ON_AUTH_EXPIRATION", "true"),
+        ("SIGNALR_ENABLE_DETAILED_ERRORS", "true"),
+        ("SIGNALR_HANDSHAKE_TIMEOUT_SECONDS", "20"),
+        ("SIGNALR_MAX_POLL_INTERVAL_SECONDS", "5"),
+        ("SIGNALR_TRANSPORTS", "WebSockets,ServerSentEvents"),
+        ("SIGNALR_DIAGNOSTIC_CLIENTS", "roles:signalr-diagnostics"),
+    ];
+    let client_env = [
+        ("NEGOTIATE_QUERY", "?diagnostic=true"),
+        ("ACCESS_TOKEN", first.as_str()),
+        ("FRESH_ACCESS_TOKEN", fresh.as_str()),
+        ("EXPECT_DETAILED_ERRORS", "1"),
+        ("EXPECT_CLOSE_ON_AUTH_EXPIRATION", "1"),
+        ("TIMEOUT_MS", "40000"),
+    ];
+    let (ok, output) = client_runs("every-option", &env, &client_env).await;
+    let log = format!("{}\n{}", east.log(), west.log());
+    assert!(ok, "the client did not connect:\n{output}\n--- service logs ---\n{log}");
+    assert!(output.contains("detailed error received"), "{output}");
+    assert!(output.contains("closed by the service"), "{output}");
+    assert!(output.contains("reconnected with a fresh login"), "{output}");
+    for claim in [
+        r#""asrs.s.dc":"true""#,
+        r#""asrs.s.coae":"true""#,
+        r#""asrs.s.cht":"20""#,
+        r#""asrs.s.secn":"2""#,
+        r#""asrs.s.derror":"True""#,
+        r#""asrs.s.ttl":"5""#,
+        r#""asrs.s.htt":"3""#,
+        r#""roles":["reader","signalr-diagnostics"]"#,
+    ] {
+        assert!(log.contains(claim), "{claim} in no token:\n{log}");
+    }
+    assert!(log.contains("diagnostic client"), "{log}");
+    assert!(log.contains("closed on auth expiration"), "{log}");
 }
