@@ -59,14 +59,13 @@ fn split_sub(first_taken: bool, value: Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// Adds a claim; a name already there becomes an array of both values.
+/// Adds a claim; a name already there becomes an array of both values (arrays flattened).
 fn merge(merged: &mut Map<String, Value>, order: &mut Vec<String>, name: String, value: Value) {
     match merged.get_mut(&name) {
         None => {
             order.push(name.clone());
             merged.insert(name, value);
         }
-        Some(Value::Array(values)) if !matches!(value, Value::Array(_)) => values.push(value),
         Some(existing) => {
             let first = existing.take();
             let mut values = match first {
@@ -113,6 +112,20 @@ mod tests {
                 ("asrs.u.aud".to_owned(), json!("their-api")),
                 ("tier".to_owned(), json!("gold")),
             ]
+        );
+    }
+
+    #[test]
+    fn repeated_arrays_and_values_merge_into_one_flat_array() {
+        let policy = CallerPolicy {
+            copy_claims: vec!["roles".into()],
+            fixed_claims: vec![("roles".into(), json!(["x", "y"]))],
+            ..CallerPolicy::default()
+        };
+        let caller_claims = vec![("roles".into(), json!(["a", "b"])), ("roles".into(), json!("c"))];
+        assert_eq!(
+            token_claims(&policy, &caller_claims),
+            vec![("roles".to_owned(), json!(["a", "b", "c", "x", "y"]))]
         );
     }
 

@@ -376,6 +376,49 @@ mod tests {
         assert_eq!(caller.login_end, None);
     }
 
+    #[tokio::test]
+    async fn the_query_user_counts_only_in_development_mode() {
+        let (headers, extensions) = (HeaderMap::new(), Extensions::new());
+        let production = CallerResolver::new(CallerPolicy::default(), None);
+        let caller = production
+            .resolve(&headers, &extensions, Some("mallory"), false)
+            .await
+            .unwrap();
+        assert_eq!(caller.user_id, None, "?userId= is ignored outside development mode");
+        let development = CallerResolver::new(
+            CallerPolicy {
+                dev_query_user: true,
+                required: true,
+                ..CallerPolicy::default()
+            },
+            None,
+        );
+        let caller = development
+            .resolve(&headers, &extensions, Some("ada"), false)
+            .await
+            .unwrap();
+        assert_eq!(caller.user_id.as_deref(), Some("ada"));
+        assert!(matches!(
+            development.resolve(&headers, &extensions, Some(""), false).await,
+            Err(CallerError::Unauthorized(_))
+        ));
+    }
+
+    #[test]
+    fn the_sample_caller_has_the_user_and_the_fixed_claims() {
+        let resolver = CallerResolver::new(
+            CallerPolicy {
+                fixed_claims: vec![("tier".into(), Value::from("gold"))],
+                ..CallerPolicy::default()
+            },
+            None,
+        );
+        let sample = resolver.sample(Some("u-1"));
+        assert_eq!(sample.user_id.as_deref(), Some("u-1"));
+        assert_eq!(sample.claims, vec![("tier".to_owned(), Value::from("gold"))]);
+        assert_eq!((sample.login_end, sample.diagnostic), (None, false));
+    }
+
     #[test]
     fn auth_sources_parse() {
         assert_eq!(AuthSource::parse("App-Service"), Some(AuthSource::AppService));
