@@ -172,6 +172,24 @@ async fn generate_token_mode_asks_for_the_whole_minutes_the_login_has_left() {
     let (function, base) = serve("login-bound-generate", &env).await;
     let last_query = || fake.queries.lock().unwrap().last().cloned().unwrap_or_default();
 
+    // A caller whose token expires in 120 s: the whole minutes left when the function reads the
+    // clock, rounded down (2 within the same second, 1 a second later), never past the login.
+    let before = common::now();
+    let end = before + 120;
+    let answer = negotiate(&base, "/api/chat/negotiate", Some(&bearer(&issuer, "ada", end))).await;
+    let after = common::now();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let query = last_query();
+    let minutes: i64 = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("minutesToExpire="))
+        .and_then(|minutes| minutes.parse().ok())
+        .unwrap_or_else(|| panic!("{query}"));
+    assert!(
+        (before..=after).any(|now| minutes == (end - now) / 60),
+        "minutesToExpire={minutes} for a login ending {end}, asked between {before} and {after}"
+    );
+
     // Just under two minutes left (119 s): one whole minute, rounded down, never past the login.
     let answer = negotiate(
         &base,
