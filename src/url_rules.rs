@@ -62,6 +62,7 @@ mod tests {
             "https://a#f",
             "https://user:pw@a",
             "https://:pw@a",
+            "https://user@a",
             "/relative",
             "https://",
         ] {

@@ -402,6 +402,8 @@ mod tests {
             "https://a?x=1",
             "https://a#f",
             "https://user:pw@a",
+            "https://:pw@a",
+            "https://user@a",
             "/relative",
             "https://",
         ] {

@@ -391,6 +391,32 @@ mod tests {
         );
     }
 
+    /// Custom claims come last, after `iss` and the token's own claims, in the order given;
+    /// an array stays an array.
+    #[test]
+    fn custom_claims_follow_the_tokens_own_in_order() {
+        let policy = TokenPolicy {
+            lifetime_secs: 1,
+            unique_claim: None,
+            ..TokenPolicy::default()
+        };
+        let custom = [
+            ("roles".to_owned(), serde_json::json!(["admin", "ops"])),
+            ("tier".to_owned(), serde_json::json!("gold")),
+            ("level".to_owned(), serde_json::json!(3)),
+        ];
+        let claims = AccessTokenClaims::new("A", Some("u"), &policy, 10).with_custom(&custom);
+        assert_eq!(
+            claims.to_json().unwrap(),
+            r#"{"aud":"A","iat":10,"nbf":10,"exp":11,"iss":"azure-signalr","asrs.s.uid":"u","nameid":"u","roles":["admin","ops"],"tier":"gold","level":3}"#
+        );
+        let anonymous = AccessTokenClaims::new("A", None, &policy, 10).with_custom(&custom[1..2]);
+        assert_eq!(
+            anonymous.to_json().unwrap(),
+            r#"{"aud":"A","iat":10,"nbf":10,"exp":11,"iss":"azure-signalr","tier":"gold"}"#
+        );
+    }
+
     #[test]
     fn unique_values_differ_between_tokens() {
         let policy = TokenPolicy::default();

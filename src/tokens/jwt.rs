@@ -180,6 +180,39 @@ mod tests {
         verify(&token, KEY);
     }
 
+    /// The length of the token signed for an audience of `len` characters, or of the refusal.
+    fn length_with_audience(len: usize) -> Result<usize, usize> {
+        let policy = TokenPolicy {
+            lifetime_secs: 60,
+            unique_claim: None,
+        };
+        let audience = "a".repeat(len);
+        match sign(
+            &AccessKey::new(KEY),
+            &AccessTokenClaims::new(&audience, None, &policy, 0),
+        ) {
+            Ok(token) => Ok(token.len()),
+            Err(TokenError::TooLong(len)) => Err(len),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_token_of_exactly_4096_characters_is_signed_and_4097_is_refused() {
+        // One more byte of claims adds 4/3 of a character, so both lengths are reachable; look
+        // around the estimate from an empty audience.
+        let empty = length_with_audience(0).unwrap();
+        let audience_for = |wanted: usize| {
+            let estimate = (wanted - empty) * 3 / 4;
+            (estimate - 4..estimate + 4)
+                .find(|&len| length_with_audience(len).unwrap_or_else(|too_long| too_long) == wanted)
+                .unwrap_or_else(|| panic!("no audience length gives a token of {wanted}"))
+        };
+        assert_eq!(length_with_audience(audience_for(4096)), Ok(4096));
+        assert_eq!(length_with_audience(audience_for(4097)), Err(4097));
+        assert_eq!(length_with_audience(audience_for(4095)), Ok(4095));
+    }
+
     #[test]
     fn tokens_over_4096_characters_are_refused() {
         let policy = TokenPolicy::default();

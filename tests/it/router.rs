@@ -235,3 +235,48 @@ async fn a_comma_in_the_query_hub_is_a_hub_locally_and_refused_under_the_functio
     let (status, json, _) = call(&functions, "POST", "/api/a,b/negotiate", Body::empty()).await;
     assert_eq!(status, StatusCode::OK, "the path form still works: {json}");
 }
+
+/// The answer to a negotiate whose token carries a fixed claim of `pad` characters.
+async fn negotiate_with_padding(pad: usize) -> (StatusCode, serde_json::Value) {
+    let claims = serde_json::json!({ "pad": "p".repeat(pad) }).to_string();
+    let router = router(&[("SIGNALR_CLAIMS", claims.as_str())]);
+    let (status, json, _) = call(&router, "POST", "/api/chat/negotiate", Body::empty()).await;
+    (status, json)
+}
+
+/// The token's length: the token served, or the length the 413 names.
+fn token_length(status: StatusCode, json: &serde_json::Value) -> usize {
+    match status {
+        StatusCode::OK => json["accessToken"].as_str().unwrap().len(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            let error = json["error"].as_str().unwrap();
+            let words: Vec<&str> = error.split(' ').collect();
+            let at = words.iter().position(|w| *w == "characters").expect(error);
+            words[at - 1].parse().expect(error)
+        }
+        other => panic!("{other}: {json}"),
+    }
+}
+
+#[tokio::test]
+async fn a_token_of_4096_characters_is_served_and_one_of_4097_is_a_413() {
+    let (status, json) = negotiate_with_padding(0).await;
+    let unpadded = token_length(status, &json);
+    // Each character of claims adds 4/3 of a token character: look around the estimate.
+    let mut seen = Vec::new();
+    let estimate = (4096 - unpadded) * 3 / 4;
+    for pad in estimate - 4..estimate + 4 {
+        let (status, json) = negotiate_with_padding(pad).await;
+        let length = token_length(status, &json);
+        match length {
+            ..=4096 => assert_eq!(status, StatusCode::OK, "{length}: {json}"),
+            _ => {
+                assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{length}: {json}");
+                assert_eq!(json.as_object().unwrap().len(), 1, "only the error: {json}");
+                assert!(json["error"].as_str().unwrap().contains("at most 4096"), "{json}");
+            }
+        }
+        seen.push(length);
+    }
+    assert!(seen.contains(&4096) && seen.contains(&4097), "{seen:?}");
+}
