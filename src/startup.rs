@@ -52,8 +52,12 @@ impl From<SettingError> for StartupError {
 }
 
 /// The process's one HTTP client for calls out (Entra, the REST API, health probes, OIDC keys).
+/// It follows no redirect: each of those is called at an address the configuration names, and
+/// a redirect elsewhere is an upstream fault (a token or a key from another origin must not
+/// be taken for the configured one's).
 pub fn http_client(limits: &UpstreamLimits) -> Result<reqwest::Client, StartupError> {
     reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(limits.attempt_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         .user_agent(concat!("signalr-negotiate/", env!("CARGO_PKG_VERSION")))

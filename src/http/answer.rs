@@ -197,6 +197,12 @@ impl From<&UpstreamError> for ApiError {
                     "the SignalR service refused this function's identity ({status}): grant it the role SignalR REST API Owner on the SignalR instance"
                 ),
             ),
+            Status(status @ 300..=399) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "the SignalR service answered {status}, a redirect, which this function does not follow: check the endpoint URL (Endpoint, ServerEndpoint or serviceUri)"
+                ),
+            ),
             Status(404) => Self::new(
                 StatusCode::BAD_GATEWAY,
                 "the SignalR service answered 404: check the endpoint URL (Endpoint, ServerEndpoint or serviceUri)",
@@ -242,6 +248,7 @@ mod tests {
             (UpstreamError::Refused(401), StatusCode::BAD_GATEWAY),
             (UpstreamError::Refused(403), StatusCode::BAD_GATEWAY),
             (UpstreamError::Status(404), StatusCode::BAD_GATEWAY),
+            (UpstreamError::Status(307), StatusCode::BAD_GATEWAY),
             (UpstreamError::Status(500), StatusCode::BAD_GATEWAY),
             (UpstreamError::Throttled, StatusCode::SERVICE_UNAVAILABLE),
             (UpstreamError::Timeout, StatusCode::GATEWAY_TIMEOUT),

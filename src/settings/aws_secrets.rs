@@ -86,12 +86,16 @@ pub async fn resolve(mut env: Environment) -> Result<Environment, SettingError> 
     if references.is_empty() {
         return Ok(env);
     }
-    let http = reqwest::Client::builder().build().map_err(|error| {
-        SettingError::new(
-            &env.vars()[references[0].0].0,
-            format!("no HTTP client for AWS: {error}"),
-        )
-    })?;
+    // The AWS APIs answer where they are asked; a redirect is not followed.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|error| {
+            SettingError::new(
+                &env.vars()[references[0].0].0,
+                format!("no HTTP client for AWS: {error}"),
+            )
+        })?;
     let shared = aws_config::defaults(BehaviorVersion::latest())
         .http_client(ReqwestClient::shared(http))
         .load()

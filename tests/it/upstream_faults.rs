@@ -5,10 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use std::sync::atomic::Ordering;
 
-use crate::common::fake_service::{Fake, Fault, IDENTITY_HEADER, start_fake};
-use crate::common::{Function, free_port, wait_ready};
+use serde_json::{Value, json};
+
+use crate::common::fake_service::{ENTRA_TOKEN, Fake, Fault, IDENTITY_HEADER, start_fake};
+use crate::common::{Function, free_port, now, start_elsewhere, wait_ready};
 
 /// The deadline the function runs with in these tests.
 const DEADLINE: Duration = Duration::from_millis(1000);
@@ -118,6 +120,49 @@ async fn rest_api_slow_answers_and_resets() {
         fake.faults.lock().unwrap().clear();
         running.expect(&format!("{name}, then clear"), 200, "").await;
     }
+}
+
+/// A redirect from the REST API to another origin is not followed (that origin would hand out
+/// its own token): it is an upstream error, 502, and the other origin is never asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_from_the_rest_api_is_a_502_and_is_not_followed() {
+    let (elsewhere, hits) = start_elsewhere(json!({"token": "token-from-elsewhere"})).await;
+    let (fake, port) = start_fake().await;
+    let running = start("faults-rest-redirect", port).await;
+    let target = format!("http://127.0.0.1:{elsewhere}/api/hubs/chat/:generateToken?api-version=2022-11-01");
+    for status in [301, 302, 303, 307, 308] {
+        script(&fake.faults, &[Fault::Redirect(status, target.clone())]);
+        running
+            .expect(
+                &format!("{status}"),
+                502,
+                "redirect, which this function does not follow",
+            )
+            .await;
+    }
+    running.expect("no redirect", 200, "").await;
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the other origin was asked");
+}
+
+/// Nor is a redirect from the managed-identity endpoint: the credential fails (502).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_from_the_identity_endpoint_is_not_followed() {
+    let token = json!({
+        "access_token": ENTRA_TOKEN,
+        "expires_on": (now() + 3600).to_string(),
+        "token_type": "Bearer",
+        "resource": "https://signalr.azure.com"
+    });
+    let (elsewhere, hits) = start_elsewhere(token).await;
+    let target = format!("http://127.0.0.1:{elsewhere}/msi/token");
+    identity_fault(
+        "identity redirect",
+        &[Fault::Redirect(307, target.clone()), Fault::Redirect(307, target)],
+        502,
+        "ManagedIdentityCredential could not get",
+    )
+    .await;
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the other origin was asked");
 }
 
 /// Each identity fault needs a fresh function: a credential keeps its token once it has one.

@@ -32,6 +32,8 @@ pub enum Fault {
     Slow(Duration),
     /// Start a 200 answer, then drop the connection mid-body.
     Reset,
+    /// Answer with this redirect status and `Location`.
+    Redirect(u16, String),
 }
 
 #[derive(Default)]
@@ -133,6 +135,9 @@ async fn fault_response(fault: Option<Fault>) -> Option<Response> {
         Fault::Slow(delay) => {
             tokio::time::sleep(delay).await;
             return None;
+        }
+        Fault::Redirect(status, location) => {
+            (StatusCode::from_u16(status).unwrap(), [("location", location)], "").into_response()
         }
         Fault::Reset => {
             let chunks: Vec<Result<&'static str, std::io::Error>> = vec![

@@ -105,6 +105,22 @@ pub async fn call(router: &Router, method: &str, uri: &str, body: Body) -> (Stat
     (answer.status, answer.json(), answer.headers)
 }
 
+/// A server on loopback that answers every request with `body` (200, JSON) and counts them:
+/// the other origin a redirect points to. Returns its port and the count.
+pub async fn start_elsewhere(body: Value) -> (u16, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&hits);
+    let router = Router::new().fallback(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let body = body.clone();
+        async move { axum::Json(body) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (port, hits)
+}
+
 /// Runs the binary to completion with only the given environment; returns its exit code and
 /// everything it printed (standard output, then standard error).
 pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
