@@ -118,7 +118,7 @@ impl TokenCredential for DefaultChain {
                         tracing::info!(credential = name, "DefaultAzureCredential chose a credential");
                         return Ok(token);
                     }
-                    Err(error) => tried.push(format!("{name}: {error}")),
+                    Err(error) => tried.push(format!("{name}: {}", super::describe(&error))),
                 },
                 Err(reason) => tried.push(format!("{name}: {reason}")),
             }

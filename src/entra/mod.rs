@@ -138,9 +138,65 @@ impl EntraTokenSource {
             .map(|token| token.token)
             .map_err(|error| EntraError {
                 credential: self.name,
-                detail: error.to_string(),
+                detail: describe(&error),
             })
     }
+}
+
+/// The longest excerpt of an identity endpoint's answer in a log line.
+const BODY_EXCERPT_CHARS: usize = 160;
+/// The longest error message of a credential in a log line (the default chain lists several).
+const MESSAGE_CHARS: usize = 1200;
+
+/// A credential's error, for the log. An identity endpoint's answer is told by its status and
+/// a short excerpt of its body, not the whole body that azure_identity puts in the message: the
+/// body is the endpoint's, and can be large, span lines, carry terminal escapes or echo what
+/// it was sent. Any other error is its message, cleaned and bounded the same way.
+pub(crate) fn describe(error: &azure_core::Error) -> String {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let azure_core::error::ErrorKind::HttpResponse {
+            status, raw_response, ..
+        } = error.kind()
+        {
+            let body = raw_response
+                .as_ref()
+                .map(|response| String::from_utf8_lossy(response.body()))
+                .unwrap_or_default();
+            return format!(
+                "the identity endpoint answered {status}: {}",
+                excerpt(&body, BODY_EXCERPT_CHARS)
+            );
+        }
+        current = error.downcast_ref::<azure_core::Error>();
+    }
+    excerpt(&error.to_string(), MESSAGE_CHARS)
+}
+
+/// `text` as one line of printable ASCII (any other character, control characters included,
+/// as `?`; each run of whitespace as one space), cut at `limit` characters with `…`.
+fn excerpt(text: &str, limit: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(limit + 3));
+    let mut chars = 0;
+    let mut space = false;
+    for c in text.trim().chars() {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        if chars + usize::from(space) + 1 > limit {
+            out.push('…');
+            return out;
+        }
+        if space {
+            out.push(' ');
+            chars += 1;
+            space = false;
+        }
+        out.push(if c.is_ascii_graphic() { c } else { '?' });
+        chars += 1;
+    }
+    out
 }
 
 /// Client options for every credential: our HTTP client, the authority host (a custom cloud
@@ -180,6 +236,51 @@ mod tests {
 
     fn public() -> EntraTarget {
         EntraTarget::for_host("demo.service.signalr.net", &EntraOverrides::default())
+    }
+
+    #[test]
+    fn excerpts_are_one_bounded_line_of_printable_text() {
+        assert_eq!(excerpt("  a\r\n\tb  c ", 10), "a b c");
+        assert_eq!(excerpt("\u{1b}[31mred\u{7}é", 20), "?[31mred??");
+        assert_eq!(excerpt("abcdefgh", 8), "abcdefgh");
+        assert_eq!(excerpt("abcdefghi", 8), "abcdefgh…");
+        assert_eq!(excerpt("abc defgh", 4), "abc…");
+        assert_eq!(excerpt("", 4), "");
+    }
+
+    #[test]
+    fn an_http_answer_is_its_status_and_an_excerpt_of_its_body() {
+        use azure_core::http::{RawResponse, StatusCode};
+        let body = format!("{{\"error\":\"invalid_request\"}}\nFORGED{}", "x".repeat(10_000));
+        let answer = azure_core::Error::new(
+            azure_core::error::ErrorKind::HttpResponse {
+                status: StatusCode::BadRequest,
+                error_code: None,
+                raw_response: Some(Box::new(RawResponse::from_bytes(
+                    StatusCode::BadRequest,
+                    Default::default(),
+                    body.clone(),
+                ))),
+            },
+            format!("The request failed: {body}"),
+        );
+        // As azure_identity wraps it: a credential error around the HTTP one.
+        let wrapped = azure_core::Error::with_error(
+            azure_core::error::ErrorKind::Credential,
+            answer,
+            format!("ManagedIdentityCredential authentication failed. The request failed: {body}"),
+        );
+        let described = describe(&wrapped);
+        assert!(
+            described.starts_with("the identity endpoint answered 400: {\"error\":\"invalid_request\"} FORGED"),
+            "{described}"
+        );
+        assert_eq!(
+            described.chars().count(),
+            "the identity endpoint answered 400: ".len() + BODY_EXCERPT_CHARS + 1
+        );
+        let other = azure_core::Error::with_message(azure_core::error::ErrorKind::Io, "line\none");
+        assert_eq!(describe(&other), "line one");
     }
 
     #[test]

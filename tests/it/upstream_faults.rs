@@ -165,6 +165,40 @@ async fn a_redirect_from_the_identity_endpoint_is_not_followed() {
     assert_eq!(hits.load(Ordering::SeqCst), 0, "the other origin was asked");
 }
 
+/// An identity endpoint's error body is not logged whole: the log line has the status and a
+/// short excerpt, one line of printable text (the body could be huge, forge log lines or carry
+/// terminal escapes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_error_body_is_logged_as_its_status_and_a_short_excerpt() {
+    let body = format!(
+        "{{\"error\":\"invalid_request\",\"error_description\":\"no identity\"}}\r\nFORGED-LINE level=ERROR all is lost\n\x1b[31mred{}PAST-THE-EXCERPT",
+        " padding".repeat(8 * 1024)
+    );
+    let (fake, port) = start_fake().await;
+    script(
+        &fake.identity_faults,
+        &[Fault::Body(500, body.clone()), Fault::Body(500, body)],
+    );
+    let running = start("faults-identity-body", port).await;
+    running
+        .expect("identity 500 with a big body", 502, "ManagedIdentityCredential")
+        .await;
+    let logs = running.function.logs_with("Microsoft Entra token request failed");
+    let line = logs
+        .lines()
+        .find(|line| line.contains("Microsoft Entra token request failed"))
+        .unwrap_or_else(|| panic!("no warning logged:\n{logs}"));
+    assert!(line.contains("500"), "{line}");
+    assert!(line.contains("invalid_request"), "the excerpt starts the body: {line}");
+    assert!(line.len() < 1000, "{} characters: {line}", line.len());
+    assert!(!logs.contains("PAST-THE-EXCERPT"), "the whole body was logged");
+    assert!(!logs.contains('\u{1b}'), "a terminal escape was logged");
+    assert!(
+        !logs.lines().any(|line| line.starts_with("FORGED-LINE")),
+        "the body forged a log line:\n{logs}"
+    );
+}
+
 /// Each identity fault needs a fresh function: a credential keeps its token once it has one.
 async fn identity_fault(name: &str, faults: &[Fault], status: u16, text: &str) -> Fake {
     let (fake, port) = start_fake().await;

@@ -34,6 +34,8 @@ pub enum Fault {
     Reset,
     /// Answer with this redirect status and `Location`.
     Redirect(u16, String),
+    /// Answer with this status and body.
+    Body(u16, String),
 }
 
 #[derive(Default)]
@@ -136,6 +138,7 @@ async fn fault_response(fault: Option<Fault>) -> Option<Response> {
             tokio::time::sleep(delay).await;
             return None;
         }
+        Fault::Body(status, body) => (StatusCode::from_u16(status).unwrap(), body).into_response(),
         Fault::Redirect(status, location) => {
             (StatusCode::from_u16(status).unwrap(), [("location", location)], "").into_response()
         }
