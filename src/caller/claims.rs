@@ -1,26 +1,25 @@
 //! Which of the caller's claims reach the token: those `SIGNALR_COPY_CLAIMS` names, then the
-//! fixed `SIGNALR_CLAIMS`; reserved names renamed `asrs.u.<name>` (SDK), the token's own names
-//! never taken, and a name that repeats merged into a JSON array — except `sub`, which only
-//! the first keeps (SDK).
+//! fixed `SIGNALR_CLAIMS`; reserved names and the token's own, in any case, renamed
+//! `asrs.u.<name>` (SDK), a name that repeats merged into a JSON array — except `sub`, which
+//! only the first keeps (SDK).
 
 use serde_json::{Map, Value};
 
 use super::CallerPolicy;
-use crate::tokens::{custom_claim_name, is_system_claim};
+use crate::tokens::custom_claim_name;
 
 /// The custom claims of a caller's token, from the claims a trusted source vouched for.
 pub fn token_claims(policy: &CallerPolicy, caller_claims: &[(String, Value)]) -> Vec<(String, Value)> {
     let unique_claim = policy.unique_claim.as_deref();
     let mut merged: Map<String, Value> = Map::new();
     let mut order: Vec<String> = Vec::new();
+    // Fixed claims were checked and renamed at start; a copied one is renamed here, so that no
+    // caller claim, whatever its case, sits beside the token's own or a registered name.
     let copied = caller_claims
         .iter()
         .filter(|(name, _)| policy.copy_claims.iter().any(|wanted| wanted == name))
-        .map(|(name, value)| (custom_claim_name(name).into_owned(), value.clone()));
+        .map(|(name, value)| (custom_claim_name(name, unique_claim).into_owned(), value.clone()));
     for (name, value) in copied.chain(policy.fixed_claims.iter().cloned()) {
-        if is_system_claim(&name, unique_claim) {
-            continue;
-        }
         if name == SUB {
             for (name, value) in split_sub(merged.contains_key(SUB), value) {
                 merge(&mut merged, &mut order, name, value);
@@ -110,6 +109,7 @@ mod tests {
                 ("roles".to_owned(), json!(["admin", "ops", "reader"])),
                 ("email".to_owned(), json!("a@example.com")),
                 ("asrs.u.aud".to_owned(), json!("their-api")),
+                ("asrs.u.nameid".to_owned(), json!("spoof")),
                 ("tier".to_owned(), json!("gold")),
             ]
         );
@@ -169,5 +169,23 @@ mod tests {
             ..CallerPolicy::default()
         };
         assert!(token_claims(&empty, &[]).is_empty());
+    }
+
+    /// Settings refuse to copy the token's own names; should a policy list them anyway, a
+    /// copied claim with such a name, in any case, is renamed, never written as itself.
+    #[test]
+    fn copied_claims_never_take_the_tokens_own_names_in_any_case() {
+        let uri = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier";
+        let names = ["ASRS.S.UID", "NameId", uri, "UNIQUETOKEN", "Aud", "NONCE"];
+        let policy = CallerPolicy {
+            copy_claims: names.iter().map(|name| (*name).to_owned()).collect(),
+            unique_claim: Some("uniqueToken".into()),
+            ..CallerPolicy::default()
+        };
+        let caller_claims: Vec<(String, Value)> = names.iter().map(|name| ((*name).to_owned(), json!("x"))).collect();
+        let claims = token_claims(&policy, &caller_claims);
+        let got: Vec<&str> = claims.iter().map(|(name, _)| name.as_str()).collect();
+        let expected: Vec<String> = names.iter().map(|name| format!("asrs.u.{name}")).collect();
+        assert_eq!(got, expected);
     }
 }

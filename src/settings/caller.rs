@@ -60,6 +60,12 @@ pub(super) fn caller(
         policy.user_id_claim_set = true;
     }
     if let Some(list) = env.list(&COPY_CLAIMS) {
+        if list.iter().any(|name| is_system_claim(name, unique_claim)) {
+            return fail(
+                COPY_CLAIMS.name,
+                "lists a claim the token writes itself (asrs.s.*, nameid or its long form, or the unique claim, in any case): name the caller's user id claim in SIGNALR_USER_ID_CLAIM instead",
+            );
+        }
         policy.copy_claims = list.into_iter().map(str::to_owned).collect();
     }
     policy.fixed_claims = fixed_claims(env, unique_claim)?;
@@ -90,13 +96,13 @@ fn fixed_claims(env: &Environment, unique_claim: Option<&str>) -> Result<Vec<(St
                 "claim values must be strings, numbers, booleans or arrays of them",
             );
         }
-        let name = custom_claim_name(&name).into_owned();
         if is_system_claim(&name, unique_claim) {
             return fail(
                 CLAIMS.name,
-                "names a claim the token already uses (asrs.s.*, nameid or the unique claim)",
+                "names a claim the token writes itself (asrs.s.*, nameid or its long form, or the unique claim, in any case): the user id comes from the caller (SIGNALR_USER_ID_CLAIM)",
             );
         }
+        let name = custom_claim_name(&name, unique_claim).into_owned();
         claims.push((name, value));
     }
     Ok(claims)

@@ -555,6 +555,54 @@ mod tests {
         }
     }
 
+    /// The token's own claim names, in any case (and `ı`/`ſ` for `i`/`s`, as .NET compares
+    /// them), cannot be set, copied or taken by the unique claim.
+    #[test]
+    fn the_tokens_own_claim_names_are_refused_in_any_spelling() {
+        let uri = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/NameIdentifier";
+        for name in [
+            "ASRS.S.UID",
+            "asrs.S.aut",
+            "NameId",
+            "NAMEID",
+            uri,
+            "UniqueToken",
+            "nameıd",
+            "aſrs.s.uid",
+        ] {
+            let fixed = serde_json::json!({ name: "x" }).to_string();
+            let e = error(&[("SIGNALR_CLAIMS", &fixed)]);
+            assert_eq!(e.setting, "SIGNALR_CLAIMS", "{name}");
+            let e = error(&[("SIGNALR_COPY_CLAIMS", &format!("email,{name}"))]);
+            assert_eq!(e.setting, "SIGNALR_COPY_CLAIMS", "{name}: {e}");
+            assert!(e.message.contains("SIGNALR_USER_ID_CLAIM"), "{e}");
+        }
+        for name in ["asrs.s.uid", "nameid", uri] {
+            let e = error(&[("SIGNALR_COPY_CLAIMS", name)]);
+            assert_eq!(e.setting, "SIGNALR_COPY_CLAIMS", "{name}: silently ignored before");
+        }
+        for name in ["asrs.s.aut", "ASRS.S.UID", "Aud", "EXP", "NameID", uri] {
+            assert_eq!(
+                error(&[("SIGNALR_UNIQUE_CLAIM", name)]).setting,
+                "SIGNALR_UNIQUE_CLAIM",
+                "{name}"
+            );
+        }
+        // Under another unique claim, `uniqueToken` is an ordinary name.
+        let renamed = config(&[
+            ("SIGNALR_UNIQUE_CLAIM", "jti"),
+            ("SIGNALR_CLAIMS", r#"{"uniqueToken":"x"}"#),
+        ]);
+        assert!(renamed.is_ok(), "{:?}", renamed.err());
+        // Reserved names are renamed whatever their case.
+        let fixed = config(&[("SIGNALR_CLAIMS", r#"{"AUD":"x","Jti":"y","tier":"z"}"#)])
+            .unwrap()
+            .caller
+            .fixed_claims;
+        let names: Vec<&str> = fixed.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["asrs.u.AUD", "asrs.u.Jti", "tier"]);
+    }
+
     #[test]
     fn hubs_and_application_name_are_validated() {
         let config_ok = config(&[

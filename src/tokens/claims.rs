@@ -20,6 +20,16 @@ pub const DEFAULT_UNIQUE_CLAIM: &str = "uniqueToken";
 /// The claims this function writes itself; the unique-token claim may not take these names.
 const OWN_CLAIMS: [&str; 7] = ["aud", "iat", "nbf", "exp", "iss", "asrs.s.uid", "nameid"];
 
+/// The prefix of the service's own claims (Azure/azure-signalr, `Constants.ClaimType`).
+const SYSTEM_PREFIX: &str = "asrs.s.";
+
+/// The names .NET's JWT handler reads as the user identifier: `nameid` and the claim type it
+/// maps it to (`ClaimTypes.NameIdentifier`).
+const NAME_IDENTIFIER: [&str; 2] = [
+    "nameid",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+];
+
 /// Claim names the SDK moves under `asrs.u.` when they come from the caller or configuration
 /// (Azure/azure-signalr, `ClaimsUtility.BuildJwtClaims`).
 pub(crate) const RENAMED_CLAIMS: [&str; 11] = [
@@ -229,23 +239,49 @@ impl<T: fmt::Display> Serialize for AsString<T> {
     }
 }
 
-/// Whether the unique-token claim may take this name (not one the token already writes).
-pub fn may_name_unique_claim(name: &str) -> bool {
-    !OWN_CLAIMS.contains(&name)
+/// A character as the service compares claim names: .NET's ordinal case-insensitive
+/// comparison upper-cases each character, so `ı` and `ſ` count as `I` and `S` too.
+fn fold(c: char) -> char {
+    let mut upper = c.to_uppercase();
+    match (upper.next(), upper.next()) {
+        (Some(single), None) => single,
+        _ => c,
+    }
 }
 
-/// The name a caller or configured claim takes in the token (`asrs.u.` for reserved names).
-pub fn custom_claim_name(name: &str) -> Cow<'_, str> {
-    if RENAMED_CLAIMS.contains(&name) {
+/// Two claim names the service takes for one.
+fn same_name(a: &str, b: &str) -> bool {
+    a.chars().map(fold).eq(b.chars().map(fold))
+}
+
+/// `name` starts with `prefix`, as the service compares claim names.
+fn starts_with(name: &str, prefix: &str) -> bool {
+    let mut name = name.chars().map(fold);
+    prefix.chars().map(fold).all(|expected| name.next() == Some(expected))
+}
+
+/// Whether the unique-token claim may take this name: not one the token writes itself, not
+/// the service's own, in any case.
+pub fn may_name_unique_claim(name: &str) -> bool {
+    !OWN_CLAIMS.iter().any(|own| same_name(name, own)) && !is_system_claim(name, None)
+}
+
+/// The name a caller or configured claim takes in the token: `asrs.u.<name>` for a registered
+/// name the SDK renames and for the token's own names, in any case; otherwise the name itself.
+pub fn custom_claim_name<'a>(name: &'a str, unique_claim: Option<&str>) -> Cow<'a, str> {
+    if RENAMED_CLAIMS.iter().any(|reserved| same_name(name, reserved)) || is_system_claim(name, unique_claim) {
         Cow::Owned(format!("asrs.u.{name}"))
     } else {
         Cow::Borrowed(name)
     }
 }
 
-/// Names the token's own claims hold; a custom claim may not take them.
+/// Names the token's own claims hold, in any case: `asrs.s.*`, `nameid` (and the claim type
+/// .NET reads it as), and the unique claim. A custom claim may not take them.
 pub fn is_system_claim(name: &str, unique_claim: Option<&str>) -> bool {
-    name.starts_with("asrs.s.") || name == "nameid" || Some(name) == unique_claim
+    starts_with(name, SYSTEM_PREFIX)
+        || NAME_IDENTIFIER.iter().any(|own| same_name(name, own))
+        || unique_claim.is_some_and(|unique| same_name(name, unique))
 }
 
 #[cfg(test)]
@@ -426,21 +462,71 @@ mod tests {
     }
 
     #[test]
-    fn reserved_names_move_under_asrs_u() {
+    fn reserved_names_move_under_asrs_u_in_any_case() {
         for name in RENAMED_CLAIMS {
-            assert_eq!(custom_claim_name(name), format!("asrs.u.{name}"));
+            assert_eq!(custom_claim_name(name, None), format!("asrs.u.{name}"));
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(custom_claim_name(&upper, None), format!("asrs.u.{upper}"));
         }
-        assert_eq!(custom_claim_name("email"), "email");
-        assert!(is_system_claim("asrs.s.uid", None));
+        for own in ["asrs.s.uid", "ASRS.S.X", "NameId", "uniquetoken"] {
+            assert_eq!(custom_claim_name(own, Some("uniqueToken")), format!("asrs.u.{own}"));
+        }
+        for kept in ["email", "audience", "au", "asrs.u.aud", "nonces", "sub"] {
+            assert_eq!(custom_claim_name(kept, Some("uniqueToken")), kept);
+        }
+    }
+
+    #[test]
+    fn system_names_are_compared_as_the_service_compares_them() {
+        for system in [
+            "asrs.s.uid",
+            "ASRS.S.UID",
+            "Asrs.s.aut",
+            "asrs.s.",
+            "nameid",
+            "NAMEID",
+            "nameıd",
+            "aſrs.s.uid",
+            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/NameIdentifier",
+        ] {
+            assert!(is_system_claim(system, None), "{system}");
+        }
+        for ordinary in [
+            "asrs.u.uid",
+            "asrs.sx",
+            "asrs",
+            "nameidx",
+            "name",
+            "email",
+            "",
+            "ASRS.S",
+        ] {
+            assert!(!is_system_claim(ordinary, None), "{ordinary}");
+        }
         assert!(is_system_claim("uniqueToken", Some("uniqueToken")));
+        assert!(is_system_claim("UNIQUETOKEN", Some("uniqueToken")));
         assert!(!is_system_claim("email", Some("uniqueToken")));
+        assert!(!is_system_claim("uniqueToken", None));
     }
 
     #[test]
     fn the_unique_claim_cannot_take_the_tokens_own_names() {
-        for own in ["aud", "exp", "nameid", "asrs.s.uid"] {
+        for own in [
+            "aud",
+            "Aud",
+            "EXP",
+            "iat",
+            "nbf",
+            "iss",
+            "nameid",
+            "NameId",
+            "asrs.s.uid",
+            "asrs.s.aut",
+        ] {
             assert!(!may_name_unique_claim(own), "{own}");
         }
-        assert!(may_name_unique_claim("jti"));
+        for free in ["jti", "uniqueToken", "tid", "audit"] {
+            assert!(may_name_unique_claim(free), "{free}");
+        }
     }
 }

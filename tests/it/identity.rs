@@ -96,6 +96,31 @@ async fn oidc_valid_tokens_set_the_user_and_copy_claims() {
     assert_eq!(issuer.fetches(), 1, "the JWKS is cached");
 }
 
+/// A copied or fixed claim whose name is a registered one in another case (`Aud`, `NONCE`,
+/// `ISS`) is renamed `asrs.u.<name>` like its lower-case form: it never sits beside the
+/// token's own.
+#[tokio::test]
+async fn reserved_claim_names_in_any_case_are_renamed() {
+    let issuer = TestIssuer::start().await;
+    let router = router(&[
+        ("SIGNALR_AUTH", "oidc"),
+        ("SIGNALR_OIDC_ISSUER", issuer.issuer.as_str()),
+        ("SIGNALR_OIDC_AUDIENCE", AUDIENCE),
+        ("SIGNALR_COPY_CLAIMS", "Aud,NONCE"),
+        ("SIGNALR_CLAIMS", r#"{"ISS":"configured"}"#),
+    ]);
+    let mut claims = issuer.claims("user-1");
+    claims["Aud"] = json!("copied-aud");
+    claims["NONCE"] = json!("copied-nonce");
+    let got = with_bearer(&router, &issuer.rs256(RSA_KID, &claims)).await.claims();
+    assert_eq!(got["asrs.u.Aud"], "copied-aud");
+    assert_eq!(got["asrs.u.NONCE"], "copied-nonce");
+    assert_eq!(got["asrs.u.ISS"], "configured");
+    for name in ["Aud", "NONCE", "ISS"] {
+        assert!(!got.contains_key(name), "{name} reached the token as itself: {got:?}");
+    }
+}
+
 #[tokio::test]
 async fn oidc_invalid_tokens_are_401_with_the_reason() {
     let issuer = TestIssuer::start().await;
