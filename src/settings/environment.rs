@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::ops::RangeInclusive;
 
-use super::table::Setting;
+use super::table::{self, Setting};
 
 /// A setting that stops the start. `Display` names the setting and never shows its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,8 @@ pub fn normalise(name: &str) -> String {
 pub struct Environment {
     vars: Vec<(String, String)>,
     by_key: HashMap<String, usize>,
+    /// Two spellings of a setting the function reads, set to different values (names only).
+    ambiguous: Option<(String, String)>,
 }
 
 impl fmt::Debug for Environment {
@@ -60,15 +62,45 @@ impl fmt::Debug for Environment {
 }
 
 impl Environment {
-    /// The variables given (the process environment, or a test's own).
+    /// The variables given (the process environment, or a test's own). Two spellings of one
+    /// setting (`SIGNALR_AUTH_REQUIRED` and `signalr_auth_required`, or `:` and `__`) with
+    /// different values are noted, and refused by [`Environment::unambiguous`].
     pub fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
-        let by_key = vars
-            .iter()
-            .enumerate()
-            .map(|(index, (name, _))| (normalise(name), index))
-            .collect();
-        Self { vars, by_key }
+        let mut by_key = HashMap::with_capacity(vars.len());
+        let mut ambiguous = None;
+        for (index, (name, value)) in vars.iter().enumerate() {
+            let key = normalise(name);
+            if let Some(&earlier) = by_key.get(&key) {
+                let (earlier_name, earlier_value): &(String, String) = &vars[earlier];
+                if earlier_value != value && ambiguous.is_none() && table::is_read(&key) {
+                    let mut pair = [earlier_name.clone(), name.clone()];
+                    pair.sort();
+                    let [first, second] = pair;
+                    ambiguous = Some((first, second));
+                }
+            }
+            by_key.insert(key, index);
+        }
+        Self {
+            vars,
+            by_key,
+            ambiguous,
+        }
+    }
+
+    /// Refuses an environment where a setting is set twice, under two spellings, to different
+    /// values: one would silently win. Both spellings are named, neither value.
+    pub fn unambiguous(&self) -> Result<(), SettingError> {
+        match &self.ambiguous {
+            None => Ok(()),
+            Some((first, second)) => fail(
+                first,
+                format!(
+                    "is also set as {second}, to another value: names are case-insensitive and : equals __, so one would silently win; set it once"
+                ),
+            ),
+        }
     }
 
     /// The process environment (variables that are not Unicode are skipped).
@@ -198,6 +230,50 @@ mod tests {
             .whole_number(lifetime, 1..=86_400, "seconds")
             .unwrap_err();
         assert_eq!(error.message, "must be a whole number of seconds from 1 to 86400");
+    }
+
+    #[test]
+    fn two_spellings_of_a_setting_with_different_values_are_refused() {
+        let e = env(&[("SIGNALR_AUTH_REQUIRED", "true"), ("signalr_auth_required", "false")])
+            .unambiguous()
+            .unwrap_err();
+        assert_eq!(e.setting, "SIGNALR_AUTH_REQUIRED");
+        assert!(e.message.contains("also set as signalr_auth_required"), "{e}");
+        assert!(
+            !e.to_string().contains("true") && !e.to_string().contains("false"),
+            "{e}"
+        );
+        let e = env(&[
+            (
+                "Azure__SignalR__ConnectionString",
+                "Endpoint=https://a;AccessKey=SECRET-A",
+            ),
+            (
+                "Azure:SignalR:ConnectionString",
+                "Endpoint=https://b;AccessKey=SECRET-B",
+            ),
+        ])
+        .unambiguous()
+        .unwrap_err();
+        assert_eq!(e.setting, "Azure:SignalR:ConnectionString");
+        assert!(e.message.contains("Azure__SignalR__ConnectionString"), "{e}");
+        assert!(!e.to_string().contains("SECRET"), "{e}");
+        // The same value twice is no ambiguity; variables the function does not read are not
+        // its business (HTTP_PROXY and http_proxy often differ).
+        assert!(
+            env(&[("SIGNALR_HUB", "chat"), ("signalr_hub", "chat")])
+                .unambiguous()
+                .is_ok()
+        );
+        assert!(env(&[("HTTP_PROXY", "a"), ("http_proxy", "b")]).unambiguous().is_ok());
+        assert!(
+            env(&[
+                ("Azure__SignalR__Endpoints__east", "a"),
+                ("AZURE__SIGNALR__ENDPOINTS__EAST", "b")
+            ])
+            .unambiguous()
+            .is_err()
+        );
     }
 
     #[test]

@@ -74,6 +74,7 @@ impl Settings {
 
     /// Reads settings from the environment, for a host already detected.
     pub fn from_environment(env: &Environment, host: Host) -> Result<Self, SettingError> {
+        env.unambiguous()?;
         references::refuse_unresolved(env)?;
         let mut warnings = Vec::new();
         let endpoints = endpoints::endpoints(env, &mut warnings)?;

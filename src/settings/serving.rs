@@ -22,8 +22,10 @@ pub enum Host {
 }
 
 impl Host {
-    /// Lambda, then the Functions host, then a local server.
+    /// Lambda, then the Functions host, then a local server. An environment that sets a
+    /// setting twice, to different values, is refused first.
     pub fn detect(env: &Environment) -> Result<Self, SettingError> {
+        env.unambiguous()?;
         if env.value(&LAMBDA_RUNTIME_API).is_some() {
             return Ok(Self::Lambda);
         }

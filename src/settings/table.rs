@@ -57,6 +57,8 @@ const fn secret(name: &'static str, help: &'static str) -> Setting {
 
 use DefaultValue::{Described, None as Unset, Value};
 
+use super::environment::normalise;
+
 pub const CONNECTION_STRING: Setting = secret(
     "AzureSignalRConnectionString",
     "connection string (the Functions binding's name); an arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/... value is read from AWS at start",
@@ -273,6 +275,21 @@ pub const TABLE: &[Setting] = &[
     RUST_LOG,
 ];
 
+/// Whether the function reads a variable of this (normalised) name: a declared setting, a key
+/// of a named family (`…__<name>…`), or a key of the identity-based form
+/// (`AzureSignalRConnectionString__serviceUri` and its siblings).
+pub fn is_read(normalised: &str) -> bool {
+    let identity_based = normalise(&format!("{}__", CONNECTION_STRING.name));
+    normalised.starts_with(&identity_based)
+        || TABLE.iter().any(|setting| {
+            let name = normalise(setting.name);
+            match name.find("<name>") {
+                Some(at) => normalised.starts_with(&name[..at]),
+                None => normalised == name,
+            }
+        })
+}
+
 /// The SETTINGS part of `--help`: one entry per setting, its help and default, wrapped to fit
 /// a terminal.
 pub fn help() -> String {
@@ -334,6 +351,31 @@ mod tests {
                 "{}",
                 setting.name
             );
+        }
+    }
+
+    #[test]
+    fn the_settings_read_are_the_declared_ones_and_their_families() {
+        for read in [
+            "signalr_auth_required",
+            "azuresignalrconnectionstring",
+            "azuresignalrconnectionstring__serviceuri",
+            "azuresignalrconnectionstring__clientid",
+            "azure__signalr__connectionstring",
+            "azure__signalr__connectionstring__east__primary",
+            "azure__signalr__endpoints__west",
+            "rust_log",
+        ] {
+            assert!(is_read(read), "{read}");
+        }
+        for other in [
+            "path",
+            "http_proxy",
+            "signalr_unknown",
+            "azuresignalrconnectionstringx",
+            "azure__signalr",
+        ] {
+            assert!(!is_read(other), "{other}");
         }
     }
 

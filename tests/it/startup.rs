@@ -76,6 +76,47 @@ fn malformed_settings_stop_the_start_with_exit_code_2() {
     }
 }
 
+/// Starts the binary with exactly `env`: it must refuse to start, with exit code 2, within
+/// 10 s (one that serves instead is killed, and the test fails). Returns what it printed.
+fn refused(name: &str, env: &[(&str, &str)]) -> String {
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let env: Vec<(&str, &str)> = std::iter::once(("SIGNALR_LISTEN", listen.as_str()))
+        .chain(env.iter().copied())
+        .collect();
+    let mut function = common::Function::spawn(name, &env);
+    let status = function.wait_exit(std::time::Duration::from_secs(10));
+    let output = function.logs();
+    let status = status.unwrap_or_else(|| panic!("{name}: started instead of refusing:\n{output}"));
+    assert_eq!(status.code(), Some(2), "{name}: {output}");
+    output
+}
+
+#[test]
+fn a_setting_set_twice_to_different_values_stops_the_start() {
+    let output = refused(
+        "twice",
+        &[("SIGNALR_AUTH_REQUIRED", "true"), ("signalr_auth_required", "false")],
+    );
+    assert!(
+        output.contains("setting SIGNALR_AUTH_REQUIRED: is also set as signalr_auth_required"),
+        "{output}"
+    );
+    let other = format!("Endpoint=https://other;AccessKey={KEY}");
+    let cs = format!("Endpoint=https://x;AccessKey={KEY}");
+    let output = refused(
+        "twice-colon",
+        &[
+            ("Azure__SignalR__ConnectionString", &cs),
+            ("Azure:SignalR:ConnectionString", &other),
+        ],
+    );
+    assert!(
+        output.contains("setting Azure:SignalR:ConnectionString: is also set as Azure__SignalR__ConnectionString"),
+        "{output}"
+    );
+    assert!(!output.contains(KEY), "{output}");
+}
+
 #[test]
 fn a_port_in_use_is_a_clear_failure_not_a_panic() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
