@@ -194,7 +194,10 @@ fn bench_router(c: &mut Criterion, runtime: &tokio::runtime::Runtime, fake_port:
     let hosts = [
         (
             "JSON line (Lambda, Functions host)",
-            Host::Functions("127.0.0.1:1".parse().unwrap()),
+            Host::Functions {
+                addr: "127.0.0.1:1".parse().unwrap(),
+                deployed: false,
+            },
         ),
         ("text line (local server)", Host::Local("127.0.0.1:1".parse().unwrap())),
     ];

@@ -17,7 +17,7 @@ pub use lambda::prepare as lambda_request;
 pub async fn serve(host: Host, router: Router) -> ExitCode {
     match host {
         Host::Lambda => lambda::serve(router).await,
-        Host::Functions(addr) => {
+        Host::Functions { addr, .. } => {
             let announce = |addr| tracing::info!(%addr, "serving the Azure Functions host");
             server::serve(addr, router, server::from_functions_host, announce).await
         }

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::environment::{Environment, SettingError, fail};
+use super::serving::Host;
 use super::table::{
     AUTH, AUTH_REQUIRED, CLAIMS, COPY_CLAIMS, DEV_QUERY_USER, DIAGNOSTIC_CLIENTS, OIDC_AUDIENCE, OIDC_ISSUER,
     OIDC_JWKS_URI, USER_ID_CLAIM, WEBSITE_AUTH_ENABLED,
@@ -17,6 +18,7 @@ use crate::url_rules;
 pub(super) fn caller(
     env: &Environment,
     unique_claim: Option<&str>,
+    host: Host,
     warnings: &mut Vec<String>,
 ) -> Result<(CallerPolicy, Option<OidcSettings>), SettingError> {
     let mut policy = CallerPolicy {
@@ -49,6 +51,18 @@ pub(super) fn caller(
     }
     policy.required = env.boolean(&AUTH_REQUIRED)?;
     policy.dev_query_user = env.boolean(&DEV_QUERY_USER)?;
+    if policy.dev_query_user && policy.required {
+        return fail(
+            DEV_QUERY_USER.name,
+            "contradicts SIGNALR_AUTH_REQUIRED=true: with it any caller could name itself with ?userId= and pass; turn one of them off",
+        );
+    }
+    if policy.dev_query_user && host.is_deployed() {
+        return fail(
+            DEV_QUERY_USER.name,
+            "is for development only (any caller names itself with ?userId=) and is refused on AWS Lambda and on a deployed Function App; use a trusted source in SIGNALR_AUTH",
+        );
+    }
     if policy.dev_query_user {
         warnings.push(
             "SIGNALR_DEV_QUERY_USER is on: any caller can name its user with ?userId= — for development only"

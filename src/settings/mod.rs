@@ -81,7 +81,7 @@ impl Settings {
         let hubs = serving::hubs(env)?;
         let entra_mode = upstream::entra_mode(env, &endpoints, &mut warnings)?;
         let token_policy = tokens::token_policy(env, endpoints.len())?;
-        let (caller, oidc) = caller::caller(env, token_policy.unique_claim.as_deref(), &mut warnings)?;
+        let (caller, oidc) = caller::caller(env, token_policy.unique_claim.as_deref(), host, &mut warnings)?;
         Ok(Self {
             endpoints,
             route_prefix: serving::route_prefix(env)?,
@@ -604,6 +604,37 @@ mod tests {
         assert_eq!(names, ["asrs.u.AUD", "asrs.u.Jti", "tier"]);
     }
 
+    /// `?userId=` names the user only in development: never beside SIGNALR_AUTH_REQUIRED,
+    /// never on Lambda or a deployed Function App.
+    #[test]
+    fn the_dev_query_user_is_for_development_only() {
+        let dev = ("SIGNALR_DEV_QUERY_USER", "true");
+        let e = error(&[dev, ("SIGNALR_AUTH_REQUIRED", "true")]);
+        assert_eq!(e.setting, "SIGNALR_DEV_QUERY_USER");
+        assert!(e.message.contains("SIGNALR_AUTH_REQUIRED"), "{e}");
+        for host in [
+            &[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")][..],
+            &[
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "7000"),
+                ("WEBSITE_INSTANCE_ID", "a1b2"),
+            ][..],
+        ] {
+            let mut vars = host.to_vec();
+            vars.push(dev);
+            let e = error(&vars);
+            assert_eq!(e.setting, "SIGNALR_DEV_QUERY_USER", "{host:?}");
+            assert!(e.message.contains("development only"), "{e}");
+        }
+        // Locally, and under Core Tools' func start, it is allowed (with a warning).
+        for host in [&[][..], &[("FUNCTIONS_CUSTOMHANDLER_PORT", "7000")][..]] {
+            let mut vars = host.to_vec();
+            vars.push(dev);
+            let settings = config(&vars).unwrap();
+            assert!(settings.caller.dev_query_user);
+            assert!(settings.warnings.iter().any(|w| w.contains("SIGNALR_DEV_QUERY_USER")));
+        }
+    }
+
     #[test]
     fn hubs_and_application_name_are_validated() {
         let config_ok = config(&[
@@ -675,8 +706,20 @@ mod tests {
             ])
             .unwrap()
             .host,
-            Host::Functions("127.0.0.1:40001".parse().unwrap())
+            Host::Functions {
+                addr: "127.0.0.1:40001".parse().unwrap(),
+                deployed: false,
+            }
         );
+        let deployed = config(&[
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", "40001"),
+            ("WEBSITE_INSTANCE_ID", "a1b2c3"),
+        ])
+        .unwrap()
+        .host;
+        assert!(deployed.is_deployed(), "{deployed:?}");
+        assert!(Host::Lambda.is_deployed());
+        assert!(!Host::Local("127.0.0.1:1".parse().unwrap()).is_deployed());
         assert_eq!(
             config(&[("SIGNALR_LISTEN", "0.0.0.0:8080")]).unwrap().host,
             Host::Local("0.0.0.0:8080".parse().unwrap())

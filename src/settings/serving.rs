@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use super::environment::{Environment, SettingError, fail};
 use super::table::{
     APPLICATION_NAME, CORS_ORIGINS, FUNCTIONS_PORT, HUB, HUBS, LAMBDA_RUNTIME_API, LISTEN, ROUTE_PREFIX,
+    WEBSITE_INSTANCE_ID,
 };
 use crate::hub::HubName;
 use crate::url_rules;
@@ -16,7 +17,13 @@ pub enum Host {
     /// `AWS_LAMBDA_RUNTIME_API` is set: the Lambda Runtime API drives us.
     Lambda,
     /// `FUNCTIONS_CUSTOMHANDLER_PORT` is set: the Azure Functions host forwards requests.
-    Functions(SocketAddr),
+    Functions {
+        /// `127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT`.
+        addr: SocketAddr,
+        /// A Function App in Azure (`WEBSITE_INSTANCE_ID` set, as App Service sets it), not
+        /// Core Tools' `func start` on a developer's machine.
+        deployed: bool,
+    },
     /// Neither: a plain HTTP server on `SIGNALR_LISTEN`.
     Local(SocketAddr),
 }
@@ -31,7 +38,10 @@ impl Host {
         }
         if let Some(port) = env.value(&FUNCTIONS_PORT) {
             return match port.parse::<u16>() {
-                Ok(port) => Ok(Self::Functions(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port))),
+                Ok(port) => Ok(Self::Functions {
+                    addr: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
+                    deployed: env.value(&WEBSITE_INSTANCE_ID).is_some(),
+                }),
                 Err(_) => fail(FUNCTIONS_PORT.name, "must be a port number from 0 to 65535"),
             };
         }
@@ -42,6 +52,14 @@ impl Host {
                 "must be an IP address and port, for example 127.0.0.1:7071 or 0.0.0.0:8080",
             ),
         }
+    }
+}
+
+impl Host {
+    /// Serving in the cloud: on AWS Lambda, or as a Function App in Azure. Development-only
+    /// settings are refused there.
+    pub fn is_deployed(&self) -> bool {
+        matches!(self, Self::Lambda | Self::Functions { deployed: true, .. })
     }
 }
 

@@ -222,6 +222,11 @@ pub const FUNCTIONS_PORT: Setting = setting(
     Unset,
     "set by the Functions host: serve on 127.0.0.1 at this port",
 );
+pub const WEBSITE_INSTANCE_ID: Setting = setting(
+    "WEBSITE_INSTANCE_ID",
+    Unset,
+    "set by App Service: with FUNCTIONS_CUSTOMHANDLER_PORT, a deployed Function App (development-only settings are refused)",
+);
 pub const LAMBDA_RUNTIME_API: Setting = setting(
     "AWS_LAMBDA_RUNTIME_API",
     Unset,
@@ -271,6 +276,7 @@ pub const TABLE: &[Setting] = &[
     CORS_ORIGINS,
     LISTEN,
     FUNCTIONS_PORT,
+    WEBSITE_INSTANCE_ID,
     LAMBDA_RUNTIME_API,
     RUST_LOG,
 ];

@@ -117,6 +117,69 @@ fn a_setting_set_twice_to_different_values_stops_the_start() {
     assert!(!output.contains(KEY), "{output}");
 }
 
+/// `SIGNALR_DEV_QUERY_USER` lets any caller name itself: refused beside
+/// `SIGNALR_AUTH_REQUIRED=true`, on Lambda and on a deployed Function App.
+#[test]
+fn the_dev_query_user_is_refused_where_it_would_let_anyone_in() {
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let dev = ("SIGNALR_DEV_QUERY_USER", "true");
+    let cases: [Case; 3] = [
+        (
+            "dev-user-required",
+            &[dev, ("SIGNALR_AUTH_REQUIRED", "true")],
+            "contradicts SIGNALR_AUTH_REQUIRED=true",
+        ),
+        (
+            "dev-user-lambda",
+            &[dev, ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")],
+            "refused on AWS Lambda and on a deployed Function App",
+        ),
+        (
+            "dev-user-function-app",
+            &[
+                dev,
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "9"),
+                ("WEBSITE_INSTANCE_ID", "0a1b2c3d4e5f"),
+            ],
+            "refused on AWS Lambda and on a deployed Function App",
+        ),
+    ];
+    for (name, env, reason) in cases {
+        let output = refused(name, env);
+        assert!(output.contains("setting SIGNALR_DEV_QUERY_USER:"), "{name}: {output}");
+        assert!(output.contains(reason), "{name}: {output}");
+    }
+}
+
+#[tokio::test]
+async fn the_dev_query_user_still_works_under_func_start() {
+    let port = common::free_port();
+    let port_text = port.to_string();
+    let mut function = common::Function::spawn(
+        "dev-user-func-start",
+        &[
+            ("SIGNALR_DEV_QUERY_USER", "true"),
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", &port_text),
+            ("AZURE_FUNCTIONS_ENVIRONMENT", "Development"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    common::wait_ready(&client, &base, &mut function).await;
+    let response = client
+        .post(format!("{base}/api/chat/negotiate?userId=ada"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let claims = common::verify_token(
+        body["accessToken"].as_str().unwrap(),
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH",
+    );
+    assert_eq!(claims["asrs.s.uid"], "ada");
+}
+
 #[test]
 fn a_port_in_use_is_a_clear_failure_not_a_panic() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

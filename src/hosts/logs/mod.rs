@@ -74,7 +74,7 @@ where
         // Colours only for a person at a terminal, not in files and collectors.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let subscriber: Box<dyn Subscriber + Send + Sync> = match host {
-        Host::Lambda | Host::Functions(_) => Box::new(builder.event_format(JsonLines).finish().with(filter)),
+        Host::Lambda | Host::Functions { .. } => Box::new(builder.event_format(JsonLines).finish().with(filter)),
         Host::Local(_) => Box::new(builder.event_format(TextLines).finish().with(filter)),
     };
     (subscriber, bad_filter)
