@@ -1,7 +1,8 @@
 //! A value fetched from elsewhere and held in memory (a temporary access key, an identity
 //! provider's signing keys): read without waiting, stamped with when it was fetched, and
 //! fetched by one caller at a time — a caller that waited for another's fetch sees its result
-//! instead of fetching again.
+//! instead of fetching again. A fetch runs as a task of its own: a caller that stops waiting
+//! (its request dropped) neither cancels it nor makes room for a second one beside it.
 
 use std::sync::{Arc, RwLock};
 
@@ -24,14 +25,15 @@ impl<T> Clone for Held<T> {
 
 pub struct FetchCache<T> {
     held: RwLock<Option<Held<T>>>,
-    fetching: tokio::sync::Mutex<()>,
+    /// The turn to fetch, held by the fetch's own task until it ends.
+    fetching: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl<T> Default for FetchCache<T> {
     fn default() -> Self {
         Self {
             held: RwLock::new(None),
-            fetching: tokio::sync::Mutex::new(()),
+            fetching: Arc::default(),
         }
     }
 }
@@ -55,17 +57,40 @@ impl<T> FetchCache<T> {
         value
     }
 
-    /// `found` in what is held; otherwise `fetch`, one caller at a time. A caller that waited
-    /// while another fetched looks at the held value again before fetching itself.
-    pub async fn find_or_fetch<R>(&self, found: impl Fn(&Held<T>) -> Option<R>, fetch: impl Future<Output = R>) -> R {
+    /// `found` in what is held; otherwise, on this caller's turn, `found` again (another
+    /// caller's fetch may have brought it), then `start`: a fetch, run as a task of its own that
+    /// keeps the turn until it ends, or an answer at once (a fetch declined, say rate-limited).
+    pub async fn find_or_fetch<R, F>(
+        &self,
+        found: impl Fn(&Held<T>) -> Option<R>,
+        start: impl FnOnce() -> Result<F, R>,
+    ) -> R
+    where
+        F: Future<Output = R> + Send + 'static,
+        R: Send + 'static,
+    {
         if let Some(result) = self.held().as_ref().and_then(&found) {
             return result;
         }
-        let _one_fetch = self.fetching.lock().await;
+        let turn = Arc::clone(&self.fetching).lock_owned().await;
         if let Some(result) = self.held().as_ref().and_then(&found) {
             return result;
         }
-        fetch.await
+        let fetch = match start() {
+            Ok(fetch) => fetch,
+            Err(answer) => return answer,
+        };
+        let task = tokio::spawn(async move {
+            let result = fetch.await;
+            drop(turn);
+            result
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // Cancelled: the runtime is shutting down, and this caller with it.
+            Err(_) => std::future::pending().await,
+        }
     }
 }
 
@@ -82,12 +107,9 @@ mod tests {
         let callers = (0..8).map(|_| {
             let (cache, fetches) = (Arc::clone(&cache), Arc::clone(&fetches));
             tokio::spawn(async move {
-                let fetch = async {
-                    fetches.fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    *cache.store(7)
-                };
-                cache.find_or_fetch(|held| Some(*held.value), fetch).await
+                cache
+                    .find_or_fetch(|held| Some(*held.value), slow_fetch(&cache, &fetches, 20))
+                    .await
             })
         });
         for caller in callers.collect::<Vec<_>>() {
@@ -96,14 +118,61 @@ mod tests {
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
     }
 
+    /// A fetch of 7 that takes `millis`, counted when it starts.
+    fn slow_fetch(
+        cache: &Arc<FetchCache<u32>>,
+        fetches: &Arc<AtomicUsize>,
+        millis: u64,
+    ) -> impl FnOnce() -> Result<std::pin::Pin<Box<dyn Future<Output = u32> + Send>>, u32> {
+        let (cache, fetches) = (Arc::clone(cache), Arc::clone(fetches));
+        move || {
+            Ok(Box::pin(async move {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+                *cache.store(7)
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_stops_waiting_neither_cancels_the_fetch_nor_makes_room_for_another() {
+        let cache: Arc<FetchCache<u32>> = Arc::default();
+        let fetches = Arc::new(AtomicUsize::new(0));
+        for _ in 0..5 {
+            let waiting = cache.find_or_fetch(|held| Some(*held.value), slow_fetch(&cache, &fetches, 200));
+            assert!(
+                tokio::time::timeout(std::time::Duration::from_millis(10), waiting)
+                    .await
+                    .is_err()
+            );
+        }
+        let got = cache
+            .find_or_fetch(|held| Some(*held.value), slow_fetch(&cache, &fetches, 200))
+            .await;
+        assert_eq!(got, 7);
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "one fetch, run to its end");
+    }
+
+    #[tokio::test]
+    async fn a_declined_fetch_answers_at_once() {
+        let cache: FetchCache<u32> = FetchCache::default();
+        let got = cache
+            .find_or_fetch(|held| Some(*held.value), || Err::<std::future::Ready<u32>, _>(9))
+            .await;
+        assert_eq!(got, 9);
+        assert!(cache.held().is_none());
+    }
+
     #[tokio::test]
     async fn a_held_value_that_does_not_serve_is_fetched_again() {
-        let cache = FetchCache::default();
+        let cache: Arc<FetchCache<u32>> = Arc::default();
         cache.store(1);
+        let fetches = Arc::new(AtomicUsize::new(0));
         let got = cache
-            .find_or_fetch(|held| (*held.value == 2).then_some(2), async { *cache.store(2) })
+            .find_or_fetch(|held| (*held.value == 7).then_some(7), slow_fetch(&cache, &fetches, 0))
             .await;
-        assert_eq!(got, 2);
-        assert_eq!(*cache.held().unwrap().value, 2);
+        assert_eq!(got, 7);
+        assert_eq!(*cache.held().unwrap().value, 7);
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
     }
 }

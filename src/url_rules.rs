@@ -23,12 +23,15 @@ pub fn origin(text: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
-/// Where signing keys may come from: https, or http on a loopback host (development and tests).
+/// Where signing keys may come from, whether the URL is a setting or found by discovery:
+/// https, or http on a loopback host (development and tests).
 pub fn provider_url(text: &str) -> Option<Url> {
     Url::parse(text).ok().filter(is_trusted_key_source)
 }
 
-/// https, or http on a loopback host.
+/// https, or http on a loopback host, judged on the address as parsed (`127.1` and
+/// `2130706433` are `127.0.0.1`), not on its text: the unspecified address `0.0.0.0` and
+/// IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) are not loopback addresses.
 pub fn is_trusted_key_source(url: &Url) -> bool {
     match url.scheme() {
         "https" => true,
@@ -95,5 +98,20 @@ mod tests {
         assert!(!ok("http://login.example.com"));
         assert!(!ok("http://10.0.0.1"));
         assert!(!ok("ftp://x"));
+        // On the parsed address, not the text.
+        assert!(ok("http://127.1:8080/keys"));
+        assert!(ok("http://2130706433/keys"));
+        assert!(ok("http://LOCALHOST:1"));
+        for spoof in [
+            "http://0.0.0.0:1/keys",
+            "http://[::ffff:127.0.0.1]:1/keys",
+            "http://[::ffff:7f00:1]:1/keys",
+            "http://[::]:1/keys",
+            "http://localhost.example.com/keys",
+            "http://127.0.0.1.nip.io/keys",
+            "http://localhost./keys",
+        ] {
+            assert!(!ok(spoof), "{spoof}");
+        }
     }
 }

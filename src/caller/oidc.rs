@@ -1,13 +1,18 @@
 //! Bearer tokens from an OpenID Connect provider, validated with `jsonwebtoken`.
 //!
 //! The signing keys come from the provider's JWKS, found by discovery
-//! (`{issuer}/.well-known/openid-configuration`) unless a JWKS URI is configured. They are
-//! cached; a token signed with a key id not in the cache triggers one refetch, at most once a
-//! minute, so a flood of forged `kid`s cannot make us hammer the provider. Only asymmetric
-//! algorithms are accepted, which rules out `none` and HMAC keyed with a public key.
+//! (`{issuer}/.well-known/openid-configuration`) unless a JWKS URI is configured; either URL
+//! must be https, or http on a loopback address (`url_rules`), and no redirect is followed.
+//! They are cached; a token signed with a key id not in the cache triggers one refetch, at
+//! most once a minute counted from when a fetch starts, so a flood of forged `kid`s cannot
+//! make us hammer the provider. The fetch runs as a task of its own: callers that give up do
+//! not cancel it. Until keys were first fetched, a failed fetch is retried sooner (1 s, 2 s,
+//! 4 s, … up to the minute), so one failure at start does not refuse every token for a
+//! minute. Only asymmetric algorithms are accepted, which rules out `none` and HMAC keyed
+//! with a public key; `iss` must be the configured issuer, as a string.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
@@ -20,6 +25,7 @@ use tokio::time::Instant;
 
 use super::{CallerPolicy, Identity, login_end_from, user_id_from};
 use crate::fetch_cache::{FetchCache, Held};
+use crate::url_rules;
 
 /// Algorithms a bearer token may use.
 const ACCEPTED: [Algorithm; 8] = [
@@ -34,8 +40,10 @@ const ACCEPTED: [Algorithm; 8] = [
 ];
 /// Clock skew allowed on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 60;
-/// The shortest time between two JWKS fetches caused by unknown key ids.
+/// The shortest time between the starts of two JWKS fetches caused by unknown key ids.
 const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// Until keys were first fetched, the wait after the first failed fetch (doubled after each).
+const FIRST_FETCH_RETRY: Duration = Duration::from_secs(1);
 /// Longest bearer token looked at (real ones are a few KB).
 const MAX_BEARER_LEN: usize = 16 * 1024;
 
@@ -112,20 +120,54 @@ pub enum OidcError {
 /// The provider's signing keys by key id, with the algorithm each is for.
 type KeySet = HashMap<String, (DecodingKey, Option<Algorithm>)>;
 
+/// A key for a token, or why there is none.
+type KeyFound = Result<(DecodingKey, Option<Algorithm>), OidcError>;
+
 /// Validates bearer tokens against one provider's published keys.
 pub struct OidcVerifier {
+    provider: Arc<Provider>,
+}
+
+/// What the verifier shares with its fetch tasks.
+struct Provider {
     settings: OidcSettings,
     http: reqwest::Client,
     keys: FetchCache<KeySet>,
-    /// When the keys were last fetched, successfully or not (for the refetch limit).
-    last_fetch: Mutex<Option<Instant>>,
+    limit: Mutex<RefetchLimit>,
     deadline: Duration,
+}
+
+/// When the next fetch may start. A fetch counts from its start, whatever becomes of it; while
+/// no keys were ever fetched, a failure shortens the wait to a backoff.
+#[derive(Debug, Default)]
+struct RefetchLimit {
+    next: Option<Instant>,
+    failures_before_keys: u32,
+}
+
+impl RefetchLimit {
+    /// Whether a fetch may start at `now`; if so, it is counted as started.
+    fn start(&mut self, now: Instant) -> bool {
+        if self.next.is_some_and(|next| now < next) {
+            return false;
+        }
+        self.next = Some(now + REFETCH_INTERVAL);
+        true
+    }
+
+    /// A fetch that started at `started` failed while no keys were held: the next may start
+    /// after 1 s, 2 s, 4 s, … (never later than the usual minute).
+    fn failed_before_keys(&mut self, started: Instant) {
+        let doublings = self.failures_before_keys.min(6);
+        self.failures_before_keys += 1;
+        self.next = Some(started + (FIRST_FETCH_RETRY * (1 << doublings)).min(REFETCH_INTERVAL));
+    }
 }
 
 impl std::fmt::Debug for OidcVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OidcVerifier")
-            .field("settings", &self.settings)
+            .field("settings", &self.provider.settings)
             .finish_non_exhaustive()
     }
 }
@@ -140,11 +182,13 @@ impl OidcVerifier {
     /// A verifier sending through `http`; a key fetch may take at most `deadline`.
     pub fn new(settings: OidcSettings, http: reqwest::Client, deadline: Duration) -> Self {
         Self {
-            settings,
-            http,
-            keys: FetchCache::default(),
-            last_fetch: Mutex::new(None),
-            deadline,
+            provider: Arc::new(Provider {
+                settings,
+                http,
+                keys: FetchCache::default(),
+                limit: Mutex::default(),
+                deadline,
+            }),
         }
     }
 
@@ -159,13 +203,14 @@ impl OidcVerifier {
         if key_alg.is_some_and(|alg| alg != header.alg) {
             return Err(OidcError::Algorithm);
         }
+        let issuer = &self.provider.settings.issuer;
         let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[&self.settings.issuer]);
-        validation.set_audience(&[&self.settings.audience]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[&self.provider.settings.audience]);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
             .map(|data| data.claims)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => OidcError::Expired,
@@ -176,35 +221,58 @@ impl OidcVerifier {
                 ErrorKind::MissingRequiredClaim(_) => OidcError::MissingClaim,
                 ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => OidcError::Algorithm,
                 _ => OidcError::Malformed,
-            })
+            })?;
+        // jsonwebtoken takes an array of issuers that holds ours; `iss` is one string
+        // (RFC 7519 4.1.1; OpenID Connect Core 3.1.3.7: it must exactly match).
+        match claims.get("iss") {
+            Some(Value::String(iss)) if iss == issuer => Ok(claims),
+            _ => Err(OidcError::WrongIssuer),
+        }
     }
 
     /// The key for `kid`, fetching the JWKS when none is held or the kid is new (rate-limited).
-    async fn key(&self, kid: &str) -> Result<(DecodingKey, Option<Algorithm>), OidcError> {
+    async fn key(&self, kid: &str) -> KeyFound {
         let cached = |held: &Held<KeySet>| held.value.get(kid).cloned().map(Ok);
-        self.keys.find_or_fetch(cached, self.refetch(kid)).await
+        let provider = &self.provider;
+        provider.keys.find_or_fetch(cached, || provider.start_fetch(kid)).await
+    }
+}
+
+impl Provider {
+    /// On this caller's turn to fetch: a fetch for `kid` to run on its own, unless the limit
+    /// says not yet (then the answer at once).
+    fn start_fetch(self: &Arc<Self>, kid: &str) -> Result<impl Future<Output = KeyFound> + Send + 'static, KeyFound> {
+        let started = Instant::now();
+        let had_keys = self.keys.held().is_some();
+        if !self.limit.lock().unwrap_or_else(|p| p.into_inner()).start(started) {
+            return Err(Err(if had_keys {
+                OidcError::UnknownKey
+            } else {
+                OidcError::KeysUnavailable
+            }));
+        }
+        let (provider, kid) = (Arc::clone(self), kid.to_owned());
+        Ok(async move { provider.fetch(started, had_keys, &kid).await })
     }
 
-    /// Fetches the keys unless a fetch happened less than a minute ago.
-    async fn refetch(&self, kid: &str) -> Result<(DecodingKey, Option<Algorithm>), OidcError> {
-        let last = *self.last_fetch.lock().unwrap_or_else(|p| p.into_inner());
-        if last.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
-            return Err(OidcError::UnknownKey);
-        }
-        let fetched = tokio::time::timeout(self.deadline, self.fetch_keys()).await;
-        *self.last_fetch.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        let keys = match fetched {
-            Ok(Ok(by_kid)) => self.keys.store(by_kid),
-            Ok(Err(reason)) => {
-                tracing::warn!(%reason, issuer = %self.settings.issuer, "fetching the OIDC signing keys failed");
-                return Err(OidcError::KeysUnavailable);
+    /// Fetches and holds the keys; the key for `kid` among them.
+    async fn fetch(&self, started: Instant, had_keys: bool, kid: &str) -> KeyFound {
+        let reason = match tokio::time::timeout(self.deadline, self.fetch_keys()).await {
+            Ok(Ok(by_kid)) => {
+                let keys = self.keys.store(by_kid);
+                return keys.get(kid).cloned().ok_or(OidcError::UnknownKey);
             }
-            Err(_) => {
-                tracing::warn!(issuer = %self.settings.issuer, "fetching the OIDC signing keys timed out");
-                return Err(OidcError::KeysUnavailable);
-            }
+            Ok(Err(reason)) => reason,
+            Err(_) => "timed out".to_owned(),
         };
-        keys.get(kid).cloned().ok_or(OidcError::UnknownKey)
+        if !had_keys {
+            self.limit
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .failed_before_keys(started);
+        }
+        tracing::warn!(%reason, issuer = %self.settings.issuer, "fetching the OIDC signing keys failed");
+        Err(OidcError::KeysUnavailable)
     }
 
     async fn fetch_keys(&self) -> Result<KeySet, String> {
@@ -218,6 +286,12 @@ impl OidcVerifier {
                 let discovery: Discovery = self.get_json(&url).await?;
                 if discovery.issuer != self.settings.issuer {
                     return Err("the discovery document names another issuer".to_owned());
+                }
+                if url_rules::provider_url(&discovery.jwks_uri).is_none() {
+                    return Err(format!(
+                        "the discovery document's jwks_uri {} is neither https nor http on a loopback address",
+                        discovery.jwks_uri
+                    ));
                 }
                 discovery.jwks_uri
             }
@@ -238,6 +312,7 @@ impl OidcVerifier {
         Ok(by_kid)
     }
 
+    /// A JSON document by GET; the one HTTP client follows no redirect, so a 3xx fails here.
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
         let response = self
             .http

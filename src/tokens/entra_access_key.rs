@@ -105,7 +105,10 @@ impl TemporaryKeyStore {
             }
             KeyState::Expired => None,
         };
-        self.key.find_or_fetch(usable, self.fetch()).await
+        let store = Arc::clone(self);
+        self.key
+            .find_or_fetch(usable, || Ok(async move { store.fetch().await }))
+            .await
     }
 
     async fn fetch(&self) -> Result<Arc<AccessKey>, UpstreamError> {

@@ -1,6 +1,9 @@
 //! Who is calling, through the real router: OIDC bearer tokens against a local provider, App
 //! Service authentication headers, and API Gateway authorizers in `lambda_http` requests.
 
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -206,6 +209,142 @@ async fn an_unknown_kid_refetches_the_keys_once_a_minute_at_most() {
     assert_eq!(issuer.fetches(), 2);
     with_bearer(&router, &forged).await.refused("unknown key");
     assert_eq!(issuer.fetches(), 2);
+}
+
+/// Callers that give up cannot defeat the refetch limit: twenty requests with unknown key ids,
+/// each dropped after 100 ms while the provider takes a second, make one fetch, and that fetch
+/// completes for the callers that come after.
+#[tokio::test]
+async fn dropped_requests_neither_cancel_the_key_fetch_nor_start_another() {
+    let issuer = TestIssuer::start().await;
+    issuer.set(|c| c.keys_delay = Duration::from_secs(1));
+    let router = oidc_router(&issuer, &[]);
+    for n in 0..20 {
+        let forged = issuer.rs256(&format!("unknown-{n}"), &issuer.claims("u"));
+        let _ = tokio::time::timeout(Duration::from_millis(100), with_bearer(&router, &forged)).await;
+    }
+    assert_eq!(issuer.fetches(), 1, "one fetch, whatever the callers did");
+    let started = Instant::now();
+    let valid = issuer.rs256(RSA_KID, &issuer.claims("u"));
+    loop {
+        let answer = with_bearer(&router, &valid).await;
+        if answer.status == StatusCode::OK {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{}", answer.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(issuer.fetches(), 1, "the detached fetch brought the keys");
+}
+
+/// Keys come only from https, or http on a loopback address; the discovered `jwks_uri` is
+/// judged by the same rule as the settings, on the parsed address: `::ffff:127.0.0.1`,
+/// `0.0.0.0` and `::ffff:7f00:1` are not loopback addresses.
+#[tokio::test]
+async fn a_discovered_jwks_uri_must_be_https_or_a_loopback_address() {
+    let issuer = TestIssuer::start().await;
+    let port = issuer.port();
+    for host in ["[::ffff:127.0.0.1]", "0.0.0.0", "[::ffff:7f00:1]", "keys.example.com"] {
+        let uri = format!("http://{host}:{port}/tenant-1/v2.0/keys");
+        issuer.set(|c| c.jwks_uri = Some(uri.clone()));
+        let router = oidc_router(&issuer, &[]);
+        with_bearer(&router, &issuer.rs256(RSA_KID, &issuer.claims("u")))
+            .await
+            .refused("signing keys could not be fetched");
+        assert_eq!(issuer.fetches(), 0, "{uri} was fetched");
+    }
+}
+
+/// Discovery and keys are fetched where they are, never through a redirect (a JWKS URL that
+/// answered 302 to plain http elsewhere used to be followed).
+#[tokio::test]
+async fn discovery_and_keys_follow_no_redirect() {
+    let issuer = TestIssuer::start().await;
+    let (elsewhere, hits) = common::start_elsewhere(issuer.jwks()).await;
+    let keys_elsewhere = format!("http://127.0.0.1:{elsewhere}/keys");
+    issuer.set(|c| c.keys_redirect = Some(keys_elsewhere.clone()));
+    let router = oidc_router(&issuer, &[]);
+    with_bearer(&router, &issuer.rs256(RSA_KID, &issuer.claims("u")))
+        .await
+        .refused("signing keys could not be fetched");
+    let discovery = json!({"issuer": issuer.issuer, "jwks_uri": keys_elsewhere});
+    let (discovery_elsewhere, discovery_hits) = common::start_elsewhere(discovery).await;
+    issuer.set(|c| {
+        c.keys_redirect = None;
+        c.discovery_redirect = Some(format!("http://127.0.0.1:{discovery_elsewhere}/openid-configuration"));
+    });
+    let router = oidc_router(&issuer, &[]);
+    with_bearer(&router, &issuer.rs256(RSA_KID, &issuer.claims("u")))
+        .await
+        .refused("signing keys could not be fetched");
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect for the keys was followed");
+    assert_eq!(
+        discovery_hits.load(Ordering::SeqCst),
+        0,
+        "the redirect for discovery was followed"
+    );
+}
+
+/// `iss` is the configured issuer as a string: an array holding it is another issuer
+/// (RFC 7519 4.1.1, OpenID Connect Core 3.1.3.7).
+#[tokio::test]
+async fn an_iss_array_is_refused() {
+    let issuer = TestIssuer::start().await;
+    let router = oidc_router(&issuer, &[]);
+    for iss in [json!([issuer.issuer]), json!([issuer.issuer, "https://other"])] {
+        let mut claims = issuer.claims("u");
+        claims["iss"] = iss;
+        with_bearer(&router, &issuer.rs256(RSA_KID, &claims))
+            .await
+            .refused("another issuer");
+    }
+    // Neither a string nor an array: no issuer at all.
+    for iss in [json!({"iss": issuer.issuer}), json!(7), json!(null)] {
+        let mut claims = issuer.claims("u");
+        claims["iss"] = iss;
+        with_bearer(&router, &issuer.rs256(RSA_KID, &claims))
+            .await
+            .refused("the bearer token");
+    }
+    with_bearer(&router, &issuer.rs256(RSA_KID, &issuer.claims("u")))
+        .await
+        .claims();
+}
+
+/// A failed fetch while no key was ever fetched is retried soon, backing off (1 s, 2 s, …),
+/// not after a minute: one blip of the provider at start does not lock everyone out. The limit
+/// still holds: requests arriving meanwhile do not each make a fetch.
+#[tokio::test]
+async fn a_failed_first_key_fetch_is_retried_soon_with_backoff() {
+    let issuer = TestIssuer::start().await;
+    issuer.set(|c| c.keys_status = Some(503));
+    let router = oidc_router(&issuer, &[]);
+    let valid = issuer.rs256(RSA_KID, &issuer.claims("u"));
+    let down = Instant::now();
+    while down.elapsed() < Duration::from_millis(2200) {
+        with_bearer(&router, &valid)
+            .await
+            .refused("signing keys could not be fetched");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let while_down = issuer.fetches();
+    assert!((1..=2).contains(&while_down), "{while_down} fetches in 2.2 s");
+    issuer.set(|c| c.keys_status = None);
+    let back = Instant::now();
+    loop {
+        let answer = with_bearer(&router, &valid).await;
+        if answer.status == StatusCode::OK {
+            break;
+        }
+        answer.refused("signing keys could not be fetched");
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "still refused {:?} after the provider came back",
+            back.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(issuer.fetches() <= while_down + 2, "{} fetches", issuer.fetches());
 }
 
 #[tokio::test]

@@ -1,8 +1,9 @@
 //! A test OpenID Connect provider on loopback: discovery and a JWKS with an RSA and an EC key
 //! made for the test, and JWTs signed with aws-lc-rs directly (not with the code under test).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
@@ -21,8 +22,26 @@ pub const EC_KID: &str = "ec-key-1";
 pub struct TestIssuer {
     pub issuer: String,
     pub jwks_fetches: Arc<AtomicUsize>,
+    /// How the provider answers from now on.
+    pub control: Arc<Mutex<Control>>,
+    jwks: Value,
     rsa: RsaKeyPair,
     ec: EcdsaKeyPair,
+}
+
+/// What the provider does; by default it answers at once, with its keys.
+#[derive(Debug, Clone, Default)]
+pub struct Control {
+    /// The JWKS answers after this long.
+    pub keys_delay: Duration,
+    /// The JWKS answers this status, without keys.
+    pub keys_status: Option<u16>,
+    /// The JWKS answers 302 to this URL.
+    pub keys_redirect: Option<String>,
+    /// Discovery answers 302 to this URL.
+    pub discovery_redirect: Option<String>,
+    /// Discovery names this `jwks_uri` instead of its own.
+    pub jwks_uri: Option<String>,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -50,6 +69,37 @@ struct Served {
     issuer: String,
     jwks: Value,
     fetches: Arc<AtomicUsize>,
+    control: Arc<Mutex<Control>>,
+}
+
+fn redirect(location: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (axum::http::StatusCode::FOUND, [("location", location.to_owned())]).into_response()
+}
+
+async fn discovery(State(s): State<Served>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let control = s.control.lock().unwrap().clone();
+    if let Some(location) = control.discovery_redirect {
+        return redirect(&location);
+    }
+    let jwks_uri = control.jwks_uri.unwrap_or_else(|| format!("{}/keys", s.issuer));
+    axum::Json(json!({"issuer": s.issuer, "jwks_uri": jwks_uri})).into_response()
+}
+
+/// Counted when asked, before any delay.
+async fn keys(State(s): State<Served>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    s.fetches.fetch_add(1, Ordering::SeqCst);
+    let control = s.control.lock().unwrap().clone();
+    tokio::time::sleep(control.keys_delay).await;
+    if let Some(location) = control.keys_redirect {
+        return redirect(&location);
+    }
+    if let Some(status) = control.keys_status {
+        return (axum::http::StatusCode::from_u16(status).unwrap(), "{}").into_response();
+    }
+    axum::Json(s.jwks.clone()).into_response()
 }
 
 impl TestIssuer {
@@ -63,30 +113,38 @@ impl TestIssuer {
             issuer: issuer.clone(),
             jwks: jwks(&rsa, &ec),
             fetches: Arc::new(AtomicUsize::new(0)),
+            control: Arc::default(),
         };
-        let jwks_fetches = served.fetches.clone();
+        let (jwks_fetches, control, jwks) = (served.fetches.clone(), served.control.clone(), served.jwks.clone());
         let router = Router::new()
-            .route(
-                "/tenant-1/v2.0/.well-known/openid-configuration",
-                get(|State(s): State<Served>| async move {
-                    axum::Json(json!({"issuer": s.issuer, "jwks_uri": format!("{}/keys", s.issuer)}))
-                }),
-            )
-            .route(
-                "/tenant-1/v2.0/keys",
-                get(|State(s): State<Served>| async move {
-                    s.fetches.fetch_add(1, Ordering::SeqCst);
-                    axum::Json(s.jwks.clone())
-                }),
-            )
+            .route("/tenant-1/v2.0/.well-known/openid-configuration", get(discovery))
+            .route("/tenant-1/v2.0/keys", get(keys))
             .with_state(served);
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         Self {
             issuer,
             jwks_fetches,
+            control,
+            jwks,
             rsa,
             ec,
         }
+    }
+
+    /// Changes how the provider answers from now on.
+    pub fn set(&self, change: impl FnOnce(&mut Control)) {
+        change(&mut self.control.lock().unwrap());
+    }
+
+    /// The provider's JWKS (what another origin would serve to pass for it).
+    pub fn jwks(&self) -> Value {
+        self.jwks.clone()
+    }
+
+    /// The port the provider listens on.
+    pub fn port(&self) -> u16 {
+        let authority = self.issuer.trim_start_matches("http://");
+        authority.split(['/', ':']).nth(1).unwrap().parse().unwrap()
     }
 
     pub fn fetches(&self) -> usize {
