@@ -68,7 +68,7 @@ async fn run(command: Command, env: Environment, host: Host) -> ExitCode {
     };
     match command {
         Command::Check { hub, user } => check(&env, &settings, &app, &hub, user.as_deref()).await,
-        _ => serve(host, signalr_negotiate::router(Arc::new(app))).await,
+        _ => serve(host, settings.connections, signalr_negotiate::router(Arc::new(app))).await,
     }
 }
 

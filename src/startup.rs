@@ -21,6 +21,7 @@ pub struct App {
     default_hub: Option<HubName>,
     route_prefix: String,
     cors_origins: Option<Vec<String>>,
+    body_timeout: Duration,
     http: Option<reqwest::Client>,
     query_values_joined: bool,
 }
@@ -115,6 +116,7 @@ impl App {
             default_hub: settings.default_hub.clone(),
             route_prefix: settings.route_prefix.clone(),
             cors_origins: settings.cors_origins.clone(),
+            body_timeout: settings.connections.body_timeout,
             http,
             query_values_joined: matches!(settings.host, Host::Functions(_)),
         })
@@ -152,6 +154,11 @@ impl App {
     /// as `?hub=a%2Cb`.
     pub fn query_values_joined(&self) -> bool {
         self.query_values_joined
+    }
+
+    /// The longest a request's body may take to arrive.
+    pub fn body_timeout(&self) -> Duration {
+        self.body_timeout
     }
 
     /// The process's HTTP client, when serving needs one.

@@ -10,20 +10,22 @@ use std::process::ExitCode;
 
 use axum::Router;
 
+use crate::settings::ConnectionLimits;
 pub use crate::settings::Host;
 pub use lambda::prepare as lambda_request;
 
-/// Serves the router on the host until it stops (or, for HTTP, until SIGTERM or Ctrl-C).
-pub async fn serve(host: Host, router: Router) -> ExitCode {
+/// Serves the router on the host until it stops (or, for HTTP, until SIGTERM or Ctrl-C);
+/// `limits` bound the connections of the HTTP hosts.
+pub async fn serve(host: Host, limits: ConnectionLimits, router: Router) -> ExitCode {
     match host {
         Host::Lambda => lambda::serve(router).await,
         Host::Functions { addr, .. } => {
             let announce = |addr| tracing::info!(%addr, "serving the Azure Functions host");
-            server::serve(addr, router, server::from_functions_host, announce).await
+            server::serve(addr, router, server::from_functions_host, limits, announce).await
         }
         Host::Local(addr) => {
             let announce = |addr| tracing::info!("listening on http://{addr}");
-            server::serve(addr, router, server::as_is, announce).await
+            server::serve(addr, router, server::as_is, limits, announce).await
         }
     }
 }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::body::HttpBody as _;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
@@ -69,8 +70,19 @@ async fn respond(
     let outcome = async {
         let hub = hub?;
         refuse_declared_oversize(&parts.headers)?;
-        // Read and dropped, bounded (axum's own helper; no per-request layer).
-        axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(body_error)?;
+        // Read and dropped, bounded in size (axum's own helper; no per-request layer) and in
+        // time. A deadline on the whole read, not tower-http's TimeoutBody: that one bounds
+        // the wait for each chunk, so a byte now and then would hold the connection for as
+        // long as 16 KiB takes. An empty body (nearly every negotiate) is not read at all.
+        if !body.is_end_stream() {
+            let read = axum::body::to_bytes(body, MAX_BODY_BYTES);
+            match tokio::time::timeout(app.body_timeout(), read).await {
+                Ok(read) => {
+                    read.map_err(body_error)?;
+                }
+                Err(_) => return Err(body_too_slow()),
+            }
+        }
         let diagnostic = query.diagnostic()?;
         let caller = app
             .callers()
@@ -107,6 +119,13 @@ async fn respond(
             error.into_response()
         }
     }
+}
+
+fn body_too_slow() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "the request body did not arrive in time; negotiate needs no body",
+    )
 }
 
 fn too_large() -> ApiError {

@@ -26,7 +26,7 @@ use crate::service::UpstreamLimits;
 use crate::tokens::{EntraMode, TokenPolicy};
 
 pub use environment::{Environment, SettingError};
-pub use serving::Host;
+pub use serving::{ConnectionLimits, Host};
 
 /// Everything the function is configured with.
 #[derive(Debug)]
@@ -59,6 +59,8 @@ pub struct Settings {
     pub oidc: Option<OidcSettings>,
     /// Where the binary serves from.
     pub host: Host,
+    /// Timeouts and the connection cap of the HTTP hosts.
+    pub connections: ConnectionLimits,
     /// `RUST_LOG`, when set.
     pub log_filter: Option<String>,
     /// Things to log once logging is up (the settings are read before).
@@ -97,6 +99,7 @@ impl Settings {
             caller,
             oidc,
             host,
+            connections: serving::connection_limits(env)?,
             log_filter: env.value(&table::RUST_LOG).map(str::to_owned),
             warnings,
         })
@@ -685,6 +688,41 @@ mod tests {
                 "SIGNALR_ROUTE_PREFIX",
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn connection_limits_have_safe_defaults_and_ranges() {
+        assert_eq!(
+            config(&[]).unwrap().connections,
+            ConnectionLimits {
+                header_timeout: Duration::from_secs(10),
+                body_timeout: Duration::from_secs(10),
+                max_connections: 512,
+                shutdown_grace: Duration::from_secs(8),
+            }
+        );
+        let set = config(&[
+            ("SIGNALR_HEADER_TIMEOUT_MS", "250"),
+            ("SIGNALR_BODY_TIMEOUT_MS", "300"),
+            ("SIGNALR_MAX_CONNECTIONS", "8"),
+            ("SIGNALR_SHUTDOWN_GRACE_MS", "0"),
+        ])
+        .unwrap()
+        .connections;
+        assert_eq!(set.header_timeout, Duration::from_millis(250));
+        assert_eq!(set.body_timeout, Duration::from_millis(300));
+        assert_eq!(set.max_connections, 8);
+        assert_eq!(set.shutdown_grace, Duration::ZERO);
+        for (setting, bad) in [
+            ("SIGNALR_HEADER_TIMEOUT_MS", "0"),
+            ("SIGNALR_HEADER_TIMEOUT_MS", "99"),
+            ("SIGNALR_BODY_TIMEOUT_MS", "600001"),
+            ("SIGNALR_MAX_CONNECTIONS", "0"),
+            ("SIGNALR_MAX_CONNECTIONS", "many"),
+            ("SIGNALR_SHUTDOWN_GRACE_MS", "-1"),
+        ] {
+            assert_eq!(error(&[(setting, bad)]).setting, setting, "{bad}");
         }
     }
 

@@ -2,11 +2,12 @@
 //! prefix, the hubs, and the browser origins allowed by CORS.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use super::environment::{Environment, SettingError, fail};
 use super::table::{
-    APPLICATION_NAME, CORS_ORIGINS, FUNCTIONS_PORT, HUB, HUBS, LAMBDA_RUNTIME_API, LISTEN, ROUTE_PREFIX,
-    WEBSITE_INSTANCE_ID,
+    APPLICATION_NAME, BODY_TIMEOUT_MS, CORS_ORIGINS, FUNCTIONS_PORT, HEADER_TIMEOUT_MS, HUB, HUBS, LAMBDA_RUNTIME_API,
+    LISTEN, MAX_CONNECTIONS, ROUTE_PREFIX, SHUTDOWN_GRACE_MS, WEBSITE_INSTANCE_ID,
 };
 use crate::hub::HubName;
 use crate::url_rules;
@@ -61,6 +62,39 @@ impl Host {
     pub fn is_deployed(&self) -> bool {
         matches!(self, Self::Lambda | Self::Functions { deployed: true, .. })
     }
+}
+
+/// How long clients may take and how many connections are held, on the hosts that run their
+/// own HTTP server (local and Functions); the body timeout applies on every host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A request's line and headers, from when the connection opens or its last answer went
+    /// out: also the idle keep-alive timeout.
+    pub header_timeout: Duration,
+    /// A request's whole body.
+    pub body_timeout: Duration,
+    /// Connections held open at once.
+    pub max_connections: usize,
+    /// After SIGTERM or Ctrl-C, for requests in flight.
+    pub shutdown_grace: Duration,
+}
+
+/// `SIGNALR_HEADER_TIMEOUT_MS`, `SIGNALR_BODY_TIMEOUT_MS`, `SIGNALR_MAX_CONNECTIONS` and
+/// `SIGNALR_SHUTDOWN_GRACE_MS`.
+pub(super) fn connection_limits(env: &Environment) -> Result<ConnectionLimits, SettingError> {
+    let millis = |setting, least| -> Result<Duration, SettingError> {
+        Ok(Duration::from_millis(env.whole_number(
+            setting,
+            least..=600_000,
+            "milliseconds",
+        )?))
+    };
+    Ok(ConnectionLimits {
+        header_timeout: millis(&HEADER_TIMEOUT_MS, 100)?,
+        body_timeout: millis(&BODY_TIMEOUT_MS, 100)?,
+        max_connections: env.whole_number(&MAX_CONNECTIONS, 1..=1_000_000, "connections")? as usize,
+        shutdown_grace: millis(&SHUTDOWN_GRACE_MS, 0)?,
+    })
 }
 
 /// The hubs: `SIGNALR_HUB`, `SIGNALR_HUBS` (lower-case) and `SIGNALR_APPLICATION_NAME`.

@@ -217,6 +217,26 @@ pub const LISTEN: Setting = setting(
     Value("127.0.0.1:7071"),
     "address of the local server (0.0.0.0:PORT in a container)",
 );
+pub const HEADER_TIMEOUT_MS: Setting = setting(
+    "SIGNALR_HEADER_TIMEOUT_MS",
+    Value("10000"),
+    "local and Functions hosts: time to send a request's line and headers, from when the connection opens or its last answer went out (so also the idle keep-alive timeout), in milliseconds",
+);
+pub const BODY_TIMEOUT_MS: Setting = setting(
+    "SIGNALR_BODY_TIMEOUT_MS",
+    Value("10000"),
+    "time to receive a request's whole body, in milliseconds (408 after it)",
+);
+pub const MAX_CONNECTIONS: Setting = setting(
+    "SIGNALR_MAX_CONNECTIONS",
+    Value("512"),
+    "local and Functions hosts: connections held open at once (more wait to be accepted); above three quarters of it, connections are not kept alive",
+);
+pub const SHUTDOWN_GRACE_MS: Setting = setting(
+    "SIGNALR_SHUTDOWN_GRACE_MS",
+    Value("8000"),
+    "local and Functions hosts: after SIGTERM or Ctrl-C, time requests in flight get to finish before the connections left are closed, in milliseconds",
+);
 pub const FUNCTIONS_PORT: Setting = setting(
     "FUNCTIONS_CUSTOMHANDLER_PORT",
     Unset,
@@ -275,6 +295,10 @@ pub const TABLE: &[Setting] = &[
     WEBSITE_AUTH_ENABLED,
     CORS_ORIGINS,
     LISTEN,
+    HEADER_TIMEOUT_MS,
+    BODY_TIMEOUT_MS,
+    MAX_CONNECTIONS,
+    SHUTDOWN_GRACE_MS,
     FUNCTIONS_PORT,
     WEBSITE_INSTANCE_ID,
     LAMBDA_RUNTIME_API,

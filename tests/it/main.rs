@@ -21,5 +21,6 @@ mod login_bound;
 mod logs;
 mod properties;
 mod router;
+mod server;
 mod startup;
 mod upstream_faults;

@@ -158,6 +158,17 @@ pub struct Function {
 
 impl Function {
     pub fn spawn(name: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn_command(name, env, Command::new(BINARY))
+    }
+
+    /// As [`Function::spawn`], with the process's file limit (`ulimit -n`) set to `files`.
+    pub fn spawn_with_file_limit(name: &str, env: &[(&str, &str)], files: u32) -> Self {
+        let mut command = Command::new("/bin/sh");
+        command.args(["-c", &format!("ulimit -n {files} && exec \"$0\""), BINARY]);
+        Self::spawn_command(name, env, command)
+    }
+
+    fn spawn_command(name: &str, env: &[(&str, &str)], mut command: Command) -> Self {
         // Every test shares this process's id: the number keeps two spawns of one name apart.
         static SPAWNED: AtomicUsize = AtomicUsize::new(0);
         let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
@@ -165,7 +176,7 @@ impl Function {
         let out = File::create(&log).unwrap();
         // Log as much as possible, so that a secret in any log line is caught (see Drop).
         let default_level = ("RUST_LOG", "debug");
-        let child = Command::new(BINARY)
+        let child = command
             .env_clear()
             .envs(std::iter::once(default_level).chain(env.iter().copied()))
             .stdin(Stdio::null())
