@@ -28,7 +28,10 @@ pub fn router(app: Arc<App>) -> Router {
     } else {
         format!("/{prefix}")
     };
-    let negotiate_route = |handler: MethodRouter<Arc<App>>| handler.fallback(method_not_allowed);
+    // axum answers HEAD with a GET route (dropping the body): a negotiate would run and mint
+    // a token nobody receives. The contract is GET and POST only, so HEAD is refused first.
+    let negotiate_route =
+        |handler: MethodRouter<Arc<App>>| handler.head(method_not_allowed).fallback(method_not_allowed);
     let missing_route_prefix = base.clone();
     let cors_origins = app.cors_origins().map(<[String]>::to_vec);
     let router = Router::new()

@@ -103,6 +103,22 @@ async fn wrong_methods_are_405_with_allow() {
     expect_error(&router, "POST", "/", Body::empty(), StatusCode::METHOD_NOT_ALLOWED).await;
 }
 
+/// HEAD is not GET on a negotiate route: 405 with `Allow`, and no token is made (a HEAD answer
+/// has no body, so the token would be made and logged for nobody). `HEAD /` stays a probe.
+#[tokio::test]
+async fn head_on_a_negotiate_route_is_405() {
+    let router = router(&[("SIGNALR_HUB", "chat")]);
+    for uri in ["/api/chat/negotiate", "/api/negotiate", "/api/negotiate?hub=chat"] {
+        let request = axum::http::Request::head(uri).body(Body::empty()).unwrap();
+        let answer = common::send(&router, request).await;
+        assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED, "{uri}");
+        assert_eq!(answer.headers["allow"], "GET, POST", "{uri}");
+        assert_eq!(answer.headers["content-type"], "application/json", "{uri}");
+    }
+    let request = axum::http::Request::head("/").body(Body::empty()).unwrap();
+    assert_eq!(common::send(&router, request).await.status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn unknown_paths_are_404() {
     let router = router(&[]);

@@ -348,3 +348,23 @@ async fn shutdown_closes_what_is_left_after_the_grace_period() {
     let logs = running.function.logs();
     assert!(logs.contains("after the grace period"), "{logs}");
 }
+
+/// HEAD on a negotiate route is refused before anything runs: 405 with `Allow`, no token made,
+/// no negotiate logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_on_a_negotiate_route_is_a_405_and_makes_no_token() {
+    let running = start("server-head", &[("SIGNALR_HUB", "chat")]).await;
+    let client = reqwest::Client::new();
+    for path in ["/api/chat/negotiate", "/api/negotiate"] {
+        let response = client.head(running.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 405, "{path}");
+        assert_eq!(response.headers()["allow"], "GET, POST", "{path}");
+    }
+    assert_eq!(client.head(running.url("/")).send().await.unwrap().status(), 200);
+    // A refused negotiate after them: once its line is out, theirs would be too (in order).
+    let refused = client.post(running.url("/api/1nvalid/negotiate")).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let logs = running.function.logs_with("status=400");
+    assert!(logs.contains("status=400"), "{logs}");
+    assert!(!logs.contains("status=200"), "a negotiate ran:\n{logs}");
+}
