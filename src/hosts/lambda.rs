@@ -1,12 +1,19 @@
 //! AWS Lambda: `lambda_http` drives the router through the Runtime API. The router sees each
-//! event with the event's own path and the invocation's request id.
+//! event with the event's own path and the invocation's request id. Every event gets an
+//! answer: one `lambda_http` cannot read or convert is refused with a 400 first
+//! (`lambda_event`), rather than handed to a conversion that would abort the process.
 
 use std::process::ExitCode;
 
 use axum::Router;
 use axum::http;
-use lambda_http::RequestExt as _;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{LambdaEvent, RequestExt as _, Service};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tower::ServiceExt as _;
 
+use super::lambda_event::{Refusal, defect};
 use crate::http::HostRequestId;
 
 /// Serves the Runtime API until it stops, or until SIGTERM (which Lambda sends only between
@@ -14,7 +21,8 @@ use crate::http::HostRequestId;
 pub(super) async fn serve(router: Router) -> ExitCode {
     // What start-up logged belongs to the init phase.
     super::logs::flush();
-    let runtime = lambda_http::run(
+    // lambda_http's own adapter (what lambda_http::run serves), behind the check of each event.
+    let adapter = lambda_http::Adapter::from(
         tower::ServiceBuilder::new()
             .map_request(prepare::<lambda_http::Body>)
             // An invocation's lines reach standard output before its response is posted, so
@@ -25,6 +33,10 @@ pub(super) async fn serve(router: Router) -> ExitCode {
             })
             .service(router),
     );
+    let runtime =
+        lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+            answer(adapter.clone(), event)
+        }));
     tokio::select! {
         outcome = runtime => match outcome {
             Ok(()) => ExitCode::SUCCESS,
@@ -35,6 +47,42 @@ pub(super) async fn serve(router: Router) -> ExitCode {
         },
         () = super::shutdown_signal() => ExitCode::SUCCESS,
     }
+}
+
+/// What an event gets: the router's answer through `lambda_http`, or a refusal.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Answer<R> {
+    Served(R),
+    Refused(Box<Refusal>),
+}
+
+/// Reads the event as `lambda_http` does, refuses it if `lambda_http` could not read or convert
+/// it, and otherwise hands it on.
+async fn answer<A>(adapter: A, event: LambdaEvent<Box<RawValue>>) -> Result<Answer<A::Response>, A::Error>
+where
+    A: Service<LambdaEvent<LambdaRequest>>,
+{
+    let LambdaEvent { payload, context } = event;
+    let refuse = |request: Option<&LambdaRequest>, reason: &'static str| {
+        tracing::info!(request_id = %context.request_id, status = 400, reason, "event refused");
+        // As for a served event: its lines are out before its answer is posted.
+        super::logs::flush();
+        Ok(Answer::Refused(Box::new(Refusal::new(request, reason))))
+    };
+    let Ok(request) = serde_json::from_str::<LambdaRequest>(payload.get()) else {
+        return refuse(
+            None,
+            "the event is not an HTTP request from API Gateway, a Function URL or a load balancer",
+        );
+    };
+    if let Some(reason) = defect(&request) {
+        return refuse(Some(&request), reason);
+    }
+    adapter
+        .oneshot(LambdaEvent::new(request, context))
+        .await
+        .map(Answer::Served)
 }
 
 /// An event's request as the router sees it on Lambda: the event's own path, and the

@@ -3,6 +3,7 @@
 //! environment ([`Host::detect`]).
 
 mod lambda;
+mod lambda_event;
 pub mod logs;
 mod server;
 

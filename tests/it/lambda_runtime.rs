@@ -353,3 +353,134 @@ async fn each_invocations_lines_are_written_before_its_response_is_posted() {
         assert_eq!(own_line["status"], posted.body["statusCode"], "{own_line}");
     }
 }
+
+/// An ALB event (multi-value headers off) for `POST /api/{hub}/negotiate`.
+fn alb_event(hub: &str) -> Value {
+    json!({
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/negotiate/6d0ecf831eec9f09"}},
+        "httpMethod": "POST",
+        "path": format!("/api/{hub}/negotiate"),
+        "queryStringParameters": {},
+        "headers": {"host": "lb-123.eu-west-1.elb.amazonaws.com", "content-type": "text/plain"},
+        "body": "",
+        "isBase64Encoded": false
+    })
+}
+
+/// Every event the runtime hands over gets an answer, never a dead process: a body marked
+/// base64 that is not (it used to abort the process inside lambda_http), a Host that makes no
+/// URL, a query that makes no URI, and a payload that is no HTTP event are each a 400 in the
+/// origin's format, and the events after them are served.
+#[tokio::test]
+async fn every_event_gets_an_answer_and_the_process_lives() {
+    let with = |mut event: Value, change: &dyn Fn(&mut Value)| {
+        change(&mut event);
+        event
+    };
+    let not_base64 = |event: &mut Value| {
+        event["isBase64Encoded"] = json!(true);
+        event["body"] = json!("%%% not base64 %%%");
+    };
+    let events = vec![
+        ("http-api-not-base64", with(http_api_event("Chat"), &not_base64)),
+        ("rest-not-base64", with(rest_api_event("Chat"), &not_base64)),
+        ("alb-not-base64", with(alb_event("Chat"), &not_base64)),
+        (
+            "http-api-bad-host",
+            with(http_api_event("Chat"), &|e| {
+                e["headers"]["host"] = json!("api.example.com:99999")
+            }),
+        ),
+        (
+            "http-api-bad-query",
+            with(http_api_event("Chat"), &|e| e["rawQueryString"] = json!("a b")),
+        ),
+        ("not-http", json!({"hello": "world"})),
+        (
+            "http-api-base64",
+            with(http_api_event("Chat"), &|e| {
+                e["isBase64Encoded"] = json!(true);
+                e["body"] = json!("e30=");
+            }),
+        ),
+        ("alb", alb_event("Chat")),
+        ("http-api", http_api_event("Chat")),
+    ];
+    let count = events.len();
+    let events = events.into_iter().map(|(id, event)| (id.to_owned(), event)).collect();
+    let (runtime_api, mut results, log) = start_runtime_api(events).await;
+    let mut function = spawn_lambda(&runtime_api, &log, &[]);
+    let mut got = Vec::new();
+    for _ in 0..count {
+        let result = tokio::time::timeout(Duration::from_secs(15), results.recv())
+            .await
+            .ok()
+            .flatten();
+        let Some(result) = result else {
+            let exited = function.wait_exit(Duration::ZERO);
+            panic!(
+                "no result for event {} of {count} in 15 s (the process: {exited:?}):\n{}",
+                got.len() + 1,
+                function.logs()
+            );
+        };
+        got.push(result);
+    }
+    let by_id = |id: &str| {
+        got.iter()
+            .find(|p| p.request_id == id)
+            .unwrap_or_else(|| panic!("{id}: {got:?}"))
+    };
+    let body_of = |posted: &Posted| -> Value { serde_json::from_str(posted.body["body"].as_str().unwrap()).unwrap() };
+    for id in [
+        "http-api-not-base64",
+        "rest-not-base64",
+        "alb-not-base64",
+        "http-api-bad-host",
+        "http-api-bad-query",
+        "not-http",
+    ] {
+        let posted = by_id(id);
+        assert_eq!(posted.kind, "response", "{posted:?}");
+        assert_eq!(posted.body["statusCode"], 400, "{posted:?}");
+        assert!(body_of(posted)["error"].is_string(), "{posted:?}");
+        assert!(posted.body.get("accessToken").is_none());
+        // Its line was written before its answer was posted, as for any invocation.
+        assert!(
+            common::json_lines(&posted.log_at_post)
+                .iter()
+                .any(|line| line["request_id"] == id && line["status"] == 400),
+            "{id}: no line before the answer:\n{}",
+            posted.log_at_post
+        );
+    }
+    // The response format of each origin: REST (1.0) multi-value headers, ALB a description.
+    assert_eq!(
+        by_id("rest-not-base64").body["multiValueHeaders"]["content-type"],
+        json!(["application/json"])
+    );
+    assert_eq!(by_id("alb-not-base64").body["statusDescription"], "400 Bad Request");
+    assert_eq!(
+        by_id("http-api-not-base64").body["headers"]["content-type"],
+        "application/json"
+    );
+    assert!(
+        body_of(by_id("http-api-not-base64"))["error"]
+            .as_str()
+            .unwrap()
+            .contains("base64")
+    );
+    for id in ["http-api-base64", "alb", "http-api"] {
+        let posted = by_id(id);
+        assert_eq!(posted.body["statusCode"], 200, "{posted:?}");
+        assert_negotiated(
+            &body_of(posted),
+            "https://demo.service.signalr.net",
+            "https://demo.service.signalr.net",
+            "chat",
+        );
+    }
+    assert!(function.wait_exit(Duration::ZERO).is_none(), "the process ended");
+    let logs = function.logs();
+    assert!(!logs.contains("panicked"), "{logs}");
+}

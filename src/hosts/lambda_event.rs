@@ -1,0 +1,336 @@
+//! Lambda events that `lambda_http` cannot turn into a request, found before it tries.
+//!
+//! Its conversion (`From<LambdaRequest> for Request`) decodes a base64 body and builds the URI
+//! from the Host (or the context's domain name), `X-Forwarded-Proto`, the stage, the path and
+//! the query with `expect` and `unwrap`: an event whose body is marked base64 but is not, or
+//! whose parts do not make a URI, panics there, and with `panic = "abort"` ends the process.
+//! Each event is checked here by the same steps, without panicking (a property test holds the
+//! two to agree), and such an event, or one that is no HTTP event at all, is answered 400 in
+//! its origin's response format instead.
+
+use std::borrow::Cow;
+
+use axum::http::{self, HeaderMap};
+use axum::response::IntoResponse as _;
+use base64::Engine as _;
+use lambda_http::aws_lambda_events::alb::AlbTargetGroupResponse;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
+use lambda_http::request::LambdaRequest;
+use serde::Serialize;
+
+use crate::http::ApiError;
+
+/// Why `lambda_http` could not make a request of this event, if it could not.
+pub(super) fn defect(event: &LambdaRequest) -> Option<&'static str> {
+    let (body, base64, uri) = match event {
+        LambdaRequest::ApiGatewayV2(event) => (
+            event.body.as_deref(),
+            event.is_base64_encoded,
+            request_uri(
+                &event.headers,
+                event.request_context.domain_name.as_deref(),
+                &with_stage(
+                    event.request_context.stage.as_deref(),
+                    event.raw_path.as_deref().unwrap_or_default(),
+                ),
+                event.raw_query_string.as_deref().map(Cow::Borrowed),
+            ),
+        ),
+        LambdaRequest::ApiGatewayV1(event) => {
+            let query = [
+                &event.multi_value_query_string_parameters,
+                &event.query_string_parameters,
+            ]
+            .into_iter()
+            .find(|query| !query.is_empty())
+            .map(|query| Cow::Owned(query.to_query_string()));
+            (
+                event.body.as_deref(),
+                event.is_base64_encoded,
+                request_uri(
+                    &event.headers,
+                    event.request_context.domain_name.as_deref(),
+                    &with_stage(
+                        event.request_context.stage.as_deref(),
+                        event.path.as_deref().unwrap_or_default(),
+                    ),
+                    query,
+                ),
+            )
+        }
+        // The query of an ALB event is decoded and encoded again (form-urlencoded): it always
+        // makes a valid query, so only the path and host are checked.
+        LambdaRequest::Alb(event) => (
+            event.body.as_deref(),
+            event.is_base64_encoded,
+            request_uri(&event.headers, None, event.path.as_deref().unwrap_or_default(), None),
+        ),
+        _ => (None, false, Some(())),
+    };
+    if base64 && body.is_some_and(|body| base64::engine::general_purpose::STANDARD.decode(body).is_err()) {
+        return Some("the event's body is marked base64 but is not valid base64");
+    }
+    uri.is_none()
+        .then_some("the event's host, path or query do not make a valid URL")
+}
+
+/// The stage in front of the path, as `lambda_http` puts it (unless told not to).
+fn with_stage<'a>(stage: Option<&str>, path: &'a str) -> Cow<'a, str> {
+    if std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_some() {
+        return Cow::Borrowed(path);
+    }
+    match stage {
+        None | Some("$default") => Cow::Borrowed(path),
+        Some(stage) if path.starts_with(&format!("/{stage}/")) => Cow::Borrowed(path),
+        Some(stage) => Cow::Owned(format!("/{stage}{path}")),
+    }
+}
+
+/// Whether the URI `lambda_http` builds for these parts is one (its `build_request_uri`, then
+/// `Request::builder().uri(…)`), without its `unwrap`.
+fn request_uri(headers: &HeaderMap, domain_name: Option<&str>, path: &str, query: Option<Cow<'_, str>>) -> Option<()> {
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or(domain_name);
+    let mut uri = match host {
+        None => url::Url::parse(&format!("http://localhost{path}"))
+            .ok()?
+            .path()
+            .to_owned(),
+        Some(host) => {
+            let scheme = headers
+                .get("x-forwarded-proto")
+                .and_then(|proto| proto.to_str().ok())
+                .unwrap_or("https");
+            url::Url::parse(&format!("{scheme}://{host}{path}")).ok()?.to_string()
+        }
+    };
+    if let Some(query) = query.filter(|query| !query.is_empty()) {
+        uri.push('?');
+        uri.push_str(&query);
+    }
+    http::Uri::try_from(uri).ok().map(|_| ())
+}
+
+/// A 400 for an event, in the response format of the event's origin (the API Gateway REST
+/// format when the event is not one `lambda_http` knows: the HTTP API and Function URLs read
+/// it too).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(super) enum Refusal {
+    ApiGatewayV1(ApiGatewayProxyResponse),
+    ApiGatewayV2(ApiGatewayV2httpResponse),
+    Alb(AlbTargetGroupResponse),
+}
+
+impl Refusal {
+    /// `{"error": reason}` with status 400, for `event` (`None`: not an HTTP event).
+    pub(super) fn new(event: Option<&LambdaRequest>, reason: &'static str) -> Self {
+        let error = ApiError::bad_request(reason);
+        let body = Some(lambda_http::Body::Text(error.body()));
+        let response = error.into_response();
+        let status = response.status();
+        let headers = response.headers().clone();
+        match event {
+            Some(LambdaRequest::ApiGatewayV2(_)) => {
+                let mut answer = ApiGatewayV2httpResponse::default();
+                answer.status_code = status.as_u16().into();
+                answer.headers = headers;
+                answer.body = body;
+                Self::ApiGatewayV2(answer)
+            }
+            Some(LambdaRequest::Alb(_)) => {
+                let mut answer = AlbTargetGroupResponse::default();
+                answer.status_code = status.as_u16().into();
+                answer.status_description = Some(status.to_string());
+                answer.headers = headers.clone();
+                answer.multi_value_headers = headers;
+                answer.body = body;
+                Self::Alb(answer)
+            }
+            _ => {
+                let mut answer = ApiGatewayProxyResponse::default();
+                answer.status_code = status.as_u16().into();
+                answer.multi_value_headers = headers;
+                answer.body = body;
+                Self::ApiGatewayV1(answer)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// An event of each origin from the parts `lambda_http` builds a request of.
+    fn events(
+        host: &str,
+        proto: Option<&str>,
+        stage: &str,
+        path: &str,
+        query: &str,
+        body: &str,
+        base64: bool,
+    ) -> Vec<Value> {
+        let mut headers = json!({ "host": host });
+        if let Some(proto) = proto {
+            headers["x-forwarded-proto"] = json!(proto);
+        }
+        let v2 = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": "1", "apiId": "a", "domainName": host, "requestId": "r", "routeKey": "$default",
+                "stage": stage, "time": "t", "timeEpoch": 0,
+                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "t"}
+            },
+            "body": body, "isBase64Encoded": base64
+        });
+        let v1 = json!({
+            "resource": "/{proxy+}", "path": path, "httpMethod": "POST", "headers": headers,
+            "multiValueHeaders": {}, "queryStringParameters": {"q": query}, "multiValueQueryStringParameters": null,
+            "pathParameters": null, "stageVariables": null,
+            "requestContext": {"accountId": "1", "apiId": "a", "resourceId": "r", "stage": stage, "requestId": "r",
+                "resourcePath": "/{proxy+}", "httpMethod": "POST", "path": path, "identity": {"sourceIp": "203.0.113.9"}},
+            "body": body, "isBase64Encoded": base64
+        });
+        let alb = json!({
+            "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/t/1"}},
+            "httpMethod": "POST", "path": path, "queryStringParameters": {"q": query}, "headers": headers,
+            "body": body, "isBase64Encoded": base64
+        });
+        vec![v2, v1, alb]
+    }
+
+    /// Whether `lambda_http`'s conversion of the event panics.
+    fn conversion_panics(event: LambdaRequest) -> bool {
+        catch_unwind(AssertUnwindSafe(|| drop(http::Request::from(event)))).is_err()
+    }
+
+    fn check(event: &Value) {
+        let Ok(parsed) = serde_json::from_value::<LambdaRequest>(event.clone()) else {
+            return; // not an event lambda_http reads: refused before any conversion
+        };
+        let found = defect(&parsed);
+        assert_eq!(conversion_panics(parsed), found.is_some(), "{found:?} for {event}");
+    }
+
+    #[test]
+    fn defects_are_exactly_what_lambda_http_cannot_convert() {
+        let cases = [
+            (
+                "api.example.com",
+                None,
+                "$default",
+                "/api/chat/negotiate",
+                "hub=chat",
+                "e30=",
+                true,
+            ),
+            (
+                "api.example.com",
+                None,
+                "$default",
+                "/api/chat/negotiate",
+                "",
+                "%%% not base64 %%%",
+                true,
+            ),
+            (
+                "api.example.com",
+                None,
+                "$default",
+                "/api/chat/negotiate",
+                "",
+                "%%% text %%%",
+                false,
+            ),
+            (
+                "api.example.com:99999",
+                None,
+                "prod",
+                "/api/chat/negotiate",
+                "",
+                "",
+                false,
+            ),
+            ("a b", None, "$default", "/api/chat/negotiate", "", "", false),
+            ("api.example.com", Some("not a scheme"), "$default", "/x", "", "", false),
+            ("api.example.com", None, "$default", "/x", "a b", "", false),
+            ("api.example.com", None, "$default", ":99999", "", "", false),
+            (
+                "api.example.com",
+                None,
+                "$default",
+                "@evil.example.com/x",
+                "",
+                "",
+                false,
+            ),
+            ("", None, "$default", "/x", "", "", false),
+        ];
+        for (host, proto, stage, path, query, body, base64) in cases {
+            for event in events(host, proto, stage, path, query, body, base64) {
+                check(&event);
+            }
+        }
+        let event = &events("api.example.com", None, "$default", "/x", "", "%%%", true)[0];
+        let parsed: LambdaRequest = serde_json::from_value(event.clone()).unwrap();
+        assert_eq!(
+            defect(&parsed),
+            Some("the event's body is marked base64 but is not valid base64")
+        );
+    }
+
+    fn part() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("api.example.com".to_owned()),
+            Just("/api/chat/negotiate".to_owned()),
+            Just(":99999".to_owned()),
+            Just("[".to_owned()),
+            Just("a b".to_owned()),
+            Just("e30=".to_owned()),
+            "[ -~]{0,12}",
+            "\\PC{0,6}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_event_either_converts_or_is_refused_first(
+            host in part(), proto in proptest::option::of(part()), stage in part(), path in part(),
+            query in part(), body in part(), base64 in any::<bool>(),
+        ) {
+            for event in events(&host, proto.as_deref(), &stage, &path, &query, &body, base64) {
+                check(&event);
+            }
+        }
+    }
+
+    #[test]
+    fn a_refusal_has_the_origins_format() {
+        let events = events("h", None, "$default", "/x", "", "%", true);
+        let v2: LambdaRequest = serde_json::from_value(events[0].clone()).unwrap();
+        let answer = serde_json::to_value(Refusal::new(Some(&v2), "why")).unwrap();
+        assert_eq!(answer["statusCode"], 400);
+        assert_eq!(answer["headers"]["content-type"], "application/json");
+        assert_eq!(answer["body"], r#"{"error":"why"}"#);
+        let unknown = serde_json::to_value(Refusal::new(None, "why")).unwrap();
+        assert_eq!(unknown["statusCode"], 400);
+        assert_eq!(
+            unknown["multiValueHeaders"]["content-type"],
+            json!(["application/json"])
+        );
+        assert_eq!(unknown["isBase64Encoded"], false);
+    }
+}
