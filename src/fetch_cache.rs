@@ -153,6 +153,24 @@ mod tests {
         assert_eq!(fetches.load(Ordering::SeqCst), 1, "one fetch, run to its end");
     }
 
+    /// A fetch that panics (a bug) panics its caller too, rather than leaving it waiting.
+    #[tokio::test]
+    async fn a_fetch_that_panics_reaches_its_caller() {
+        let cache: Arc<FetchCache<u32>> = Arc::default();
+        let caller = tokio::spawn(async move {
+            cache
+                .find_or_fetch(
+                    |held| Some(*held.value),
+                    || Ok::<_, u32>(async { panic!("the fetch failed") }),
+                )
+                .await
+        });
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(5), caller)
+            .await
+            .expect("the caller is not left waiting");
+        assert!(ended.unwrap_err().is_panic());
+    }
+
     #[tokio::test]
     async fn a_declined_fetch_answers_at_once() {
         let cache: FetchCache<u32> = FetchCache::default();

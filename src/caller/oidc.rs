@@ -331,6 +331,32 @@ impl Provider {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_fetch_counts_from_its_start_and_the_next_waits_a_minute() {
+        let now = Instant::now();
+        let mut limit = RefetchLimit::default();
+        assert!(limit.start(now));
+        assert_eq!(limit.next, Some(now + REFETCH_INTERVAL));
+        assert!(!limit.start(now));
+        assert!(!limit.start(now + REFETCH_INTERVAL - Duration::from_millis(1)));
+        assert!(limit.start(now + REFETCH_INTERVAL));
+    }
+
+    #[test]
+    fn failures_before_any_key_back_off_from_a_second_up_to_the_minute() {
+        let started = Instant::now();
+        let mut limit = RefetchLimit::default();
+        let mut waits = Vec::new();
+        for _ in 0..9 {
+            assert!(limit.start(limit.next.unwrap_or(started)));
+            let at = limit.next.unwrap() - REFETCH_INTERVAL;
+            limit.failed_before_keys(at);
+            waits.push((limit.next.unwrap() - at).as_secs());
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(limit.failures_before_keys, 9);
+    }
+
     #[tokio::test]
     async fn alg_none_and_hmac_are_refused_before_any_key_lookup() {
         let verifier = OidcVerifier::new(

@@ -36,28 +36,21 @@ pub(super) fn defect(event: &LambdaRequest) -> Option<&'static str> {
                 event.raw_query_string.as_deref().map(Cow::Borrowed),
             ),
         ),
-        LambdaRequest::ApiGatewayV1(event) => {
-            let query = [
-                &event.multi_value_query_string_parameters,
-                &event.query_string_parameters,
-            ]
-            .into_iter()
-            .find(|query| !query.is_empty())
-            .map(|query| Cow::Owned(query.to_query_string()));
-            (
-                event.body.as_deref(),
-                event.is_base64_encoded,
-                request_uri(
-                    &event.headers,
-                    event.request_context.domain_name.as_deref(),
-                    &with_stage(
-                        event.request_context.stage.as_deref(),
-                        event.path.as_deref().unwrap_or_default(),
-                    ),
-                    query,
+        // A REST API event's query is encoded again (form-urlencoded) from its parameters: it
+        // always makes a valid query, so only the host and path are checked.
+        LambdaRequest::ApiGatewayV1(event) => (
+            event.body.as_deref(),
+            event.is_base64_encoded,
+            request_uri(
+                &event.headers,
+                event.request_context.domain_name.as_deref(),
+                &with_stage(
+                    event.request_context.stage.as_deref(),
+                    event.path.as_deref().unwrap_or_default(),
                 ),
-            )
-        }
+                None,
+            ),
+        ),
         // The query of an ALB event is decoded and encoded again (form-urlencoded): it always
         // makes a valid query, so only the path and host are checked.
         LambdaRequest::Alb(event) => (
@@ -74,14 +67,15 @@ pub(super) fn defect(event: &LambdaRequest) -> Option<&'static str> {
         .then_some("the event's host, path or query do not make a valid URL")
 }
 
-/// The stage in front of the path, as `lambda_http` puts it (unless told not to).
+/// The path with the stage in front, as `lambda_http` puts it (unless told not to). It leaves
+/// out a stage the path already starts with; that changes nothing to whether the URL parses,
+/// which is all this check asks, so it is not repeated here.
 fn with_stage<'a>(stage: Option<&str>, path: &'a str) -> Cow<'a, str> {
     if std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_some() {
         return Cow::Borrowed(path);
     }
     match stage {
         None | Some("$default") => Cow::Borrowed(path),
-        Some(stage) if path.starts_with(&format!("/{stage}/")) => Cow::Borrowed(path),
         Some(stage) => Cow::Owned(format!("/{stage}{path}")),
     }
 }

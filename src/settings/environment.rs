@@ -277,6 +277,39 @@ mod tests {
     }
 
     #[test]
+    fn booleans_are_true_false_1_or_0() {
+        let required = &table::AUTH_REQUIRED;
+        for (text, value) in [("TRUE", true), ("1", true), ("False", false), ("0", false)] {
+            assert_eq!(
+                env(&[("SIGNALR_AUTH_REQUIRED", text)]).boolean(required),
+                Ok(value),
+                "{text}"
+            );
+        }
+        assert_eq!(env(&[]).boolean(required), Ok(false), "the declared default");
+        for bad in ["yes", "2", "o"] {
+            let error = env(&[("SIGNALR_AUTH_REQUIRED", bad)]).boolean(required).unwrap_err();
+            assert_eq!(error.message, "must be true or false", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_process_environment_and_resolved_values_are_read() {
+        assert!(
+            Environment::from_process()
+                .vars()
+                .iter()
+                .any(|(name, _)| name == "PATH")
+        );
+        let mut resolved = env(&[("AzureSignalRConnectionString", "arn:aws:ssm:x")]);
+        resolved.replace_value(0, "Endpoint=https://a".to_owned());
+        assert_eq!(
+            resolved.value_raw("AZURESIGNALRCONNECTIONSTRING"),
+            Some("Endpoint=https://a")
+        );
+    }
+
+    #[test]
     fn debug_shows_names_only() {
         let printed = format!("{:?}", env(&[("AzureSignalRConnectionString", "AccessKey=SECRET")]));
         assert!(printed.contains("AzureSignalRConnectionString") && !printed.contains("SECRET"));

@@ -607,6 +607,75 @@ mod tests {
         assert_eq!(names, ["asrs.u.AUD", "asrs.u.Jti", "tier"]);
     }
 
+    #[test]
+    fn caller_sources_are_listed_once_and_trusted_only_where_they_can_be() {
+        let caller = config(&[("SIGNALR_AUTH", "anonymous, Anonymous,anonymous")])
+            .unwrap()
+            .caller;
+        assert_eq!(caller.sources, [crate::caller::AuthSource::Anonymous]);
+        let caller = config(&[
+            ("SIGNALR_AUTH", "app-service,anonymous"),
+            ("WEBSITE_AUTH_ENABLED", "True"),
+        ])
+        .unwrap()
+        .caller;
+        assert_eq!(
+            caller.sources,
+            [
+                crate::caller::AuthSource::AppService,
+                crate::caller::AuthSource::Anonymous
+            ]
+        );
+        for enabled in [None, Some("false")] {
+            let mut vars = vec![("SIGNALR_AUTH", "app-service")];
+            vars.extend(enabled.map(|value| ("WEBSITE_AUTH_ENABLED", value)));
+            assert_eq!(error(&vars).setting, "SIGNALR_AUTH", "{enabled:?}");
+        }
+        assert_eq!(error(&[("SIGNALR_AUTH", "anonymous,basic")]).setting, "SIGNALR_AUTH");
+        // The caller policy knows the unique claim the token settings chose.
+        let caller = config(&[("SIGNALR_UNIQUE_CLAIM", "tid")]).unwrap().caller;
+        assert_eq!(caller.unique_claim.as_deref(), Some("tid"));
+    }
+
+    #[test]
+    fn fixed_claims_are_named_scalars_or_arrays_of_them() {
+        let fixed = config(&[("SIGNALR_CLAIMS", r#"{"n":1,"b":true,"s":"x","a":[1,"y",false]}"#)])
+            .unwrap()
+            .caller
+            .fixed_claims;
+        assert_eq!(fixed.len(), 4);
+        for bad in [
+            r#"{"":"x"}"#,
+            r#"{"o":{"k":1}}"#,
+            r#"{"a":[[1]]}"#,
+            r#"{"z":null}"#,
+            r#""text""#,
+        ] {
+            assert_eq!(error(&[("SIGNALR_CLAIMS", bad)]).setting, "SIGNALR_CLAIMS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_read_as_origins() {
+        assert_eq!(config(&[]).unwrap().cors_origins, None);
+        assert_eq!(
+            config(&[("SIGNALR_CORS_ORIGINS", "https://App.example.com, http://localhost:8080")])
+                .unwrap()
+                .cors_origins,
+            Some(vec![
+                "https://app.example.com".to_owned(),
+                "http://localhost:8080".to_owned()
+            ])
+        );
+        for bad in ["*", "https://a.example.com/path", "https://a.example.com,ftp://b"] {
+            assert_eq!(
+                error(&[("SIGNALR_CORS_ORIGINS", bad)]).setting,
+                "SIGNALR_CORS_ORIGINS",
+                "{bad}"
+            );
+        }
+    }
+
     /// `?userId=` names the user only in development: never beside SIGNALR_AUTH_REQUIRED,
     /// never on Lambda or a deployed Function App.
     #[test]
