@@ -118,7 +118,7 @@ impl App {
             cors_origins: settings.cors_origins.clone(),
             body_timeout: settings.connections.body_timeout,
             http,
-            query_values_joined: matches!(settings.host, Host::Functions(_)),
+            query_values_joined: matches!(settings.host, Host::Functions { .. }),
         })
     }
 

@@ -185,6 +185,7 @@ mod tests {
         let policy = TokenPolicy {
             lifetime_secs: 60,
             unique_claim: None,
+            ..TokenPolicy::default()
         };
         let audience = "a".repeat(len);
         match sign(
