@@ -5,7 +5,7 @@
 use crate::caller::Caller;
 use crate::endpoints::{EndpointRouter, ServiceEndpoint};
 use crate::hub::{HubName, HubNameError};
-use crate::tokens::{IssueError, RandomId, TokenIssuer, TokenPolicy, TokenSubject};
+use crate::tokens::{AccessToken, IssueError, RandomId, TokenIssuer, TokenPolicy, TokenSubject};
 
 /// The redirect a SignalR client follows: where to connect, and with which token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +13,7 @@ pub struct NegotiateResponse {
     /// `{ClientEndpoint | Endpoint}/client/?hub=…&asrs_request_id=…`
     pub url: String,
     /// The client access token.
-    pub access_token: String,
+    pub access_token: AccessToken,
 }
 
 /// A successful negotiate and what the log line reports of it.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::entra_access_key::{KeyLifetime, TemporaryKeyStore};
-use super::{AccessKey, AccessTokenClaims, TokenError, TokenPolicy, TokenSubject, jwt};
+use super::{AccessKey, AccessToken, AccessTokenClaims, TokenError, TokenPolicy, TokenSubject, jwt};
 use crate::endpoints::{Authentication, ServiceEndpoint};
 use crate::entra::{CredentialError, EntraOverrides, EntraTarget, EntraTokenSource};
 use crate::service::{ServiceApi, UpstreamError};
@@ -119,7 +119,7 @@ impl TokenIssuer {
         subject: &TokenSubject<'_>,
         policy: &TokenPolicy,
         now: u64,
-    ) -> Result<String, IssueError> {
+    ) -> Result<AccessToken, IssueError> {
         let lifetime = policy
             .lifetime_for(subject.login_end, now)
             .ok_or(IssueError::LoginEnded)?;
@@ -142,7 +142,10 @@ impl TokenIssuer {
                 let token =
                     Box::pin(api.generate_token(entra, endpoint.server_base(), service_hub, subject.user_id, minutes))
                         .await?;
-                Ok(jwt::check_length(token)?)
+                AccessToken::from_service(token).map_err(|error| match error {
+                    TokenError::NotCompact => IssueError::Upstream(UpstreamError::Malformed),
+                    other => IssueError::Token(other),
+                })
             }
         }
     }

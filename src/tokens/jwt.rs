@@ -1,6 +1,6 @@
 //! HS256 signing of client access tokens: `header.claims.signature`, all base64url without
 //! padding. The header comes prepared with the key ([`AccessKey`]), so a token costs one JSON
-//! serialisation and one HMAC.
+//! serialisation and one HMAC. [`AccessToken`] is a token known to be in that form.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,10 +21,53 @@ pub enum TokenError {
     /// The claims could not be serialised.
     #[error("the access token could not be signed")]
     Signing,
+    /// The service's token is not a JWS in compact form.
+    #[error("the token from the SignalR service is not a JSON web token")]
+    NotCompact,
+}
+
+/// A client access token in JWS compact form — base64url parts joined by dots, at most
+/// [`MAX_TOKEN_LEN`] characters — so it goes into a JSON string or a URL as it is, with
+/// nothing to escape. Made by [`sign`], or checked by [`AccessToken::from_service`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// A token the service made (`generateToken`): refused unless in compact form and short
+    /// enough, so that what the client gets is what the service gave.
+    pub fn from_service(token: String) -> Result<Self, TokenError> {
+        let compact = token.split('.').count() == 3
+            && token
+                .bytes()
+                .all(|byte| byte == b'.' || byte == b'-' || byte == b'_' || byte.is_ascii_alphanumeric());
+        if !compact {
+            return Err(TokenError::NotCompact);
+        }
+        check_length(token).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for AccessToken {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A bearer credential: its length only.
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AccessToken({} characters)", self.0.len())
+    }
 }
 
 /// Signs the claims with the key.
-pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<String, TokenError> {
+pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<AccessToken, TokenError> {
     // Sized for the usual claims at once: the audience, five numbers and names, two ids, the
     // connection claims.
     let mut json = Vec::with_capacity(
@@ -39,11 +82,11 @@ pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<String, T
     let signature = key.sign(token.as_bytes());
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(signature, &mut token);
-    check_length(token)
+    check_length(token).map(AccessToken)
 }
 
 /// A token the service will take: at most [`MAX_TOKEN_LEN`] characters.
-pub fn check_length(token: String) -> Result<String, TokenError> {
+fn check_length(token: String) -> Result<String, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::TooLong(token.len()));
     }
@@ -74,6 +117,50 @@ mod tests {
     fn header(token: &str) -> Value {
         let first = token.split('.').next().unwrap();
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(first).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_service_token_is_taken_only_in_compact_form_and_within_the_length() {
+        let policy = TokenPolicy::default();
+        let signed = sign(
+            &AccessKey::new(KEY),
+            &AccessTokenClaims::new("a", Some("u"), &policy, 0),
+        )
+        .unwrap();
+        let again = AccessToken::from_service(signed.as_str().to_owned()).unwrap();
+        assert_eq!(again, signed);
+        assert_eq!(&*again, signed.as_str());
+        assert!(AccessToken::from_service("aZ09-_.b.c".into()).is_ok());
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c.d.e",
+            "a.b.c=",
+            "a.b\"c",
+            "a.b\\c",
+            "a.b c",
+            "a.b.c\n",
+            "a.b+/.c",
+            "a.é.c",
+        ] {
+            assert!(
+                matches!(AccessToken::from_service(bad.into()), Err(TokenError::NotCompact)),
+                "{bad:?}"
+            );
+        }
+        let longest = format!("a.b.{}", "c".repeat(MAX_TOKEN_LEN - 4));
+        assert!(AccessToken::from_service(longest).is_ok());
+        let over = format!("a.b.{}", "c".repeat(MAX_TOKEN_LEN - 3));
+        assert!(matches!(
+            AccessToken::from_service(over),
+            Err(TokenError::TooLong(len)) if len == MAX_TOKEN_LEN + 1
+        ));
+    }
+
+    #[test]
+    fn a_token_is_never_printed_by_debug() {
+        let token = AccessToken::from_service("header.payload.signature".into()).unwrap();
+        assert_eq!(format!("{token:?}"), "AccessToken(24 characters)");
     }
 
     #[test]

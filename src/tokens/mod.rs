@@ -18,7 +18,7 @@ pub use connection::{
     ConnectionClaims, ConnectionOptions, MAX_HANDSHAKE_TIMEOUT_SECS, MAX_POLL_INTERVAL_SECS, Transports,
 };
 pub use issuer::{EntraMode, IssueError, TokenIssuer};
-pub use jwt::{MAX_TOKEN_LEN, TokenError, sign};
+pub use jwt::{AccessToken, MAX_TOKEN_LEN, TokenError, sign};
 pub use random_id::RandomId;
 
 /// Now, in whole seconds since the Unix epoch (the unit of `iat`, `nbf` and `exp`).

@@ -113,6 +113,22 @@ async fn rest_api_slow_answers_and_resets() {
             "throttling",
         ),
         ("garbage", &[Fault::NotJson], 502, "unexpected body"),
+        // The token goes into the answer unescaped: one that is not a compact JWT is refused.
+        (
+            "a token that would break the answer's JSON",
+            &[Fault::Body(
+                200,
+                r#"{"token":"a.b\",\"url\":\"https://evil.example.c"}"#.into(),
+            )],
+            502,
+            "unexpected body",
+        ),
+        (
+            "a token that is no JWT",
+            &[Fault::Body(200, r#"{"token":"not a token"}"#.into())],
+            502,
+            "unexpected body",
+        ),
     ];
     for (name, faults, status, text) in cases {
         script(&fake.faults, faults);

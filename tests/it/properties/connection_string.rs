@@ -396,7 +396,7 @@ fn sample_token(key: &AccessKey) -> String {
         connection: "",
         custom: &[],
     };
-    sign(key, &claims).expect("a small token is signed")
+    sign(key, &claims).expect("a small token is signed").as_str().to_owned()
 }
 
 /// Whether the token's HS256 signature was made with `secret`'s UTF-8 bytes.
