@@ -397,6 +397,11 @@ mod tests {
         assert_eq!(rfc3339(951_868_799, 999_999).as_str(), "2000-02-29T23:59:59.999999Z");
         assert_eq!(decimal(u64::MAX).as_str(), "18446744073709551615");
         assert_eq!(decimal(407).as_str(), "00000000000000000407");
+        let zero = || tracing::info!(count = 0u64, more = 10u64, "zero");
+        let json = written(Some(JsonLines), zero);
+        assert!(json.contains(r#""count":0,"more":10"#), "{json}");
+        let text = written(Some(TextLines), zero);
+        assert!(text.contains("count=0 more=10"), "{text}");
     }
 
     #[test]
