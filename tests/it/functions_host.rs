@@ -20,6 +20,13 @@ fn forwarded(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         )
 }
 
+/// Sends a request as the Functions host forwards it: its status and JSON body.
+async fn send_forwarded(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = forwarded(request).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
 #[tokio::test]
 async fn answers_negotiate_as_a_custom_handler_and_stops_cleanly_on_sigterm() {
     let port = free_port();
@@ -55,53 +62,29 @@ async fn answers_negotiate_as_a_custom_handler_and_stops_cleanly_on_sigterm() {
     );
 
     // The default route: /api/negotiate takes the hub from SIGNALR_HUB.
-    let response = forwarded(client.post(format!("{base}/api/negotiate")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_negotiated(
-        &body,
-        "https://demo.service.signalr.net",
-        "https://demo.service.signalr.net",
-        "news",
-    );
+    let demo = "https://demo.service.signalr.net";
+    let (status, body) = send_forwarded(client.post(format!("{base}/api/negotiate"))).await;
+    assert_eq!(status, 200);
+    assert_negotiated(&body, demo, demo, "news");
 
     // A refusal is JSON too.
-    let response = forwarded(client.post(format!("{base}/api/a%26b%3Dc/negotiate")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = send_forwarded(client.post(format!("{base}/api/a%26b%3Dc/negotiate"))).await;
+    assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().contains("hub name"), "{body}");
 
     // The host's forwarding joins a repeated parameter's values with a comma (`?hub=a&hub=b`
     // arrives as `?hub=a%2Cb`): which hub was meant cannot be told, so it is refused.
-    let response = forwarded(client.post(format!("{base}/api/negotiate?hub=a%2Cb&negotiateVersion=1")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) =
+        send_forwarded(client.post(format!("{base}/api/negotiate?hub=a%2Cb&negotiateVersion=1"))).await;
+    assert_eq!(status, 400);
     assert!(
         body["error"].as_str().unwrap().contains("/{prefix}/{hub}/negotiate"),
         "{body}"
     );
     // A hub with a comma still works in the path, where the host changes nothing.
-    let response = forwarded(client.post(format!("{base}/api/a,b/negotiate")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_negotiated(
-        &body,
-        "https://demo.service.signalr.net",
-        "https://demo.service.signalr.net",
-        "a,b",
-    );
+    let (status, body) = send_forwarded(client.post(format!("{base}/api/a,b/negotiate"))).await;
+    assert_eq!(status, 200);
+    assert_negotiated(&body, demo, demo, "a,b");
 
     // function.json lists no methods, so the host forwards every method and ours answer.
     let response = forwarded(client.delete(format!("{base}/api/chat/negotiate")))
