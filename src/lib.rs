@@ -60,7 +60,7 @@ pub use endpoints::{
     Authentication, ConnectionString, ConnectionStringError, EndpointType, EntraCredential, ServiceEndpoint,
 };
 pub use hosts::logs::{init as init_logging, subscriber as log_subscriber};
-pub use hosts::{lambda_request, serve};
+pub use hosts::{lambda_request, report_init_error, serve};
 pub use http::router;
 pub use hub::{HubName, HubNameError, MAX_HUB_NAME_LEN};
 pub use negotiator::{NegotiateResponse, Negotiated, Negotiator};

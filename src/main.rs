@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use signalr_negotiate::cli::{self, Command};
 use signalr_negotiate::{
-    App, Environment, Host, Settings, StartupError, check, init_logging, resolve_aws_references, serve,
+    App, Environment, Host, Settings, StartupError, check, init_logging, report_init_error, resolve_aws_references,
+    serve,
 };
 
 fn main() -> ExitCode {
@@ -28,18 +29,21 @@ fn main() -> ExitCode {
         }
     };
     let env = Environment::from_process();
-    let host = match Host::detect(&env) {
-        Ok(host) => host,
-        Err(error) => return refuse(&error.into()),
-    };
-    // Lambda hands us one request at a time, and `check` makes a few: one thread starts faster.
-    let runtime = if host == Host::Lambda || command != Command::Serve {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
-    } else {
+    let host = Host::detect(&env);
+    // Lambda hands us one request at a time, `check` makes a few, and a refusal one report:
+    // one thread starts faster.
+    let runtime = if host != Ok(Host::Lambda) && host.is_ok() && command == Command::Serve {
         tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
     };
     match runtime {
-        Ok(runtime) => runtime.block_on(run(command, env, host)),
+        Ok(runtime) => runtime.block_on(async {
+            match host {
+                Ok(host) => run(command, &env, host).await,
+                Err(error) => refuse(&env, command, &error.into()).await,
+            }
+        }),
         Err(error) => {
             eprintln!("signalr-negotiate: cannot start the async runtime: {error}");
             ExitCode::FAILURE
@@ -47,15 +51,15 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, env: Environment, host: Host) -> ExitCode {
+async fn run(command: Command, process: &Environment, host: Host) -> ExitCode {
     // Values kept in AWS (Secrets Manager, SSM) are read once, before anything else.
-    let env = match resolve_aws_references(env).await {
+    let env = match resolve_aws_references(process.clone()).await {
         Ok(env) => env,
-        Err(error) => return refuse(&error.into()),
+        Err(error) => return refuse(process, command, &error.into()).await,
     };
     let settings = match Settings::from_environment(&env, host) {
         Ok(settings) => settings,
-        Err(error) => return refuse(&error.into()),
+        Err(error) => return refuse(process, command, &error.into()).await,
     };
     // Written out when it is dropped, at the end of this function: nothing logged is lost.
     let _logs = (command == Command::Serve).then(|| init_logging(host, settings.log_filter.as_deref()));
@@ -64,7 +68,7 @@ async fn run(command: Command, env: Environment, host: Host) -> ExitCode {
     }
     let app = match App::new(&settings) {
         Ok(app) => app,
-        Err(error) => return refuse(&error),
+        Err(error) => return refuse(process, command, &error).await,
     };
     match command {
         Command::Check { hub, user } => check(&env, &settings, &app, &hub, user.as_deref()).await,
@@ -73,11 +77,21 @@ async fn run(command: Command, env: Environment, host: Host) -> ExitCode {
 }
 
 /// What stops the start: a setting (its name and the reason, never its value) exits with 2,
-/// anything else with 1.
-fn refuse(error: &StartupError) -> ExitCode {
+/// anything else with 1. Serving on Lambda, the Runtime API is told too (its init error), so
+/// the invoke fails with the reason rather than waiting.
+async fn refuse(env: &Environment, command: Command, error: &StartupError) -> ExitCode {
     eprintln!("signalr-negotiate: {error}");
-    match error {
-        StartupError::Setting(_) => ExitCode::from(2),
-        StartupError::Runtime(_) => ExitCode::FAILURE,
+    let (code, error_type) = match error {
+        StartupError::Setting(_) => (ExitCode::from(2), "Runtime.InvalidSetting"),
+        StartupError::Runtime(_) => (ExitCode::FAILURE, "Runtime.InitError"),
+    };
+    // As `Host::detect` finds Lambda (even when it refused the environment).
+    let runtime_api = env
+        .get_raw("AWS_LAMBDA_RUNTIME_API")
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty());
+    if let (Some(runtime_api), Command::Serve) = (runtime_api, command) {
+        report_init_error(runtime_api, error_type, &format!("signalr-negotiate: {error}")).await;
     }
+    code
 }

@@ -117,3 +117,41 @@ fn on_raw_event_path<B>(mut request: http::Request<B>) -> http::Request<B> {
     }
     request
 }
+
+/// Tells Lambda why the function cannot start: `POST /2018-06-01/runtime/init/error` with
+/// the header `Lambda-Runtime-Function-Error-Type` and a JSON body `{"errorMessage",
+/// "errorType"}` (the Runtime API's "Initialization error"), so that the invoke fails at once
+/// with this message instead of waiting for a process that never asks for an event, and the
+/// message reaches CloudWatch with the init report. `lambda_runtime` reports init errors only
+/// for its SnapStart hooks, once `run` is called; a refusal before that is ours to send. The
+/// message names a setting, never a value. A Runtime API that cannot be reached is noted on
+/// standard error; the exit code says the rest.
+pub async fn report_init_error(runtime_api: &str, error_type: &str, message: &str) {
+    let body = lambda_http::lambda_runtime::Diagnostic {
+        error_type: error_type.to_owned(),
+        error_message: message.to_owned(),
+    };
+    // The Runtime API is a local HTTP endpoint: no proxy, no redirect, a short wait.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(2))
+        .build();
+    let sent = match client {
+        Ok(client) => client
+            .post(format!("http://{runtime_api}/2018-06-01/runtime/init/error"))
+            .header("Lambda-Runtime-Function-Error-Type", error_type)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|error| error.to_string())
+            .and_then(|answer| match answer.status().as_u16() {
+                200..=299 => Ok(()),
+                status => Err(format!("it answered {status}")),
+            }),
+        Err(error) => Err(error.to_string()),
+    };
+    if let Err(why) = sent {
+        eprintln!("signalr-negotiate: the init error could not be reported to the Lambda Runtime API: {why}");
+    }
+}

@@ -13,7 +13,7 @@ use axum::Router;
 
 use crate::settings::ConnectionLimits;
 pub use crate::settings::Host;
-pub use lambda::prepare as lambda_request;
+pub use lambda::{prepare as lambda_request, report_init_error};
 
 /// Serves the router on the host until it stops (or, for HTTP, until SIGTERM or Ctrl-C);
 /// `limits` bound the connections of the HTTP hosts.

@@ -10,8 +10,8 @@ use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 
 use super::aws_http::ReqwestClient;
-use super::environment::{Environment, SettingError, normalise};
-use super::table::{ASPNET_CONNECTION_STRING, CONNECTION_STRING, NAMED_ENDPOINTS};
+use super::connection_names::ConnectionNames;
+use super::environment::{Environment, SettingError};
 
 /// Where a value lives in AWS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,23 +64,15 @@ impl SecretReference {
     }
 }
 
-/// Whether a setting may hold a connection string: the unnamed ones (and, as they begin the
-/// same, the ASP.NET named form) and the named endpoints.
-fn holds_connection_string(name: &str) -> bool {
-    let name = normalise(name);
-    let named_prefix = NAMED_ENDPOINTS.name.split("<name>").next().unwrap_or_default();
-    [CONNECTION_STRING.name, ASPNET_CONNECTION_STRING.name, named_prefix]
-        .iter()
-        .any(|family| name.starts_with(&normalise(family)))
-}
-
-/// Replaces every AWS reference among the connection-string settings with its value.
+/// Replaces every AWS reference among the connection-string settings (the names
+/// [`ConnectionNames`] lists, the one list the endpoint settings read too) with its value.
 pub async fn resolve(mut env: Environment) -> Result<Environment, SettingError> {
+    let names = ConnectionNames::from_env(&env)?;
     let references: Vec<(usize, SecretReference)> = env
         .vars()
         .iter()
         .enumerate()
-        .filter(|(_, (name, _))| holds_connection_string(name))
+        .filter(|(_, (name, _))| names.holds_connection_string(name))
         .filter_map(|(index, (_, value))| SecretReference::parse(value).map(|reference| (index, reference)))
         .collect();
     if references.is_empty() {
@@ -200,14 +192,6 @@ mod tests {
         ] {
             assert_eq!(SecretReference::parse(not), None, "{not}");
         }
-    }
-
-    #[test]
-    fn only_connection_string_settings_are_resolved() {
-        assert!(holds_connection_string("AzureSignalRConnectionString"));
-        assert!(holds_connection_string("Azure:SignalR:ConnectionString:east"));
-        assert!(holds_connection_string("Azure__SignalR__Endpoints__west__secondary"));
-        assert!(!holds_connection_string("SIGNALR_CLAIMS"));
     }
 
     #[tokio::test]

@@ -1,10 +1,14 @@
-//! Where endpoints come from: the unnamed connection string (two names), the named forms
-//! (`Azure__SignalR__Endpoints__<name>…`, `Azure__SignalR__ConnectionString__<name>…`), the
-//! Functions identity-based form (`…__serviceUri` and friends), and, with nothing set, the
-//! local emulator's default. Endpoints with the same `Endpoint` URL collapse (a primary wins).
+//! Where endpoints come from: the unnamed connection string (four names, see
+//! `connection_names`), the named forms (`Azure__SignalR__Endpoints__<name>…`,
+//! `[ConnectionStrings__]Azure__SignalR__ConnectionString__<name>…`), the Functions
+//! identity-based form (`…__serviceUri` and friends), and, with nothing set, the local
+//! emulator's default — on the local server and Core Tools only: on Lambda and on a deployed
+//! Function App, nothing set stops the start. Endpoints with the same `Endpoint` URL collapse
+//! (a primary wins).
 
+use super::connection_names::{ConnectionNames, spelled};
 use super::environment::{Environment, SettingError, fail};
-use super::table::{self, Setting};
+use super::serving::Host;
 use crate::endpoints::{Authentication, ConnectionString, EndpointType, EntraCredential, ServiceEndpoint};
 use crate::secret::Secret;
 use crate::url_rules;
@@ -12,12 +16,6 @@ use crate::url_rules;
 /// The local emulator's well-known connection string, served when nothing is configured.
 pub const EMULATOR_CONNECTION_STRING: &str =
     "Endpoint=http://localhost;Port=8999;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;Version=1.0;";
-
-/// The unnamed connection string's settings: the ASP.NET name, then the Functions binding's.
-const UNNAMED: [Setting; 2] = [table::ASPNET_CONNECTION_STRING, table::CONNECTION_STRING];
-
-/// Settings whose sub-keys configure named endpoints.
-const NAMED_FAMILIES: [Setting; 2] = [table::NAMED_CONNECTION_STRINGS, table::NAMED_ENDPOINTS];
 
 /// Sub-keys of an identity-based endpoint (lower-case).
 const IDENTITY_KEYS: [&str; 8] = [
@@ -31,25 +29,56 @@ const IDENTITY_KEYS: [&str; 8] = [
     "type",
 ];
 
-/// `Azure__SignalR__Endpoints__` of `Azure__SignalR__Endpoints__<name>…`.
-fn family_prefix(family: &Setting) -> &'static str {
-    let name = family.name;
-    &name[..name.find("<name>").unwrap_or(name.len())]
-}
-
-/// The identity-based form's prefix: `AzureSignalRConnectionString` of `…__serviceUri`.
-fn identity_based_prefix() -> &'static str {
-    table::SERVICE_URI.name.trim_end_matches("__serviceUri")
-}
-
-/// Every configured endpoint; the emulator's default (with a warning) when there is none.
-pub(super) fn endpoints(env: &Environment, warnings: &mut Vec<String>) -> Result<Vec<ServiceEndpoint>, SettingError> {
-    let mut all: Vec<ServiceEndpoint> = unnamed_endpoint(env)?.into_iter().collect();
+/// Every configured endpoint. With none: on Lambda and on a deployed Function App, a refusal
+/// naming what was looked for (the emulator's published key would sign tokens no service
+/// accepts, and anyone could sign); elsewhere the emulator's default, with a warning.
+pub(super) fn endpoints(
+    env: &Environment,
+    host: Host,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ServiceEndpoint>, SettingError> {
+    let names = ConnectionNames::from_env(env)?;
+    if !names.is_default() {
+        let default = ConnectionNames::from_env(&Environment::default())?;
+        let ignored = default.unnamed[2..]
+            .iter()
+            .filter_map(|name| env.get_raw(name))
+            .chain(
+                env.names_under(&format!("{}__", default.binding))
+                    .first()
+                    .map(|name| (*name, "")),
+            )
+            .map(|(name, _)| name.to_owned())
+            .collect::<Vec<_>>();
+        if !ignored.is_empty() {
+            warnings.push(format!(
+                "{} is set but not read: SIGNALR_CONNECTION_STRING_SETTING names {}",
+                ignored.join(", "),
+                names.binding
+            ));
+        }
+    }
+    let mut all: Vec<ServiceEndpoint> = unnamed_endpoint(env, &names)?.into_iter().collect();
     all.extend(named_endpoints(env)?);
     if all.is_empty() {
-        warnings.push(
-            "no connection string is set (AzureSignalRConnectionString or Azure__SignalR__ConnectionString): serving the local emulator's default, Endpoint=http://localhost;Port=8999 — set a connection string for anything but local development".to_owned(),
+        let (host_name, looked_for) = (
+            match host {
+                Host::Lambda => "on AWS Lambda",
+                _ => "in a Function App in Azure (WEBSITE_INSTANCE_ID is set)",
+            },
+            names.looked_for(),
         );
+        if host.is_deployed() {
+            return fail(
+                &names.binding,
+                format!(
+                    "is not set, nor any other connection string: {host_name} one is required (looked for {looked_for}); the local emulator's default is served only on a local server and under func start"
+                ),
+            );
+        }
+        warnings.push(format!(
+            "no connection string is set (looked for {looked_for}): serving the local emulator's default, Endpoint=http://localhost;Port=8999 — set a connection string for anything but local development"
+        ));
         all.push(connection_string_endpoint(
             "(emulator default)",
             EMULATOR_CONNECTION_STRING,
@@ -70,12 +99,13 @@ pub(super) fn endpoints(env: &Environment, warnings: &mut Vec<String>) -> Result
     Ok(all)
 }
 
-/// The single endpoint without a name: `Azure__SignalR__ConnectionString`,
-/// `AzureSignalRConnectionString`, or `AzureSignalRConnectionString__serviceUri` and friends.
-fn unnamed_endpoint(env: &Environment) -> Result<Option<ServiceEndpoint>, SettingError> {
+/// The single endpoint without a name: a connection string under one or more of the
+/// unnamed names (equal, if several), or `AzureSignalRConnectionString__serviceUri` and
+/// friends (the binding's name, if another is chosen).
+fn unnamed_endpoint(env: &Environment, names: &ConnectionNames) -> Result<Option<ServiceEndpoint>, SettingError> {
     let mut chosen: Option<(&str, &str)> = None;
-    for setting in &UNNAMED {
-        let Some((name, value)) = env.get(setting) else {
+    for setting in &names.unnamed {
+        let Some((name, value)) = env.get_raw(setting) else {
             continue;
         };
         if value.trim().is_empty() {
@@ -95,7 +125,7 @@ fn unnamed_endpoint(env: &Environment) -> Result<Option<ServiceEndpoint>, Settin
             None => chosen = Some((name, value)),
         }
     }
-    let prefix = identity_based_prefix();
+    let prefix = names.identity_prefix();
     let identity_based = match env.names_under(&format!("{prefix}__")).first() {
         Some(first) => match identity_based_endpoint(env, prefix, "")? {
             Some(endpoint) => Some(endpoint),
@@ -149,9 +179,9 @@ struct NamedGroup<'a> {
 /// identity-based form. A name configured twice is a conflict.
 fn named_endpoints(env: &Environment) -> Result<Vec<ServiceEndpoint>, SettingError> {
     let mut groups: Vec<NamedGroup<'_>> = Vec::new();
-    for family in NAMED_FAMILIES.iter().map(family_prefix) {
+    for family in ConnectionNames::families() {
         for setting in env.names_under(family) {
-            let rest = &setting.replace(':', "__")[family.len()..];
+            let rest = &spelled(setting)[family.len()..];
             let name = rest.split("__").next().unwrap_or_default().to_owned();
             if name.is_empty() {
                 return fail(
@@ -193,7 +223,7 @@ fn named_endpoint(env: &Environment, group: &NamedGroup<'_>) -> Result<ServiceEn
     let mut connection_strings = Vec::new();
     let mut identity = false;
     for setting in &group.settings {
-        let rest = &setting.replace(':', "__")[prefix.len()..];
+        let rest = &spelled(setting)[prefix.len()..];
         let suffix = rest.strip_prefix("__").unwrap_or(rest);
         if suffix.is_empty() {
             connection_strings.push((*setting, EndpointType::Primary));

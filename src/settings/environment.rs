@@ -1,6 +1,7 @@
 //! The environment as settings see it: names matched case-insensitively with `:` and `__` as
 //! the same separator, as .NET configuration does (`Azure:SignalR:ConnectionString` is
-//! `Azure__SignalR__ConnectionString`), and the typed readers every setting goes through.
+//! `Azure__SignalR__ConnectionString`), App Service's `CUSTOMCONNSTR_<name>` as
+//! `ConnectionStrings:<name>`, and the typed readers every setting goes through.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -40,9 +41,20 @@ pub(super) fn fail<T>(setting: &str, message: impl Into<String>) -> Result<T, Se
     Err(SettingError::new(setting, message))
 }
 
-/// A setting's name as lookups compare it: lower-case, `:` as `__`.
+/// App Service's prefix of a connection string of type Custom (the portal's "Connection
+/// strings"), and what .NET configuration reads it as: `CUSTOMCONNSTR_<name>` is
+/// `ConnectionStrings:<name>` (`EnvironmentVariablesConfigurationProvider` in dotnet/runtime).
+const CUSTOM_CONNECTION_STRING: &str = "customconnstr_";
+const CONNECTION_STRINGS: &str = "connectionstrings__";
+
+/// A setting's name as lookups compare it: lower-case, `:` as `__`, `CUSTOMCONNSTR_` as
+/// `ConnectionStrings__`.
 pub fn normalise(name: &str) -> String {
-    name.replace(':', "__").to_ascii_lowercase()
+    let name = name.replace(':', "__").to_ascii_lowercase();
+    match name.strip_prefix(CUSTOM_CONNECTION_STRING) {
+        Some(rest) => format!("{CONNECTION_STRINGS}{rest}"),
+        None => name,
+    }
 }
 
 /// Every variable, as `(name, value)`, looked up by normalised name.
@@ -50,8 +62,11 @@ pub fn normalise(name: &str) -> String {
 pub struct Environment {
     vars: Vec<(String, String)>,
     by_key: HashMap<String, usize>,
-    /// Two spellings of a setting the function reads, set to different values (names only).
-    ambiguous: Option<(String, String)>,
+    /// Two spellings of one name set to different values: `(normalised, first, second)`,
+    /// names only.
+    ambiguous: Vec<(String, String, String)>,
+    /// Variables whose value is not text (not valid UTF-8), by name; names only.
+    not_unicode: Vec<String>,
 }
 
 impl fmt::Debug for Environment {
@@ -63,21 +78,22 @@ impl fmt::Debug for Environment {
 
 impl Environment {
     /// The variables given (the process environment, or a test's own). Two spellings of one
-    /// setting (`SIGNALR_AUTH_REQUIRED` and `signalr_auth_required`, or `:` and `__`) with
-    /// different values are noted, and refused by [`Environment::unambiguous`].
+    /// setting (`SIGNALR_AUTH_REQUIRED` and `signalr_auth_required`, `:` and `__`, or
+    /// `CUSTOMCONNSTR_x` and `ConnectionStrings__x`) with different values are noted, and
+    /// refused by [`Environment::unambiguous`].
     pub fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
         let mut by_key = HashMap::with_capacity(vars.len());
-        let mut ambiguous = None;
+        let mut ambiguous = Vec::new();
         for (index, (name, value)) in vars.iter().enumerate() {
             let key = normalise(name);
             if let Some(&earlier) = by_key.get(&key) {
                 let (earlier_name, earlier_value): &(String, String) = &vars[earlier];
-                if earlier_value != value && ambiguous.is_none() && table::is_read(&key) {
+                if earlier_value != value {
                     let mut pair = [earlier_name.clone(), name.clone()];
                     pair.sort();
                     let [first, second] = pair;
-                    ambiguous = Some((first, second));
+                    ambiguous.push((key.clone(), first, second));
                 }
             }
             by_key.insert(key, index);
@@ -86,28 +102,79 @@ impl Environment {
             vars,
             by_key,
             ambiguous,
+            not_unicode: Vec::new(),
         }
     }
 
-    /// Refuses an environment where a setting is set twice, under two spellings, to different
-    /// values: one would silently win. Both spellings are named, neither value.
+    /// Refuses an environment where a setting the function reads is set twice, under two
+    /// spellings, to different values (one would silently win), or is not text. The setting
+    /// is named, never its value.
     pub fn unambiguous(&self) -> Result<(), SettingError> {
-        match &self.ambiguous {
+        if let Some(name) = self.not_unicode.iter().find(|name| table::is_read(&normalise(name))) {
+            return Self::refuse_not_unicode(name);
+        }
+        match self.ambiguous.iter().find(|(key, ..)| table::is_read(key)) {
             None => Ok(()),
-            Some((first, second)) => fail(
-                first,
-                format!(
-                    "is also set as {second}, to another value: names are case-insensitive and : equals __, so one would silently win; set it once"
-                ),
-            ),
+            Some((_, first, second)) => Self::refuse_ambiguous(first, second),
         }
     }
 
-    /// The process environment (variables that are not Unicode are skipped).
-    pub fn from_process() -> Self {
-        Self::new(
-            std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?))),
+    /// As [`Environment::unambiguous`], for one name the settings choose at run time (the
+    /// setting `SIGNALR_CONNECTION_STRING_SETTING` names).
+    pub(crate) fn unambiguous_name(&self, name: &str) -> Result<(), SettingError> {
+        let key = normalise(name);
+        if let Some(name) = self.not_unicode.iter().find(|other| normalise(other) == key) {
+            return Self::refuse_not_unicode(name);
+        }
+        match self.ambiguous.iter().find(|(other, ..)| *other == key) {
+            None => Ok(()),
+            Some((_, first, second)) => Self::refuse_ambiguous(first, second),
+        }
+    }
+
+    fn refuse_ambiguous(first: &str, second: &str) -> Result<(), SettingError> {
+        fail(
+            first,
+            format!(
+                "is also set as {second}, to another value: names are case-insensitive, : equals __ and CUSTOMCONNSTR_ equals ConnectionStrings__, so one would silently win; set it once"
+            ),
         )
+    }
+
+    fn refuse_not_unicode(name: &str) -> Result<(), SettingError> {
+        fail(
+            name,
+            "is not valid UTF-8 text: set it again, as plain text (a connection string, a number, a list)",
+        )
+    }
+
+    /// The process environment. A variable whose name is not text cannot be one of ours and
+    /// is skipped; one whose value is not text is kept by name, and refused by
+    /// [`Environment::unambiguous`] when the function reads it (skipping it would serve a
+    /// default in its place).
+    pub fn from_process() -> Self {
+        Self::from_os(std::env::vars_os())
+    }
+
+    /// As [`Environment::from_process`], from the variables given.
+    pub fn from_os(vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>) -> Self {
+        let mut not_unicode = Vec::new();
+        let text = vars
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let name = name.into_string().ok()?;
+                match value.into_string() {
+                    Ok(value) => Some((name, value)),
+                    Err(_) => {
+                        not_unicode.push(name);
+                        None
+                    }
+                }
+            })
+            .collect::<Vec<_>>();
+        let mut env = Self::new(text);
+        env.not_unicode = not_unicode;
+        env
     }
 
     /// Every `(name, value)`, in the order given.

@@ -8,6 +8,7 @@
 mod aws_http;
 pub mod aws_secrets;
 mod caller;
+mod connection_names;
 mod endpoints;
 mod environment;
 mod references;
@@ -79,7 +80,7 @@ impl Settings {
         env.unambiguous()?;
         references::refuse_unresolved(env)?;
         let mut warnings = Vec::new();
-        let endpoints = endpoints::endpoints(env, &mut warnings)?;
+        let endpoints = endpoints::endpoints(env, host, &mut warnings)?;
         let hubs = serving::hubs(env)?;
         let entra_mode = upstream::entra_mode(env, &endpoints, &mut warnings)?;
         let token_policy = tokens::token_policy(env, endpoints.len())?;
@@ -179,6 +180,201 @@ mod tests {
             e.message,
             "differs from Azure__SignalR__ConnectionString: set the connection string in one of them only"
         );
+    }
+
+    #[test]
+    fn the_platforms_names_are_read_and_must_agree() {
+        for name in [
+            "ConnectionStrings:AzureSignalRConnectionString",
+            "ConnectionStrings__AzureSignalRConnectionString",
+            "CUSTOMCONNSTR_AzureSignalRConnectionString",
+            "ConnectionStrings:Azure:SignalR:ConnectionString",
+            "CUSTOMCONNSTR_Azure__SignalR__ConnectionString",
+        ] {
+            let config = config(&[(name, &cs())]).unwrap();
+            assert!(config.warnings.is_empty(), "{name}: {:?}", config.warnings);
+            assert_eq!(config.endpoints.len(), 1, "{name}");
+            assert_eq!(config.endpoints[0].source(), name);
+            assert_eq!(config.endpoints[0].endpoint_url(), "https://demo.service.signalr.net");
+        }
+        // All four names, equal: one endpoint, named after the first in the order of precedence.
+        let all = config(&[
+            ("AzureSignalRConnectionString", &cs()),
+            ("CUSTOMCONNSTR_AzureSignalRConnectionString", &cs()),
+            ("ConnectionStrings__Azure__SignalR__ConnectionString", &cs()),
+            ("Azure:SignalR:ConnectionString", &cs()),
+        ])
+        .unwrap();
+        assert_eq!(all.endpoints.len(), 1);
+        assert_eq!(all.endpoints[0].source(), "Azure:SignalR:ConnectionString");
+        let other = cs().replace("demo", "other");
+        let e = error(&[
+            ("AzureSignalRConnectionString", &cs()),
+            ("CUSTOMCONNSTR_AzureSignalRConnectionString", &other),
+        ]);
+        assert_eq!(e.setting, "AzureSignalRConnectionString");
+        assert_eq!(
+            e.message,
+            "differs from CUSTOMCONNSTR_AzureSignalRConnectionString: set the connection string in one of them only"
+        );
+        // The portal's connection string and the same name in the ConnectionStrings section are
+        // one setting: two values are refused as two spellings.
+        let e = error(&[
+            ("CUSTOMCONNSTR_AzureSignalRConnectionString", &cs()),
+            ("ConnectionStrings:AzureSignalRConnectionString", &other),
+        ]);
+        assert!(e.message.contains("is also set as"), "{e}");
+    }
+
+    #[test]
+    fn named_endpoints_from_the_connection_strings_section() {
+        let got = named(&[
+            ("CUSTOMCONNSTR_Azure__SignalR__ConnectionString__East", &cs_for("east")),
+            (
+                "ConnectionStrings:Azure:SignalR:ConnectionString:west:secondary",
+                &cs_for("west"),
+            ),
+        ]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.contains(&(
+            "East".to_owned(),
+            EndpointType::Primary,
+            "https://east.service.signalr.net".to_owned()
+        )));
+        assert!(got.contains(&(
+            "west".to_owned(),
+            EndpointType::Secondary,
+            "https://west.service.signalr.net".to_owned()
+        )));
+        let e = error(&[
+            ("CUSTOMCONNSTR_Azure__SignalR__ConnectionString__east", &cs_for("east")),
+            ("Azure__SignalR__Endpoints__east", &cs_for("east")),
+        ]);
+        assert!(e.message.contains("configures endpoint east again"), "{e}");
+    }
+
+    #[test]
+    fn the_binding_setting_chooses_the_connection_string() {
+        let chat = cs_for("chat");
+        let config = config(&[
+            ("SIGNALR_CONNECTION_STRING_SETTING", "ChatSignalR"),
+            ("CUSTOMCONNSTR_ChatSignalR", &chat),
+            ("AzureSignalRConnectionString", &cs()),
+        ])
+        .unwrap();
+        assert_eq!(config.endpoints.len(), 1);
+        assert_eq!(config.endpoints[0].endpoint_url(), "https://chat.service.signalr.net");
+        assert_eq!(config.endpoints[0].source(), "CUSTOMCONNSTR_ChatSignalR");
+        assert_eq!(
+            config.warnings,
+            ["AzureSignalRConnectionString is set but not read: SIGNALR_CONNECTION_STRING_SETTING names ChatSignalR"]
+        );
+        let identity = config_of(&[
+            ("SIGNALR_CONNECTION_STRING_SETTING", "ChatSignalR"),
+            ("ChatSignalR__serviceUri", "https://chat.service.signalr.net"),
+            ("ChatSignalR__credential", "managedidentity"),
+        ]);
+        assert_eq!(identity.endpoints[0].source(), "ChatSignalR__serviceUri");
+        let e = error(&[
+            ("SIGNALR_CONNECTION_STRING_SETTING", "ChatSignalR"),
+            ("ChatSignalR", &chat),
+            ("Azure__SignalR__ConnectionString", &cs()),
+        ]);
+        assert_eq!(e.setting, "ChatSignalR");
+        assert!(
+            e.message.contains("differs from Azure__SignalR__ConnectionString"),
+            "{e}"
+        );
+    }
+
+    fn config_of(vars: &[(&str, &str)]) -> Settings {
+        config(vars).unwrap()
+    }
+
+    /// The emulator's published key signs nothing on Lambda or in a deployed Function App:
+    /// no connection string stops the start there, naming what was looked for.
+    #[test]
+    fn deployed_hosts_never_fall_back_to_the_emulator() {
+        for host in [
+            &[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")][..],
+            &[
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "7000"),
+                ("WEBSITE_INSTANCE_ID", "a1b2"),
+            ][..],
+        ] {
+            let e = error(host);
+            assert_eq!(e.setting, "AzureSignalRConnectionString", "{host:?}");
+            for looked_for in [
+                "AzureSignalRConnectionString (or CUSTOMCONNSTR_AzureSignalRConnectionString)",
+                "Azure__SignalR__ConnectionString",
+                "AzureSignalRConnectionString__serviceUri",
+                "Azure__SignalR__Endpoints__<name>",
+                "the local emulator's default is served only on a local server and under func start",
+            ] {
+                assert!(e.message.contains(looked_for), "{host:?}: {e}");
+            }
+            let mut named = host.to_vec();
+            named.push(("SIGNALR_CONNECTION_STRING_SETTING", "Mine"));
+            let e = error(&named);
+            assert_eq!(e.setting, "Mine", "{host:?}");
+            assert!(e.message.starts_with("is not set"), "{e}");
+            assert!(e.message.contains("Mine (or CUSTOMCONNSTR_Mine)"), "{e}");
+        }
+        assert!(
+            error(&[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")])
+                .message
+                .contains("on AWS Lambda")
+        );
+        // Core Tools' func start (no WEBSITE_INSTANCE_ID) is development: the emulator, warned.
+        let func_start = config_of(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "7000")]);
+        assert_eq!(func_start.endpoints[0].source(), "(emulator default)");
+        assert!(func_start.warnings[0].contains("emulator"), "{:?}", func_start.warnings);
+    }
+
+    /// A setting's value that is not text is refused by name; it used to be skipped, and the
+    /// emulator's default served in its place.
+    #[cfg(unix)]
+    #[test]
+    fn a_value_that_is_not_text_is_refused_by_name() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt as _;
+        let not_text = OsString::from_vec(b"Endpoint=https://a;AccessKey=\xff\xfe".to_vec());
+        for name in [
+            "AzureSignalRConnectionString",
+            "CUSTOMCONNSTR_AzureSignalRConnectionString",
+            "Azure__SignalR__Endpoints__east",
+            "SIGNALR_HUB",
+        ] {
+            let env = Environment::from_os([(OsString::from(name), not_text.clone())]);
+            let e = Host::detect(&env).unwrap_err();
+            assert_eq!(e.setting, name);
+            assert!(e.message.starts_with("is not valid UTF-8 text"), "{e}");
+            assert!(!e.to_string().contains("AccessKey"), "{e}");
+        }
+        // The name SIGNALR_CONNECTION_STRING_SETTING chooses is checked too.
+        let env = Environment::from_os([
+            (
+                OsString::from("SIGNALR_CONNECTION_STRING_SETTING"),
+                OsString::from("Mine"),
+            ),
+            (OsString::from("Mine"), not_text.clone()),
+        ]);
+        let host = Host::detect(&env).unwrap();
+        assert_eq!(Settings::from_environment(&env, host).unwrap_err().setting, "Mine");
+        // Variables the function does not read are none of its business, whatever it reads.
+        let env = Environment::from_os([(OsString::from("LESSOPEN"), not_text.clone())]);
+        assert!(Host::detect(&env).is_ok());
+        let cs = cs();
+        let env = Environment::from_os([
+            (OsString::from("LESSOPEN"), not_text),
+            (
+                OsString::from("SIGNALR_CONNECTION_STRING_SETTING"),
+                OsString::from("Mine"),
+            ),
+            (OsString::from("Mine"), OsString::from(&cs)),
+        ]);
+        let host = Host::detect(&env).unwrap();
+        assert!(Settings::from_environment(&env, host).is_ok());
     }
 
     #[test]
@@ -684,6 +880,7 @@ mod tests {
         let e = error(&[dev, ("SIGNALR_AUTH_REQUIRED", "true")]);
         assert_eq!(e.setting, "SIGNALR_DEV_QUERY_USER");
         assert!(e.message.contains("SIGNALR_AUTH_REQUIRED"), "{e}");
+        let cs = cs();
         for host in [
             &[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")][..],
             &[
@@ -693,6 +890,7 @@ mod tests {
         ] {
             let mut vars = host.to_vec();
             vars.push(dev);
+            vars.push(("AzureSignalRConnectionString", &cs));
             let e = error(&vars);
             assert_eq!(e.setting, "SIGNALR_DEV_QUERY_USER", "{host:?}");
             assert!(e.message.contains("development only"), "{e}");
@@ -800,7 +998,8 @@ mod tests {
         assert_eq!(
             config(&[
                 ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
-                ("FUNCTIONS_CUSTOMHANDLER_PORT", "1")
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "1"),
+                ("AzureSignalRConnectionString", &cs()),
             ])
             .unwrap()
             .host,
@@ -821,6 +1020,7 @@ mod tests {
         let deployed = config(&[
             ("FUNCTIONS_CUSTOMHANDLER_PORT", "40001"),
             ("WEBSITE_INSTANCE_ID", "a1b2c3"),
+            ("AzureSignalRConnectionString", &cs()),
         ])
         .unwrap()
         .host;

@@ -5,6 +5,7 @@
 //! Functions", Troubleshooting). Read as a connection string, that would be the misleading
 //! "no Endpoint": this names the setting and what to fix instead, before anything else.
 
+use super::connection_names::ConnectionNames;
 use super::environment::{Environment, SettingError, fail, normalise};
 use super::table::TABLE;
 
@@ -38,8 +39,11 @@ fn is_ours(name: &str) -> bool {
     })
 }
 
-/// The first of our settings that still holds an unresolved reference stops the start.
+/// The first of our settings (and of the names a connection string is read under, the one
+/// `SIGNALR_CONNECTION_STRING_SETTING` chooses included) that still holds an unresolved
+/// reference stops the start.
 pub(super) fn refuse_unresolved(env: &Environment) -> Result<(), SettingError> {
+    let names = ConnectionNames::from_env(env)?;
     for (name, value) in env.vars() {
         let value = value.trim_start().as_bytes();
         let reference = REFERENCES.iter().find(|(prefix, _)| {
@@ -48,7 +52,9 @@ pub(super) fn refuse_unresolved(env: &Environment) -> Result<(), SettingError> {
                 .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
         });
         match reference {
-            Some((_, advice)) if is_ours(name) => return fail(name, *advice),
+            Some((_, advice)) if is_ours(name) || names.holds_connection_string(name) => {
+                return fail(name, *advice);
+            }
             _ => {}
         }
     }
@@ -75,9 +81,16 @@ mod tests {
             "Azure__SignalR__Endpoints__east",
             "Azure__SignalR__ConnectionString__west__secondary",
             "AzureSignalRConnectionString__clientSecret",
+            "CUSTOMCONNSTR_AzureSignalRConnectionString",
             "SIGNALR_CLAIMS",
+            "MySignalR",
         ] {
-            let error = check(&[("SIGNALR_HUB", "chat"), (name, reference)]).unwrap_err();
+            let error = check(&[
+                ("SIGNALR_HUB", "chat"),
+                ("SIGNALR_CONNECTION_STRING_SETTING", "MySignalR"),
+                (name, reference),
+            ])
+            .unwrap_err();
             assert_eq!(error.setting, name);
             assert!(error.message.contains("Key Vault reference"), "{name}: {error}");
             assert!(error.message.contains("managed identity"), "{name}: {error}");

@@ -59,13 +59,38 @@ use DefaultValue::{Described, None as Unset, Value};
 
 use super::environment::normalise;
 
+// The names a connection string is read from, after the SDK and the Functions binding:
+// `Azure:SignalR:ConnectionString` is the SDK's `Constants.Keys.ConnectionStringDefaultKey`,
+// `ConnectionStrings:Azure:SignalR:ConnectionString` its `ConnectionStringSecondaryKey`
+// (Azure/azure-signalr, src/Microsoft.Azure.SignalR.Common/Constants.cs), and
+// `AzureSignalRConnectionString` the binding's default `ConnectionStringSetting`
+// (`Constants.AzureSignalRConnectionStringName`), which the binding reads as
+// `GetConnectionString(key) ?? configuration[key]` (Azure/azure-sdk-for-net,
+// Microsoft.Azure.WebJobs.Extensions.SignalRService, Config/OptionsSetup.cs). Core Tools'
+// `func start` passes local.settings.json's ConnectionStrings section to the process as
+// `ConnectionStrings:<name>` variables (Azure/azure-functions-core-tools,
+// StartHostAction.GetConfigurationSettings); App Service passes the portal's connection strings
+// of type Custom as `CUSTOMCONNSTR_<name>`, which .NET reads as `ConnectionStrings:<name>`.
 pub const CONNECTION_STRING: Setting = secret(
     "AzureSignalRConnectionString",
     "connection string (the Functions binding's name); an arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/... value is read from AWS at start",
 );
+pub const FUNCTIONS_CONNECTION_STRINGS: Setting = secret(
+    "ConnectionStrings__AzureSignalRConnectionString",
+    "the same, from a ConnectionStrings section (local.settings.json) or App Service's Connection strings (CUSTOMCONNSTR_AzureSignalRConnectionString); all names set must be equal",
+);
 pub const ASPNET_CONNECTION_STRING: Setting = secret(
     "Azure__SignalR__ConnectionString",
-    "the same, ASP.NET name; if both are set they must be equal",
+    "the same, ASP.NET name (the SDK's ConnectionStringDefaultKey)",
+);
+pub const ASPNET_CONNECTION_STRINGS: Setting = secret(
+    "ConnectionStrings__Azure__SignalR__ConnectionString",
+    "the same, the SDK's ConnectionStringSecondaryKey (CUSTOMCONNSTR_Azure__SignalR__ConnectionString in App Service)",
+);
+pub const CONNECTION_STRING_SETTING: Setting = setting(
+    "SIGNALR_CONNECTION_STRING_SETTING",
+    Value("AzureSignalRConnectionString"),
+    "the setting that holds the connection string, as the Functions binding's ConnectionStringSetting: <name>, ConnectionStrings__<name> (CUSTOMCONNSTR_<name>) or <name>__serviceUri are read instead of AzureSignalRConnectionString",
 );
 pub const SERVICE_URI: Setting = secret(
     "AzureSignalRConnectionString__serviceUri",
@@ -78,6 +103,10 @@ pub const NAMED_ENDPOINTS: Setting = secret(
 pub const NAMED_CONNECTION_STRINGS: Setting = secret(
     "Azure__SignalR__ConnectionString__<name>[__primary|__secondary]",
     "a named endpoint's connection string, ASP.NET form",
+);
+pub const NAMED_CONNECTION_STRINGS_SECTION: Setting = secret(
+    "ConnectionStrings__Azure__SignalR__ConnectionString__<name>[__primary|__secondary]",
+    "the same, from a ConnectionStrings section or App Service's Connection strings (CUSTOMCONNSTR_Azure__SignalR__ConnectionString__<name>)",
 );
 pub const ENTRA_MODE: Setting = setting(
     "SIGNALR_ENTRA_MODE",
@@ -261,10 +290,14 @@ pub const RUST_LOG: Setting = setting(
 /// Every setting, in the order `--help` and the README list them.
 pub const TABLE: &[Setting] = &[
     CONNECTION_STRING,
+    FUNCTIONS_CONNECTION_STRINGS,
     ASPNET_CONNECTION_STRING,
+    ASPNET_CONNECTION_STRINGS,
+    CONNECTION_STRING_SETTING,
     SERVICE_URI,
     NAMED_ENDPOINTS,
     NAMED_CONNECTION_STRINGS,
+    NAMED_CONNECTION_STRINGS_SECTION,
     ENTRA_MODE,
     ENTRA_SCOPE,
     AUTHORITY_HOST,
@@ -394,6 +427,9 @@ mod tests {
             "azure__signalr__connectionstring",
             "azure__signalr__connectionstring__east__primary",
             "azure__signalr__endpoints__west",
+            "connectionstrings__azuresignalrconnectionstring",
+            "connectionstrings__azure__signalr__connectionstring",
+            "connectionstrings__azure__signalr__connectionstring__east__secondary",
             "rust_log",
         ] {
             assert!(is_read(read), "{read}");

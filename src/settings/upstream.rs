@@ -139,7 +139,12 @@ mod tests {
 
     fn mode(vars: &[(&str, &str)]) -> (Result<EntraMode, SettingError>, Vec<String>) {
         let env = Environment::new(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let endpoints = super::super::endpoints::endpoints(&env, &mut Vec::new()).unwrap();
+        let endpoints = super::super::endpoints::endpoints(
+            &env,
+            super::super::Host::Local(([127, 0, 0, 1], 7071).into()),
+            &mut Vec::new(),
+        )
+        .unwrap();
         let mut warnings = Vec::new();
         (entra_mode(&env, &endpoints, &mut warnings), warnings)
     }

@@ -188,13 +188,22 @@ fn a_missing_secret_or_parameter_stops_the_start_naming_the_arn() {
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:absent-AbCdEf",
         "arn:aws:ssm:eu-west-1:123456789012:parameter/absent/cs",
     ] {
-        let mut env = moto.env("testing", AWS_SECRET);
-        env.push(("AzureSignalRConnectionString", arn));
-        let (code, output) = start(&env);
-        assert_eq!(code, 2, "{output}");
-        assert!(output.contains("setting AzureSignalRConnectionString:"), "{output}");
-        assert!(output.contains(arn) && output.contains("not found"), "{output}");
-        assert!(!output.contains(AWS_SECRET));
+        // Every name a connection string is read under is resolved: App Service's form, and the
+        // one SIGNALR_CONNECTION_STRING_SETTING chooses.
+        for (name, more) in [
+            ("AzureSignalRConnectionString", None),
+            ("CUSTOMCONNSTR_AzureSignalRConnectionString", None),
+            ("MySignalR", Some(("SIGNALR_CONNECTION_STRING_SETTING", "MySignalR"))),
+        ] {
+            let mut env = moto.env("testing", AWS_SECRET);
+            env.push((name, arn));
+            env.extend(more);
+            let (code, output) = start(&env);
+            assert_eq!(code, 2, "{name}: {output}");
+            assert!(output.contains(&format!("setting {name}:")), "{output}");
+            assert!(output.contains(arn) && output.contains("not found"), "{output}");
+            assert!(!output.contains(AWS_SECRET));
+        }
     }
 }
 

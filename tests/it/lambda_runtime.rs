@@ -23,6 +23,9 @@ pub(crate) struct Posted {
     pub request_id: String,
     pub kind: &'static str,
     pub body: Value,
+    /// The `Lambda-Runtime-Function-Error-Type` header of an error, and the `Content-Type`.
+    pub error_type: Option<String>,
+    pub content_type: Option<String>,
     /// What the function had written to its log when it posted this.
     pub log_at_post: String,
 }
@@ -70,6 +73,17 @@ pub(crate) async fn start_runtime_api(
 /// The binary under the fake Runtime API at `runtime_api`, with Lambda's environment.
 pub(crate) fn spawn_lambda(runtime_api: &str, log: &OnceLock<PathBuf>, more: &[(&str, &str)]) -> Function {
     let cs = connection_string("https://demo.service.signalr.net");
+    let mut env = vec![("AzureSignalRConnectionString", cs.as_str())];
+    env.extend_from_slice(more);
+    spawn_lambda_without_connection_string(runtime_api, log, &env)
+}
+
+/// As [`spawn_lambda`], with no connection string but those in `more`.
+fn spawn_lambda_without_connection_string(
+    runtime_api: &str,
+    log: &OnceLock<PathBuf>,
+    more: &[(&str, &str)],
+) -> Function {
     let mut env = vec![
         ("AWS_LAMBDA_RUNTIME_API", runtime_api),
         ("AWS_LAMBDA_FUNCTION_NAME", "negotiate"),
@@ -78,7 +92,6 @@ pub(crate) fn spawn_lambda(runtime_api: &str, log: &OnceLock<PathBuf>, more: &[(
         ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/negotiate"),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/23/[$LATEST]abc"),
         ("AWS_REGION", "eu-west-1"),
-        ("AzureSignalRConnectionString", &cs),
         ("RUST_LOG", "info"),
     ];
     env.extend_from_slice(more);
@@ -130,21 +143,34 @@ async fn post_result(
         request_id,
         kind,
         body,
+        error_type: None,
+        content_type: None,
         log_at_post,
     });
     StatusCode::ACCEPTED
 }
 
-async fn init_error(State(api): State<RuntimeApi>, body: axum::body::Bytes) -> StatusCode {
+/// `POST /2018-06-01/runtime/init/error`: the Runtime API takes an optional
+/// `Lambda-Runtime-Function-Error-Type` header and a JSON `{"errorMessage", "errorType"}`,
+/// and answers 202 with `{"status": "OK"}`.
+async fn init_error(State(api): State<RuntimeApi>, headers: HeaderMap, body: axum::body::Bytes) -> impl IntoResponse {
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let log_at_post = api.log_now();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
     let _ = api.posted.send(Posted {
         request_id: String::new(),
         kind: "init-error",
         body,
+        error_type: header("Lambda-Runtime-Function-Error-Type"),
+        content_type: header("content-type"),
         log_at_post,
     });
-    StatusCode::ACCEPTED
+    (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"})))
 }
 
 /// An API Gateway HTTP API (payload 2.0) event for `POST /api/{hub}/negotiate`.
@@ -483,4 +509,72 @@ async fn every_event_gets_an_answer_and_the_process_lives() {
     assert!(function.wait_exit(Duration::ZERO).is_none(), "the process ended");
     let logs = function.logs();
     assert!(!logs.contains("panicked"), "{logs}");
+}
+
+/// On Lambda, no connection string is a refusal, never the emulator's published key: the
+/// process tells the Runtime API why (`/runtime/init/error`, so the invoke fails at once with
+/// the reason and it reaches CloudWatch) and exits with 2, before asking for an event.
+#[tokio::test]
+async fn no_connection_string_is_an_init_error_on_lambda() {
+    let events = VecDeque::from([("req-never".to_owned(), http_api_event("Chat"))]);
+    let (runtime_api, mut results, log) = start_runtime_api(events).await;
+    let mut function = spawn_lambda_without_connection_string(&runtime_api, &log, &[]);
+    let posted = tokio::time::timeout(Duration::from_secs(15), results.recv())
+        .await
+        .unwrap_or_else(|_| panic!("nothing posted in 15 s:\n{}", function.logs()))
+        .unwrap();
+    assert_eq!(posted.kind, "init-error", "{posted:?}");
+    assert_eq!(
+        posted.error_type.as_deref(),
+        Some("Runtime.InvalidSetting"),
+        "{posted:?}"
+    );
+    assert_eq!(posted.content_type.as_deref(), Some("application/json"), "{posted:?}");
+    assert_eq!(posted.body["errorType"], "Runtime.InvalidSetting", "{posted:?}");
+    let message = posted.body["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "signalr-negotiate: setting AzureSignalRConnectionString: is not set, nor any other connection string: on AWS Lambda one is required (looked for AzureSignalRConnectionString"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("Azure__SignalR__Endpoints__<name>"), "{message}");
+    let status = function
+        .wait_exit(Duration::from_secs(5))
+        .expect("exits after reporting");
+    assert_eq!(status.code(), Some(2), "{}", function.logs());
+    // No event was asked for: the one queued is still there, so nothing else was posted.
+    assert!(results.try_recv().is_err());
+    let logs = function.logs();
+    assert!(
+        logs.contains("setting AzureSignalRConnectionString: is not set"),
+        "{logs}"
+    );
+}
+
+/// Any refusal at start is reported the same way: a connection string that does not parse.
+#[tokio::test]
+async fn a_bad_setting_is_an_init_error_on_lambda() {
+    let (runtime_api, mut results, log) = start_runtime_api(VecDeque::new()).await;
+    let bad = format!("AccessKey={KEY}");
+    let mut function = spawn_lambda_without_connection_string(
+        &runtime_api,
+        &log,
+        &[("CUSTOMCONNSTR_AzureSignalRConnectionString", &bad)],
+    );
+    let posted = tokio::time::timeout(Duration::from_secs(15), results.recv())
+        .await
+        .unwrap_or_else(|_| panic!("nothing posted in 15 s:\n{}", function.logs()))
+        .unwrap();
+    assert_eq!(posted.kind, "init-error", "{posted:?}");
+    let message = posted.body["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("signalr-negotiate: setting CUSTOMCONNSTR_AzureSignalRConnectionString: the connection string has no Endpoint"),
+        "{message}"
+    );
+    assert!(!message.contains(KEY), "{message}");
+    let status = function
+        .wait_exit(Duration::from_secs(5))
+        .expect("exits after reporting");
+    assert_eq!(status.code(), Some(2));
 }

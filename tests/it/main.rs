@@ -10,6 +10,7 @@ mod check;
 mod clouds;
 mod connection_options;
 mod cors;
+mod deployed;
 mod endpoints;
 mod entra;
 mod functions_host;

@@ -123,6 +123,8 @@ fn a_setting_set_twice_to_different_values_stops_the_start() {
 fn the_dev_query_user_is_refused_where_it_would_let_anyone_in() {
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
     let dev = ("SIGNALR_DEV_QUERY_USER", "true");
+    let cs = common::connection_string("https://demo.service.signalr.net");
+    let cs = ("AzureSignalRConnectionString", cs.as_str());
     let cases: [Case; 3] = [
         (
             "dev-user-required",
@@ -131,13 +133,14 @@ fn the_dev_query_user_is_refused_where_it_would_let_anyone_in() {
         ),
         (
             "dev-user-lambda",
-            &[dev, ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")],
+            &[dev, cs, ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")],
             "refused on AWS Lambda and on a deployed Function App",
         ),
         (
             "dev-user-function-app",
             &[
                 dev,
+                cs,
                 ("FUNCTIONS_CUSTOMHANDLER_PORT", "9"),
                 ("WEBSITE_INSTANCE_ID", "0a1b2c3d4e5f"),
             ],

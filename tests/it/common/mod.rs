@@ -161,6 +161,13 @@ impl Function {
         Self::spawn_command(name, env, Command::new(BINARY))
     }
 
+    /// As [`Function::spawn`], with variables whose values need not be text.
+    pub fn spawn_with_raw(name: &str, env: &[(&str, &str)], raw: &[(&str, &std::ffi::OsStr)]) -> Self {
+        let mut command = Command::new(BINARY);
+        command.envs(raw.iter().copied());
+        Self::spawn_command(name, env, command)
+    }
+
     /// As [`Function::spawn`], with the process's file limit (`ulimit -n`) set to `files`.
     pub fn spawn_with_file_limit(name: &str, env: &[(&str, &str)], files: u32) -> Self {
         let mut command = Command::new("/bin/sh");
@@ -176,8 +183,14 @@ impl Function {
         let out = File::create(&log).unwrap();
         // Log as much as possible, so that a secret in any log line is caught (see Drop).
         let default_level = ("RUST_LOG", "debug");
+        // Variables the caller set on `command` are kept; nothing of this process's is.
+        let given: Vec<_> = command
+            .get_envs()
+            .filter_map(|(name, value)| Some((name.to_owned(), value?.to_owned())))
+            .collect();
         let child = command
             .env_clear()
+            .envs(given)
             .envs(std::iter::once(default_level).chain(env.iter().copied()))
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
