@@ -36,7 +36,8 @@ HOSTS:
     AWS Lambda when AWS_LAMBDA_RUNTIME_API is set; the Azure Functions host (127.0.0.1 on
     FUNCTIONS_CUSTOMHANDLER_PORT) when that is set; otherwise a local server on SIGNALR_LISTEN.
 
-SETTINGS (environment; names are case-insensitive, ':' equals '__'):
+SETTINGS (environment; names are case-insensitive, ':' equals '__', CUSTOMCONNSTR_ equals
+          ConnectionStrings__):
 ";
 
 /// The usage text: commands, hosts, and every setting from the settings table.
