@@ -102,7 +102,7 @@ impl App {
         let health = http
             .as_ref()
             .filter(|_| several)
-            .map(|http| start_health_probes(&settings.endpoints, http.clone(), settings.health_interval));
+            .map(|http| start_health_probes(&settings.endpoints, http.clone(), settings.health));
         let negotiator = Negotiator::new(
             endpoints,
             EndpointRouter::new(&settings.endpoints, health),

@@ -17,10 +17,8 @@ pub mod table;
 mod tokens;
 mod upstream;
 
-use std::time::Duration;
-
 use crate::caller::{CallerPolicy, OidcSettings};
-use crate::endpoints::ServiceEndpoint;
+use crate::endpoints::{HealthSchedule, ServiceEndpoint};
 use crate::entra::EntraOverrides;
 use crate::hub::HubName;
 use crate::service::UpstreamLimits;
@@ -50,8 +48,8 @@ pub struct Settings {
     pub entra: EntraOverrides,
     /// Bounds on calls to Entra and the service's REST API.
     pub upstream: UpstreamLimits,
-    /// Time between health probe rounds (with more than one endpoint).
-    pub health_interval: Duration,
+    /// When health probes run, and their retries (with more than one endpoint).
+    pub health: HealthSchedule,
     /// Browser origins allowed to call negotiate (`SIGNALR_CORS_ORIGINS`); `None` turns CORS off.
     pub cors_origins: Option<Vec<String>>,
     /// Where the caller's identity comes from, and which claims reach the token.
@@ -95,7 +93,7 @@ impl Settings {
             entra_mode,
             entra: upstream::entra_overrides(env)?,
             upstream: upstream::upstream_limits(env)?,
-            health_interval: upstream::health_interval(env)?,
+            health: upstream::health_schedule(env)?,
             cors_origins: serving::cors_origins(env)?,
             caller,
             oidc,
@@ -109,6 +107,8 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::endpoints::{Authentication, EndpointType, EntraCredential};
 
@@ -140,7 +140,14 @@ mod tests {
         assert!(config.warnings[0].contains("emulator"));
         assert_eq!(config.route_prefix, "api");
         assert_eq!(config.token_policy, TokenPolicy::default());
-        assert_eq!(config.health_interval, Duration::from_secs(120), "the SDK's interval");
+        assert_eq!(
+            config.health,
+            HealthSchedule {
+                interval: Duration::from_secs(120),
+                retry_spacing: Duration::from_secs(3),
+            },
+            "the SDK's CheckInterval and RetryInterval"
+        );
         assert_eq!(config.host, Host::Local("127.0.0.1:7071".parse().unwrap()));
     }
 

@@ -138,6 +138,11 @@ pub const HEALTH_CHECK_INTERVAL_MS: Setting = setting(
     Value("120000"),
     "time between health probe rounds with several endpoints, in milliseconds",
 );
+pub const HEALTH_RETRY_MS: Setting = setting(
+    "SIGNALR_HEALTH_RETRY_MS",
+    Value("3000"),
+    "time between a failed health probe and its retry (2 retries, then offline), in milliseconds",
+);
 pub const ROUTE_PREFIX: Setting = setting(
     "SIGNALR_ROUTE_PREFIX",
     Value("api"),
@@ -304,6 +309,7 @@ pub const TABLE: &[Setting] = &[
     UPSTREAM_TIMEOUT_MS,
     UPSTREAM_DEADLINE_MS,
     HEALTH_CHECK_INTERVAL_MS,
+    HEALTH_RETRY_MS,
     ROUTE_PREFIX,
     HUB,
     HUBS,

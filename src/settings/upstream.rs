@@ -6,10 +6,10 @@ use std::time::Duration;
 use super::environment::{Environment, SettingError, fail};
 use super::table::{
     AUTHORITY_HOST, CLAIMS, CLOSE_ON_AUTH_EXPIRATION, COPY_CLAIMS, DIAGNOSTIC_CLIENTS, ENABLE_DETAILED_ERRORS,
-    ENTRA_MODE, ENTRA_SCOPE, HANDSHAKE_TIMEOUT_SECONDS, HEALTH_CHECK_INTERVAL_MS, MAX_POLL_INTERVAL_SECONDS,
-    TRANSPORTS, UPSTREAM_DEADLINE_MS, UPSTREAM_TIMEOUT_MS,
+    ENTRA_MODE, ENTRA_SCOPE, HANDSHAKE_TIMEOUT_SECONDS, HEALTH_CHECK_INTERVAL_MS, HEALTH_RETRY_MS,
+    MAX_POLL_INTERVAL_SECONDS, TRANSPORTS, UPSTREAM_DEADLINE_MS, UPSTREAM_TIMEOUT_MS,
 };
-use crate::endpoints::{Authentication, ServiceEndpoint};
+use crate::endpoints::{Authentication, HealthSchedule, ServiceEndpoint};
 use crate::entra::EntraOverrides;
 use crate::service::UpstreamLimits;
 use crate::tokens::EntraMode;
@@ -127,10 +127,14 @@ pub(super) fn upstream_limits(env: &Environment) -> Result<UpstreamLimits, Setti
     })
 }
 
-/// `SIGNALR_HEALTH_CHECK_INTERVAL_MS`.
-pub(super) fn health_interval(env: &Environment) -> Result<Duration, SettingError> {
-    let ms = env.whole_number(&HEALTH_CHECK_INTERVAL_MS, 100..=3_600_000, "milliseconds")?;
-    Ok(Duration::from_millis(ms))
+/// `SIGNALR_HEALTH_CHECK_INTERVAL_MS` and `SIGNALR_HEALTH_RETRY_MS`.
+pub(super) fn health_schedule(env: &Environment) -> Result<HealthSchedule, SettingError> {
+    let interval = env.whole_number(&HEALTH_CHECK_INTERVAL_MS, 100..=3_600_000, "milliseconds")?;
+    let retry_spacing = env.whole_number(&HEALTH_RETRY_MS, 100..=60_000, "milliseconds")?;
+    Ok(HealthSchedule {
+        interval: Duration::from_millis(interval),
+        retry_spacing: Duration::from_millis(retry_spacing),
+    })
 }
 
 #[cfg(test)]

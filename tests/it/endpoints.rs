@@ -3,6 +3,7 @@
 //! real binary.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,21 +24,44 @@ enum Health {
     Hang,
 }
 
-/// A loopback service that only answers the health probe, as told.
+/// A loopback service that only answers the health probe, as told: its state, or 503 for
+/// the next probes while `fail_next` lasts.
 struct HealthFake {
     port: u16,
     state: Arc<Mutex<Health>>,
+    probes: Arc<Probes>,
+}
+
+#[derive(Default)]
+struct Probes {
+    /// Probes still to fail with 503, whatever the state.
+    fail_next: AtomicUsize,
+    /// Probes answered 503 because of `fail_next`.
+    failed: AtomicUsize,
+    /// Probes answered.
+    answered: AtomicUsize,
 }
 
 impl HealthFake {
     async fn start(initial: Health) -> Self {
         let state = Arc::new(Mutex::new(initial));
-        let shared = state.clone();
+        let probes = Arc::new(Probes::default());
+        let (shared, counted) = (state.clone(), probes.clone());
         let router = Router::new().route(
             "/api/health",
             head(move || {
                 let state = *shared.lock().unwrap();
+                let counted = counted.clone();
                 async move {
+                    counted.answered.fetch_add(1, Ordering::SeqCst);
+                    let failing = counted
+                        .fail_next
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
+                    if failing {
+                        counted.failed.fetch_add(1, Ordering::SeqCst);
+                        return StatusCode::SERVICE_UNAVAILABLE;
+                    }
                     match state {
                         Health::Ok => StatusCode::OK,
                         Health::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -52,11 +76,25 @@ impl HealthFake {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Self { port, state }
+        Self { port, state, probes }
     }
 
     fn set(&self, health: Health) {
         *self.state.lock().unwrap() = health;
+    }
+
+    /// The next `n` probes fail with 503.
+    fn fail_next(&self, n: usize) {
+        self.probes.failed.store(0, Ordering::SeqCst);
+        self.probes.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    fn failed(&self) -> usize {
+        self.probes.failed.load(Ordering::SeqCst)
+    }
+
+    fn answered(&self) -> usize {
+        self.probes.answered.load(Ordering::SeqCst)
     }
 
     fn connection_string(&self) -> String {
@@ -66,6 +104,11 @@ impl HealthFake {
         )
     }
 }
+
+/// Between a failed probe and its retry, in these tests (3 s by default, as the SDK).
+const RETRY_MS: u64 = 100;
+/// An endpoint is offline after this many failed probes in a row (the SDK's rule).
+const PROBES_TO_OFFLINE: usize = 3;
 
 fn router(endpoints: &[(&str, &str, &HealthFake)], interval_ms: u64) -> Router {
     let mut vars: Vec<(String, String)> = endpoints
@@ -78,6 +121,7 @@ fn router(endpoints: &[(&str, &str, &HealthFake)], interval_ms: u64) -> Router {
         })
         .collect();
     vars.push(("SIGNALR_HEALTH_CHECK_INTERVAL_MS".into(), interval_ms.to_string()));
+    vars.push(("SIGNALR_HEALTH_RETRY_MS".into(), RETRY_MS.to_string()));
     common::build_router(vars)
 }
 
@@ -201,16 +245,24 @@ async fn probes_mark_503_and_hangs_offline_and_recovery_returns_within_a_period(
     // An unknown name falls back to the default choice.
     assert_eq!(negotiate(&router, "?endpoint=nope").await.0, StatusCode::OK);
 
+    let retries = Duration::from_millis(RETRY_MS * (PROBES_TO_OFFLINE as u64 - 1));
     a.set(Health::Unavailable);
-    wait_until_served(&router, "a", a.port, false, period * 3).await;
+    wait_until_served(&router, "a", a.port, false, period * 3 + retries).await;
     a.set(Health::Ok);
     let back = wait_until_served(&router, "a", a.port, true, period * 3).await;
     // Within one probe period (plus scheduling slack on a busy machine).
     assert!(back <= period + Duration::from_millis(500), "recovered after {back:?}");
 
     a.set(Health::Hang);
-    // The probe gives up after its 2 s timeout.
-    wait_until_served(&router, "a", a.port, false, Duration::from_secs(2) + period * 3).await;
+    // Each probe gives up after its 2 s timeout; the third one decides.
+    wait_until_served(
+        &router,
+        "a",
+        a.port,
+        false,
+        Duration::from_secs(2) * PROBES_TO_OFFLINE as u32 + retries + period * 3,
+    )
+    .await;
     // Requests are not blocked by the hanging probe (which takes 2 s to give up).
     let started = Instant::now();
     assert_eq!(negotiate(&router, "").await.0, StatusCode::OK);
@@ -274,4 +326,127 @@ async fn a_failing_generate_token_fails_over_and_marks_the_endpoint_offline() {
     assert_eq!(offline.len(), 1, "marked offline once:\n{logs}");
     assert!(offline[0].contains(r#"endpoint="a""#), "{}", offline[0]);
     assert!(identity.count(|c| &c.identity) >= 1);
+}
+
+/// Asks the binary for `?endpoint=a` until `until` holds or `limit` passes; checks on each
+/// answer, with the probes `a` had failed by the time it came, that `a` was served exactly
+/// while fewer than [`PROBES_TO_OFFLINE`] probes had failed. Returns the last answer's port.
+async fn watch_a(
+    client: &reqwest::Client,
+    base: &str,
+    a: &HealthFake,
+    limit: Duration,
+    until: impl Fn(usize, u16) -> bool,
+) -> u16 {
+    let start = Instant::now();
+    loop {
+        let failed_before = a.failed();
+        let body: Value = client
+            .post(format!("{base}/api/chat/negotiate?endpoint=a"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let failed_after = a.failed();
+        let url = body["url"].as_str().unwrap_or_else(|| panic!("{body}"));
+        let port: u16 = url
+            .strip_prefix("http://127.0.0.1:")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap();
+        if port != a.port {
+            assert!(
+                failed_after >= PROBES_TO_OFFLINE,
+                "a went offline after {failed_after} failed probes"
+            );
+        }
+        if failed_before < PROBES_TO_OFFLINE {
+            assert_eq!(port, a.port, "a not served after {failed_before} failed probes");
+        }
+        if until(failed_after, port) {
+            return port;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "not reached in {limit:?}: {failed_after} failed, served by {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The SDK's rule through the binary: a failed probe is retried twice; the endpoint stays
+/// online while a retry succeeds, and goes offline only once three probes in a row failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_goes_offline_only_after_three_failed_probes_in_a_row() {
+    let (a, b) = (HealthFake::start(Health::Ok).await, HealthFake::start(Health::Ok).await);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (cs_a, cs_b) = (a.connection_string(), b.connection_string());
+    let mut function = Function::spawn(
+        "endpoints-health-retries",
+        &[
+            ("SIGNALR_LISTEN", &listen),
+            ("Azure__SignalR__Endpoints__a", &cs_a),
+            ("Azure__SignalR__Endpoints__b", &cs_b),
+            ("SIGNALR_HEALTH_CHECK_INTERVAL_MS", "1000"),
+            ("SIGNALR_HEALTH_RETRY_MS", "300"),
+        ],
+    );
+    let base = format!("http://{listen}");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, &mut function).await;
+
+    // Two failures, then a good probe: `a` is served throughout, and never logged offline.
+    a.fail_next(PROBES_TO_OFFLINE - 1);
+    let answered = a.answered();
+    watch_a(&client, &base, &a, Duration::from_secs(5), |failed, _| {
+        failed == PROBES_TO_OFFLINE - 1 && a.answered() > answered + failed
+    })
+    .await;
+    let logs = function.logs_with("health probe failed; it will be retried");
+    assert!(logs.contains("health probe failed; it will be retried"), "{logs}");
+    assert!(!logs.contains("SignalR endpoint is offline"), "{logs}");
+
+    // Three failures in a row: offline only then, logged once with the rule.
+    a.fail_next(PROBES_TO_OFFLINE);
+    let first_failed_probe = Instant::now();
+    let port = watch_a(&client, &base, &a, Duration::from_secs(5), |_, port| port != a.port).await;
+    assert_eq!(port, b.port);
+    // The second and third probes came a retry spacing (300 ms) after the one before.
+    assert!(
+        first_failed_probe.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        first_failed_probe.elapsed()
+    );
+    let logs = function.logs_with("SignalR endpoint is offline");
+    let offline: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("SignalR endpoint is offline"))
+        .collect();
+    assert_eq!(offline.len(), 1, "{logs}");
+    assert!(offline[0].contains("3 probes in a row failed"), "{}", offline[0]);
+
+    // The next round's good probe brings it back.
+    let start = Instant::now();
+    loop {
+        let body: Value = client
+            .post(format!("{base}/api/chat/negotiate?endpoint=a"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if body["url"].as_str().unwrap().contains(&format!(":{}/", a.port)) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(3), "a never came back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        function
+            .logs_with("SignalR endpoint is online")
+            .contains("SignalR endpoint is online")
+    );
 }
