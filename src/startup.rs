@@ -12,6 +12,7 @@ use crate::negotiator::{Negotiator, ServingEndpoint};
 use crate::service::{ServiceApi, UpstreamLimits};
 use crate::settings::{Host, SettingError, Settings};
 use crate::tokens::TokenIssuer;
+use crate::url_rules::AllowedOrigin;
 
 /// Everything serving needs, built once.
 #[derive(Debug)]
@@ -20,7 +21,7 @@ pub struct App {
     callers: CallerResolver,
     default_hub: Option<HubName>,
     route_prefix: String,
-    cors_origins: Option<Vec<String>>,
+    cors_origins: Option<Vec<AllowedOrigin>>,
     body_timeout: Duration,
     http: Option<reqwest::Client>,
     query_values_joined: bool,
@@ -143,7 +144,7 @@ impl App {
     }
 
     /// Browser origins allowed to negotiate; `None` turns CORS off.
-    pub fn cors_origins(&self) -> Option<&[String]> {
+    pub fn cors_origins(&self) -> Option<&[AllowedOrigin]> {
         self.cors_origins.as_deref()
     }
 

@@ -23,6 +23,74 @@ pub fn origin(text: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
+/// A browser origin allowed by CORS: one origin exactly, or every subdomain of a domain
+/// (`https://*.contoso.com`), scheme and port exact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedOrigin {
+    /// `scheme://host[:port]`, serialised as browsers send it.
+    Exact(String),
+    /// `scheme://*.domain[:port]`: `prefix` is `scheme://`, `suffix` is `.domain[:port]`.
+    Subdomains { prefix: String, suffix: String },
+}
+
+impl AllowedOrigin {
+    /// An origin or a leading label wildcard; `None` for anything else, including any other
+    /// `*` (`*`, `https://*`, `https://a.*.com`, `https://*contoso.com`, `https://*.*.a.com`,
+    /// `https://*.com`, a port or scheme wildcard).
+    pub fn parse(text: &str) -> Option<Self> {
+        let Some((scheme, rest)) = text.split_once("://*.") else {
+            return (!text.contains('*')).then(|| origin(text)).flatten().map(Self::Exact);
+        };
+        // Parsed with a stand-in label, so the domain is normalised (lower case, IDNA) and
+        // checked by the same rule as an exact origin.
+        let serialised = origin(&format!("{scheme}://x.{rest}"))?;
+        let (prefix, host_and_port) = serialised.split_once("://x.")?;
+        let domain = host_and_port.split(':').next().unwrap_or_default();
+        // At least two labels: `*.com` would allow a whole top-level domain. (Without the
+        // public suffix list, `*.co.uk` cannot be told from `*.contoso.com`.)
+        let acceptable = !rest.contains('*') && domain.contains('.') && !domain.ends_with('.');
+        acceptable.then(|| Self::Subdomains {
+            prefix: format!("{prefix}://"),
+            suffix: format!(".{host_and_port}"),
+        })
+    }
+
+    /// Whether the `Origin` header a browser sent is this origin (or one of its subdomains):
+    /// byte comparisons only, no allocation (this runs on every browser request).
+    pub fn matches(&self, sent: &[u8]) -> bool {
+        match self {
+            Self::Exact(origin) => sent == origin.as_bytes(),
+            Self::Subdomains { prefix, suffix } => {
+                sent.len() > prefix.len() + suffix.len()
+                    && sent.starts_with(prefix.as_bytes())
+                    && sent.ends_with(suffix.as_bytes())
+                    && is_subdomain_labels(&sent[prefix.len()..sent.len() - suffix.len()])
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for AllowedOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(origin) => f.write_str(origin),
+            Self::Subdomains { prefix, suffix } => write!(f, "{prefix}*{suffix}"),
+        }
+    }
+}
+
+/// One or more dot-separated labels as a browser serialises a host (lower-case ASCII letters,
+/// digits, `-` and `_`; IDNA already applied), none empty: so nothing of a path, a port, a
+/// user or a second host can hide in what a wildcard stands for.
+fn is_subdomain_labels(labels: &[u8]) -> bool {
+    labels.split(|&b| b == b'.').all(|label| {
+        !label.is_empty()
+            && label
+                .iter()
+                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    })
+}
+
 /// Where signing keys may come from, whether the URL is a setting or found by discovery:
 /// https, or http on a loopback host (development and tests).
 pub fn provider_url(text: &str) -> Option<Url> {
@@ -85,6 +153,106 @@ mod tests {
         );
         for bad in ["https://a/", "https://a/path", "*", "https://a?x", "https://u@a"] {
             assert_eq!(origin(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_leading_label_wildcard_allows_every_subdomain_and_nothing_else() {
+        let rule = AllowedOrigin::parse("https://*.Contoso.com").unwrap();
+        assert_eq!(rule.to_string(), "https://*.contoso.com");
+        for allowed in [
+            "https://app.contoso.com",
+            "https://a.b.contoso.com",
+            "https://xn--bcher-kva.contoso.com",
+            "https://my-app_1.contoso.com",
+        ] {
+            assert!(rule.matches(allowed.as_bytes()), "{allowed}");
+        }
+        for refused in [
+            "https://contoso.com",
+            "https://.contoso.com",
+            "https://evilcontoso.com",
+            "https://app.evilcontoso.com",
+            "https://contoso.com.evil.net",
+            "https://app.contoso.com.evil.net",
+            "http://app.contoso.com",
+            "https://app.contoso.com:443",
+            "https://app.contoso.com:8443",
+            "https://app.contoso.com/",
+            "https://a..contoso.com",
+            "https://APP.contoso.com",
+            "https://evil.net/.contoso.com",
+            "https://evil.net?.contoso.com",
+            "https://u@app.contoso.com",
+            "https://evil.net:1.contoso.com",
+            "https:///.contoso.com",
+            "null",
+            "",
+        ] {
+            assert!(!rule.matches(refused.as_bytes()), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_wildcard_keeps_its_scheme_and_port_exact() {
+        let rule = AllowedOrigin::parse("http://*.localhost.test:8080").unwrap();
+        assert_eq!(rule.to_string(), "http://*.localhost.test:8080");
+        assert!(rule.matches(b"http://a.localhost.test:8080"));
+        for refused in [
+            "http://a.localhost.test",
+            "http://a.localhost.test:80",
+            "http://a.localhost.test:8081",
+            "https://a.localhost.test:8080",
+        ] {
+            assert!(!rule.matches(refused.as_bytes()), "{refused}");
+        }
+        // The default port is the same origin without it, as browsers send it.
+        let rule = AllowedOrigin::parse("https://*.contoso.com:443").unwrap();
+        assert!(rule.matches(b"https://a.contoso.com"));
+        assert!(!rule.matches(b"https://a.contoso.com:443"));
+    }
+
+    #[test]
+    fn exact_origins_match_only_themselves() {
+        let rule = AllowedOrigin::parse("https://App.example.com").unwrap();
+        assert_eq!(rule, AllowedOrigin::Exact("https://app.example.com".to_owned()));
+        assert_eq!(rule.to_string(), "https://app.example.com");
+        assert!(rule.matches(b"https://app.example.com"));
+        for refused in [
+            "https://app.example.com:443",
+            "https://x.app.example.com",
+            "https://app.example.co",
+        ] {
+            assert!(!rule.matches(refused.as_bytes()), "{refused}");
+        }
+    }
+
+    #[test]
+    fn any_other_wildcard_is_refused() {
+        for bad in [
+            "*",
+            "*.contoso.com",
+            "https://*",
+            "https://*.",
+            "https://*.com",
+            "https://*.contoso.com.",
+            "https://*contoso.com",
+            "https://a*.contoso.com",
+            "https://a.*.contoso.com",
+            "https://*.*.contoso.com",
+            "https://**.contoso.com",
+            "https://*.contoso.*",
+            "https://*.contoso.com:*",
+            "https://app.contoso.com:*",
+            "https://*.contoso.com/",
+            "https://*.contoso.com/path",
+            "https://*.1.2.3",
+            "*://app.contoso.com",
+            "http*://app.contoso.com",
+            "ftp://*.contoso.com",
+            "https://u@*.contoso.com",
+        ] {
+            assert_eq!(AllowedOrigin::parse(bad), None, "{bad}");
         }
     }
 

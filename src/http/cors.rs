@@ -1,46 +1,71 @@
-//! CORS for the listed browser origins, with credentials (the SignalR client sends them): an
-//! origin that is not listed gets no CORS headers at all, and the browser refuses the answer.
+//! CORS for the listed browser origins (exact, or every subdomain of `https://*.domain`), with
+//! credentials (the SignalR client sends them): an origin that is not listed gets no CORS
+//! headers at all, the browser refuses the answer, and we log it once at warn.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
-/// Headers a SignalR browser client sends on negotiate.
-const ALLOWED_HEADERS: [header::HeaderName; 4] = [
-    header::AUTHORIZATION,
-    header::CONTENT_TYPE,
-    header::HeaderName::from_static("x-requested-with"),
-    header::HeaderName::from_static("x-signalr-user-agent"),
-];
+use crate::url_rules::AllowedOrigin;
 
-/// The router with CORS for `origins` (already in their serialised form).
-pub(super) fn layer(router: Router, origins: &[String]) -> Router {
-    let listed: Arc<[HeaderValue]> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+/// The listed origins, and the refused ones already logged.
+struct Origins {
+    allowed: Box<[AllowedOrigin]>,
+    refused: RefusedOrigins,
+}
+
+impl Origins {
+    /// Byte comparisons against each rule: no allocation on a browser's request.
+    fn allows(&self, origin: &HeaderValue) -> bool {
+        self.allowed.iter().any(|rule| rule.matches(origin.as_bytes()))
+    }
+}
+
+/// The router with CORS for `origins`.
+pub(super) fn layer(router: Router, origins: &[AllowedOrigin]) -> Router {
+    let origins = Arc::new(Origins {
+        allowed: origins.into(),
+        refused: RefusedOrigins::default(),
+    });
+    let rules = Arc::clone(&origins);
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(listed.iter().cloned()))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| rules.allows(origin)))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers(ALLOWED_HEADERS)
+        // The requested headers are allowed, for listed origins only (the middleware below
+        // strips every CORS header from an answer to any other). A fixed list refused what an
+        // app adds through the client's documented `headers` option (`X-Api-Key`, a tracing
+        // header), and a setting listing extra headers would be one more thing to get wrong
+        // for no protection: a listed origin is already trusted with credentials, and a header
+        // the function does not read changes nothing. `*` cannot be used with credentials,
+        // hence the reflection. ASP.NET Core's `AllowAnyHeader()`, which the SignalR CORS
+        // guidance pairs with `WithOrigins(...).AllowCredentials()`, does the same.
+        .allow_headers(AllowHeaders::mirror_request())
         .max_age(std::time::Duration::from_secs(600));
     router
         .layer(cors)
         .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
-            only_listed_origins(listed.clone(), request, next)
+            only_listed_origins(Arc::clone(&origins), request, next)
         }))
 }
 
 /// tower-http answers every preflight with its allow headers; an origin that is not listed
-/// gets none at all, so nothing suggests it might be allowed.
-async fn only_listed_origins(listed: Arc<[HeaderValue]>, request: Request, next: Next) -> Response {
-    let allowed = request
-        .headers()
-        .get(header::ORIGIN)
-        .is_some_and(|origin| listed.contains(origin));
+/// gets none at all, so nothing suggests it might be allowed. A refused preflight is logged.
+async fn only_listed_origins(origins: Arc<Origins>, request: Request, next: Next) -> Response {
+    let origin = request.headers().get(header::ORIGIN);
+    let allowed = origin.is_some_and(|origin| origins.allows(origin));
+    // Only preflights are logged: a same-origin POST carries `Origin` too, and the SignalR
+    // client's cross-origin negotiate always sends a preflight first (its custom headers).
+    if let Some(origin) = origin.filter(|_| !allowed && is_preflight(&request)) {
+        origins.refused.log(origin);
+    }
     let mut response = next.run(request).await;
     if !allowed {
         let headers = response.headers_mut();
@@ -54,4 +79,84 @@ async fn only_listed_origins(listed: Arc<[HeaderValue]>, request: Request, next:
         }
     }
     response
+}
+
+fn is_preflight(request: &Request) -> bool {
+    request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// Refused origins already logged, so that each is logged once. Anyone can send endless
+/// made-up origins, so memory is bounded: at most [`RefusedOrigins::REMEMBERED`] origins are
+/// remembered, as 8-byte keyed hashes (about 10 KB in all, whatever the origins' length); once
+/// full, one line says so and later new origins are not logged. A wrong
+/// `SIGNALR_CORS_ORIGINS` shows up among the first origins a deployment sees, so the cap
+/// costs nothing in practice; a restart starts afresh.
+#[derive(Default)]
+struct RefusedOrigins {
+    /// Keyed per process (SipHash with random keys): nobody can make two origins collide.
+    hasher: std::hash::RandomState,
+    seen: Mutex<HashSet<u64>>,
+}
+
+impl RefusedOrigins {
+    const REMEMBERED: usize = 512;
+    /// Of an origin, what a log line shows: a header may be kilobytes long.
+    const SHOWN: usize = 200;
+
+    fn log(&self, origin: &HeaderValue) {
+        let bytes = origin.as_bytes();
+        if self.first_time(bytes) == Some(true) {
+            let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(Self::SHOWN)]);
+            tracing::warn!(
+                origin = ?shown,
+                "CORS preflight refused: the origin is not in SIGNALR_CORS_ORIGINS (logged once per origin)"
+            );
+        }
+    }
+
+    /// `Some(true)` the first time an origin is seen, `Some(false)` after that, `None` for a
+    /// new origin once the set is full.
+    fn first_time(&self, origin: &[u8]) -> Option<bool> {
+        let hash = self.hasher.hash_one(origin);
+        // A poisoned lock only means another request panicked while holding it: the set is
+        // still a valid set.
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.contains(&hash) {
+            return Some(false);
+        }
+        if seen.len() >= Self::REMEMBERED {
+            return None;
+        }
+        seen.insert(hash);
+        if seen.len() == Self::REMEMBERED {
+            tracing::warn!(
+                remembered = Self::REMEMBERED,
+                "CORS: this many different refused origins have been logged; further new ones are not logged"
+            );
+        }
+        Some(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refused_origin_is_new_once_and_memory_is_bounded() {
+        let refused = RefusedOrigins::default();
+        assert_eq!(refused.first_time(b"https://a.example"), Some(true));
+        assert_eq!(refused.first_time(b"https://a.example"), Some(false));
+        assert_eq!(refused.first_time(b"https://b.example"), Some(true));
+        for n in 2..RefusedOrigins::REMEMBERED {
+            assert_eq!(
+                refused.first_time(format!("https://{n}.example").as_bytes()),
+                Some(true)
+            );
+        }
+        assert_eq!(refused.seen.lock().unwrap().len(), RefusedOrigins::REMEMBERED);
+        assert_eq!(refused.first_time(b"https://one-too-many.example"), None);
+        assert_eq!(refused.first_time(b"https://a.example"), Some(false));
+        assert_eq!(refused.seen.lock().unwrap().len(), RefusedOrigins::REMEMBERED);
+    }
 }

@@ -16,6 +16,7 @@ use super::cors;
 use super::negotiate;
 use crate::hub::HubName;
 use crate::startup::App;
+use crate::url_rules::AllowedOrigin;
 
 /// Methods a negotiate route answers.
 const NEGOTIATE_METHODS: &str = "GET, POST";
@@ -33,7 +34,7 @@ pub fn router(app: Arc<App>) -> Router {
     let negotiate_route =
         |handler: MethodRouter<Arc<App>>| handler.head(method_not_allowed).fallback(method_not_allowed);
     let missing_route_prefix = base.clone();
-    let cors_origins = app.cors_origins().map(<[String]>::to_vec);
+    let cors_origins = app.cors_origins().map(<[AllowedOrigin]>::to_vec);
     let router = Router::new()
         .route("/", get(status).fallback(status_method_not_allowed))
         .route(

@@ -23,6 +23,7 @@ use crate::entra::EntraOverrides;
 use crate::hub::HubName;
 use crate::service::UpstreamLimits;
 use crate::tokens::{EntraMode, TokenPolicy};
+use crate::url_rules::AllowedOrigin;
 
 pub use environment::{Environment, SettingError};
 pub use serving::{ConnectionLimits, Host};
@@ -51,7 +52,7 @@ pub struct Settings {
     /// When health probes run, and their retries (with more than one endpoint).
     pub health: HealthSchedule,
     /// Browser origins allowed to call negotiate (`SIGNALR_CORS_ORIGINS`); `None` turns CORS off.
-    pub cors_origins: Option<Vec<String>>,
+    pub cors_origins: Option<Vec<AllowedOrigin>>,
     /// Where the caller's identity comes from, and which claims reach the token.
     pub caller: CallerPolicy,
     /// The OIDC provider, when `oidc` is a source.
@@ -866,16 +867,30 @@ mod tests {
                 .unwrap()
                 .cors_origins,
             Some(vec![
-                "https://app.example.com".to_owned(),
-                "http://localhost:8080".to_owned()
+                AllowedOrigin::Exact("https://app.example.com".to_owned()),
+                AllowedOrigin::Exact("http://localhost:8080".to_owned())
             ])
         );
-        for bad in ["*", "https://a.example.com/path", "https://a.example.com,ftp://b"] {
-            assert_eq!(
-                error(&[("SIGNALR_CORS_ORIGINS", bad)]).setting,
-                "SIGNALR_CORS_ORIGINS",
-                "{bad}"
-            );
+        assert_eq!(
+            config(&[("SIGNALR_CORS_ORIGINS", "https://*.Contoso.com:8443")])
+                .unwrap()
+                .cors_origins,
+            Some(vec![AllowedOrigin::Subdomains {
+                prefix: "https://".to_owned(),
+                suffix: ".contoso.com:8443".to_owned()
+            }])
+        );
+        for bad in [
+            "*",
+            "https://a.example.com/path",
+            "https://a.example.com,ftp://b",
+            "https://a.*.zz-wildcard.com",
+            "https://*zz-wildcard.com",
+            "https://*.zz-wildcard",
+        ] {
+            let refusal = error(&[("SIGNALR_CORS_ORIGINS", bad)]);
+            assert_eq!(refusal.setting, "SIGNALR_CORS_ORIGINS", "{bad}");
+            assert!(!refusal.to_string().contains("zz-wildcard"), "{refusal}");
         }
     }
 

@@ -10,7 +10,7 @@ use super::table::{
     LISTEN, MAX_CONNECTIONS, ROUTE_PREFIX, SHUTDOWN_GRACE_MS, WEBSITE_INSTANCE_ID,
 };
 use crate::hub::HubName;
-use crate::url_rules;
+use crate::url_rules::AllowedOrigin;
 
 /// Where the binary serves from, decided once from the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,20 +175,22 @@ pub(super) fn route_prefix(env: &Environment) -> Result<String, SettingError> {
     }
 }
 
-/// `SIGNALR_CORS_ORIGINS`: a comma list of origins (`scheme://host[:port]`). `*` is refused:
-/// the SignalR client sends credentials, which a wildcard cannot be combined with.
-pub(super) fn cors_origins(env: &Environment) -> Result<Option<Vec<String>>, SettingError> {
+/// `SIGNALR_CORS_ORIGINS`: a comma list of origins (`scheme://host[:port]`), each exact or with
+/// a leading label wildcard (`https://*.contoso.com`, see [`AllowedOrigin`]). Any other `*` is
+/// refused: `*` alone cannot be combined with the credentials the SignalR client sends, and a
+/// wildcard elsewhere would never match (or match too much).
+pub(super) fn cors_origins(env: &Environment) -> Result<Option<Vec<AllowedOrigin>>, SettingError> {
     let Some(list) = env.list(&CORS_ORIGINS) else {
         return Ok(None);
     };
     let mut origins = Vec::with_capacity(list.len());
     for origin in list {
-        match url_rules::origin(origin) {
+        match AllowedOrigin::parse(origin) {
             Some(origin) => origins.push(origin),
             None => {
                 return fail(
                     CORS_ORIGINS.name,
-                    "must list origins such as https://app.example.com or http://localhost:8080 (no path, no *: the SignalR client sends credentials)",
+                    "must list origins such as https://app.example.com or http://localhost:8080, no path; a * only as the leading label of a domain of two labels or more, as in https://*.example.com (the SignalR client sends credentials, which * alone cannot allow)",
                 );
             }
         }

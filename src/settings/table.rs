@@ -244,7 +244,7 @@ pub const WEBSITE_AUTH_ENABLED: Setting = setting(
 pub const CORS_ORIGINS: Setting = setting(
     "SIGNALR_CORS_ORIGINS",
     Unset,
-    "comma list of browser origins allowed to negotiate (CORS with credentials)",
+    "comma list of browser origins allowed to negotiate (CORS with credentials; https://*.example.com for every subdomain)",
 );
 pub const LISTEN: Setting = setting(
     "SIGNALR_LISTEN",
