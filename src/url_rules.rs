@@ -60,12 +60,10 @@ impl AllowedOrigin {
     pub fn matches(&self, sent: &[u8]) -> bool {
         match self {
             Self::Exact(origin) => sent == origin.as_bytes(),
-            Self::Subdomains { prefix, suffix } => {
-                sent.len() > prefix.len() + suffix.len()
-                    && sent.starts_with(prefix.as_bytes())
-                    && sent.ends_with(suffix.as_bytes())
-                    && is_subdomain_labels(&sent[prefix.len()..sent.len() - suffix.len()])
-            }
+            Self::Subdomains { prefix, suffix } => sent
+                .strip_prefix(prefix.as_bytes())
+                .and_then(|rest| rest.strip_suffix(suffix.as_bytes()))
+                .is_some_and(is_subdomain_labels),
         }
     }
 }

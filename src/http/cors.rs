@@ -105,58 +105,143 @@ impl RefusedOrigins {
 
     fn log(&self, origin: &HeaderValue) {
         let bytes = origin.as_bytes();
-        if self.first_time(bytes) == Some(true) {
+        let noted = self.note(bytes);
+        if matches!(noted, Noted::First | Noted::Filled) {
             let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(Self::SHOWN)]);
             tracing::warn!(
                 origin = ?shown,
                 "CORS preflight refused: the origin is not in SIGNALR_CORS_ORIGINS (logged once per origin)"
             );
         }
-    }
-
-    /// `Some(true)` the first time an origin is seen, `Some(false)` after that, `None` for a
-    /// new origin once the set is full.
-    fn first_time(&self, origin: &[u8]) -> Option<bool> {
-        let hash = self.hasher.hash_one(origin);
-        // A poisoned lock only means another request panicked while holding it: the set is
-        // still a valid set.
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.contains(&hash) {
-            return Some(false);
-        }
-        if seen.len() >= Self::REMEMBERED {
-            return None;
-        }
-        seen.insert(hash);
-        if seen.len() == Self::REMEMBERED {
+        if noted == Noted::Filled {
             tracing::warn!(
                 remembered = Self::REMEMBERED,
                 "CORS: this many different refused origins have been logged; further new ones are not logged"
             );
         }
-        Some(true)
     }
+
+    /// Remembers an origin, if there is room.
+    fn note(&self, origin: &[u8]) -> Noted {
+        let hash = self.hasher.hash_one(origin);
+        // A poisoned lock only means another request panicked while holding it: the set is
+        // still a valid set.
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.contains(&hash) {
+            Noted::Again
+        } else if seen.len() >= Self::REMEMBERED {
+            Noted::Forgotten
+        } else {
+            seen.insert(hash);
+            if seen.len() == Self::REMEMBERED {
+                Noted::Filled
+            } else {
+                Noted::First
+            }
+        }
+    }
+}
+
+/// What [`RefusedOrigins::note`] did with an origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Noted {
+    /// Seen for the first time.
+    First,
+    /// Seen for the first time, and now the set is full.
+    Filled,
+    /// Seen before.
+    Again,
+    /// New, but the set is full.
+    Forgotten,
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use tower::ServiceExt as _;
+
     use super::*;
 
     #[test]
     fn each_refused_origin_is_new_once_and_memory_is_bounded() {
         let refused = RefusedOrigins::default();
-        assert_eq!(refused.first_time(b"https://a.example"), Some(true));
-        assert_eq!(refused.first_time(b"https://a.example"), Some(false));
-        assert_eq!(refused.first_time(b"https://b.example"), Some(true));
-        for n in 2..RefusedOrigins::REMEMBERED {
-            assert_eq!(
-                refused.first_time(format!("https://{n}.example").as_bytes()),
-                Some(true)
-            );
+        assert_eq!(refused.note(b"https://a.example"), Noted::First);
+        assert_eq!(refused.note(b"https://a.example"), Noted::Again);
+        assert_eq!(refused.note(b"https://b.example"), Noted::First);
+        for n in 2..RefusedOrigins::REMEMBERED - 1 {
+            assert_eq!(refused.note(format!("https://{n}.example").as_bytes()), Noted::First);
         }
+        assert_eq!(refused.note(b"https://last.example"), Noted::Filled);
         assert_eq!(refused.seen.lock().unwrap().len(), RefusedOrigins::REMEMBERED);
-        assert_eq!(refused.first_time(b"https://one-too-many.example"), None);
-        assert_eq!(refused.first_time(b"https://a.example"), Some(false));
+        assert_eq!(refused.note(b"https://one-too-many.example"), Noted::Forgotten);
+        assert_eq!(refused.note(b"https://one-too-many.example"), Noted::Forgotten);
+        assert_eq!(refused.note(b"https://a.example"), Noted::Again);
         assert_eq!(refused.seen.lock().unwrap().len(), RefusedOrigins::REMEMBERED);
+    }
+
+    fn router() -> Router {
+        let origins = [
+            AllowedOrigin::parse("https://*.contoso.com").unwrap(),
+            AllowedOrigin::parse("http://localhost:8080").unwrap(),
+        ];
+        layer(
+            Router::new().route("/n", axum::routing::post(|| async { "ok" })),
+            &origins,
+        )
+    }
+
+    async fn send(method: Method, origin: &str, preflight: bool) -> Response {
+        let mut request = Request::builder()
+            .method(method)
+            .uri("/n")
+            .header(header::ORIGIN, origin);
+        if preflight {
+            request = request
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "x-api-key");
+        }
+        router().oneshot(request.body(Body::empty()).unwrap()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn listed_origins_get_cors_headers_and_others_none() {
+        for origin in ["https://app.contoso.com", "http://localhost:8080"] {
+            let answer = send(Method::OPTIONS, origin, true).await;
+            assert!(answer.status().is_success());
+            let headers = answer.headers();
+            assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], origin);
+            assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_HEADERS], "x-api-key");
+            let answer = send(Method::POST, origin, false).await;
+            assert_eq!(answer.status(), StatusCode::OK);
+            assert_eq!(answer.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], origin);
+        }
+        for origin in ["https://contoso.com", "http://localhost:8081"] {
+            for (method, preflight) in [(Method::OPTIONS, true), (Method::POST, false)] {
+                let answer = send(method, origin, preflight).await;
+                let cors: Vec<_> = answer
+                    .headers()
+                    .keys()
+                    .filter(|name| name.as_str().starts_with("access-control-"))
+                    .collect();
+                assert!(cors.is_empty(), "{origin}: {cors:?}");
+                assert!(answer.headers().contains_key(header::VARY), "{origin}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_preflight_is_an_options_request_asking_for_a_method() {
+        let request = |method: Method, asks: bool| {
+            let mut request = Request::builder().method(method).uri("/n");
+            if asks {
+                request = request.header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST");
+            }
+            request.body(Body::empty()).unwrap()
+        };
+        assert!(is_preflight(&request(Method::OPTIONS, true)));
+        assert!(!is_preflight(&request(Method::OPTIONS, false)));
+        assert!(!is_preflight(&request(Method::POST, true)));
+        assert!(!is_preflight(&request(Method::POST, false)));
     }
 }
