@@ -69,6 +69,8 @@ where
 {
     let (filter, bad_filter) = filter_from(log_filter);
     let builder = tracing_subscriber::fmt()
+        // The format's own ceiling is INFO unless raised: `filter` alone decides the level.
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(writer)
         .with_target(false)
         // Colours only for a person at a terminal, not in files and collectors.
@@ -112,6 +114,46 @@ mod tests {
         assert!(enabled(&filter, "signalr_negotiate::negotiate", Level::DEBUG));
         assert!(!enabled(&filter, "hyper", Level::INFO));
         assert!(enabled(&filter, "hyper", Level::WARN));
+    }
+
+    /// The lines a subscriber for `rust_log` writes of an info and a debug event.
+    fn lines_at(rust_log: Option<&str>) -> String {
+        let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Arc::clone(&written);
+        let writer = move || Sink(Arc::clone(&sink));
+        let (subscriber, _) = subscriber(Host::Local(([127, 0, 0, 1], 0).into()), rust_log, writer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("an info line");
+            tracing::debug!("a debug line");
+        });
+        String::from_utf8(written.lock().unwrap().clone()).unwrap()
+    }
+
+    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn debug_lines_are_written_when_rust_log_asks_for_them() {
+        let info = lines_at(None);
+        assert!(
+            info.contains("an info line") && !info.contains("a debug line"),
+            "{info}"
+        );
+        for debug in ["debug", "signalr_negotiate=debug", "warn,signalr_negotiate=trace"] {
+            let lines = lines_at(Some(debug));
+            assert!(lines.contains("a debug line"), "{debug}: {lines}");
+        }
+        assert!(!lines_at(Some("warn")).contains("an info line"));
     }
 
     #[test]
