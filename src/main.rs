@@ -52,9 +52,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, process: &Environment, host: Host) -> ExitCode {
-    // Values kept in AWS (Secrets Manager, SSM) are read once, before anything else.
-    let env = match resolve_aws_references(process.clone()).await {
-        Ok(env) => env,
+    // Values kept in AWS (Secrets Manager, SSM) are read before anything else, and again while
+    // serving (SIGNALR_SECRET_REFRESH_SECONDS).
+    let (env, aws) = match resolve_aws_references(process.clone()).await {
+        Ok(resolved) => resolved,
         Err(error) => return refuse(process, command, &error.into()).await,
     };
     let settings = match Settings::from_environment(&env, host) {
@@ -66,13 +67,22 @@ async fn run(command: Command, process: &Environment, host: Host) -> ExitCode {
     for warning in settings.warnings.iter().filter(|_| command == Command::Serve) {
         tracing::warn!("{warning}");
     }
-    let app = match App::new(&settings) {
+    let app = match App::with_aws(&settings, &aws) {
         Ok(app) => app,
         Err(error) => return refuse(process, command, &error).await,
     };
     match command {
         Command::Check { hub, user } => check(&env, &settings, &app, &hub, user.as_deref()).await,
-        _ => serve(host, settings.connections, signalr_negotiate::router(Arc::new(app))).await,
+        _ => {
+            let refresher = app.key_refresher().cloned();
+            serve(
+                host,
+                settings.connections,
+                signalr_negotiate::router(Arc::new(app)),
+                refresher,
+            )
+            .await
+        }
     }
 }
 

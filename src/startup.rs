@@ -3,6 +3,7 @@
 //! the HTTP edge serves and `check` samples. Nothing here runs per request.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::caller::{CallerResolver, OidcVerifier};
@@ -10,6 +11,8 @@ use crate::endpoints::{Authentication, EndpointRouter, start_health_probes};
 use crate::hub::HubName;
 use crate::negotiator::{Negotiator, ServingEndpoint};
 use crate::service::{ServiceApi, UpstreamLimits};
+use crate::settings::aws_refresh::{KeyRefresher, KeyRefresherBuilder};
+use crate::settings::aws_secrets::AwsReferences;
 use crate::settings::{Host, SettingError, Settings};
 use crate::tokens::TokenIssuer;
 use crate::url_rules::AllowedOrigin;
@@ -25,6 +28,7 @@ pub struct App {
     body_timeout: Duration,
     http: Option<reqwest::Client>,
     query_values_joined: bool,
+    key_refresher: Option<Arc<KeyRefresher>>,
 }
 
 /// Why the app could not be built.
@@ -71,6 +75,12 @@ impl App {
     /// Builds everything the settings describe; a credential that cannot be built stops the
     /// start. Must run inside a Tokio runtime when there are several endpoints (health probes).
     pub fn new(settings: &Settings) -> Result<Self, StartupError> {
+        Self::with_aws(settings, &AwsReferences::default())
+    }
+
+    /// As [`App::new`], with the settings whose values were read from AWS: the keys of their
+    /// endpoints are re-read every `SIGNALR_SECRET_REFRESH_SECONDS` by [`App::key_refresher`].
+    pub fn with_aws(settings: &Settings, references: &AwsReferences) -> Result<Self, StartupError> {
         let uses_entra = settings
             .endpoints
             .iter()
@@ -92,9 +102,13 @@ impl App {
             .zip(http.clone())
             .map(|(oidc, http)| OidcVerifier::new(oidc, http, settings.upstream.deadline));
         let mut endpoints = Vec::with_capacity(settings.endpoints.len());
+        let mut refresher = KeyRefresherBuilder::new(references, settings.secret_refresh);
         for endpoint in &settings.endpoints {
-            let issuer = TokenIssuer::new(endpoint, settings.entra_mode, &settings.entra, api.as_ref())
-                .map_err(|error| SettingError::new(endpoint.source(), error.0))?;
+            let issuer = match refresher.as_mut().and_then(|refresher| refresher.watch(endpoint)) {
+                Some(key) => TokenIssuer::RotatingKey(key),
+                None => TokenIssuer::new(endpoint, settings.entra_mode, &settings.entra, api.as_ref())
+                    .map_err(|error| SettingError::new(endpoint.source(), error.0))?,
+            };
             endpoints.push(ServingEndpoint {
                 endpoint: endpoint.clone(),
                 issuer,
@@ -120,6 +134,7 @@ impl App {
             body_timeout: settings.connections.body_timeout,
             http,
             query_values_joined: matches!(settings.host, Host::Functions { .. }),
+            key_refresher: refresher.and_then(KeyRefresherBuilder::build),
         })
     }
 
@@ -160,6 +175,12 @@ impl App {
     /// The longest a request's body may take to arrive.
     pub fn body_timeout(&self) -> Duration {
         self.body_timeout
+    }
+
+    /// What re-reads the keys kept in AWS while serving, when there are any and
+    /// `SIGNALR_SECRET_REFRESH_SECONDS` is not 0.
+    pub fn key_refresher(&self) -> Option<&Arc<KeyRefresher>> {
+        self.key_refresher.as_ref()
     }
 
     /// The process's HTTP client, when serving needs one.

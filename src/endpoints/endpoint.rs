@@ -126,6 +126,20 @@ impl ServiceEndpoint {
         &self.server_base
     }
 
+    /// Whether `other` is this endpoint with another access key: the same name, type and URLs,
+    /// and both signed with a key (what a rotated connection string may change while serving).
+    /// The audience and the host follow from `endpoint_url`.
+    pub fn differs_only_in_key(&self, other: &Self) -> bool {
+        matches!(
+            (&self.auth, &other.auth),
+            (Authentication::AccessKey(_), Authentication::AccessKey(_))
+        ) && self.name == other.name
+            && self.endpoint_type == other.endpoint_type
+            && self.endpoint_url == other.endpoint_url
+            && self.client_url_prefix == other.client_url_prefix
+            && self.server_base == other.server_base
+    }
+
     /// The URL a client is redirected to, for an already normalised (lower-case) service hub.
     pub fn client_url(&self, service_hub: &str, request_id: &str) -> String {
         const REQUEST_ID: &str = "&asrs_request_id=";
@@ -164,6 +178,45 @@ mod tests {
 
     fn endpoint(text: &str) -> ServiceEndpoint {
         ServiceEndpoint::new("", EndpointType::Primary, text.parse().unwrap())
+    }
+
+    #[test]
+    fn only_a_new_key_is_a_rotation() {
+        let e = endpoint("Endpoint=https://a;ClientEndpoint=https://c;ServerEndpoint=https://s;AccessKey=k1");
+        assert!(e.differs_only_in_key(&endpoint(
+            "Endpoint=https://a;ClientEndpoint=https://c;ServerEndpoint=https://s;AccessKey=k2;Version=1.0"
+        )));
+        for moved in [
+            "Endpoint=https://b;ClientEndpoint=https://c;ServerEndpoint=https://s;AccessKey=k2",
+            "Endpoint=https://a;Port=444;ClientEndpoint=https://c;ServerEndpoint=https://s;AccessKey=k2",
+            "Endpoint=https://a;ServerEndpoint=https://s;AccessKey=k2",
+            "Endpoint=https://a;ClientEndpoint=https://c;AccessKey=k2",
+            "Endpoint=https://a;ClientEndpoint=https://c;ServerEndpoint=https://s;AuthType=azure.msi",
+        ] {
+            assert!(!e.differs_only_in_key(&endpoint(moved)), "{moved}");
+        }
+        let msi = endpoint("Endpoint=https://a;ClientEndpoint=https://c;ServerEndpoint=https://s;AuthType=azure.msi");
+        assert!(
+            !msi.differs_only_in_key(&msi.clone()),
+            "an Entra endpoint has no key to rotate"
+        );
+        let named = ServiceEndpoint::new(
+            "east",
+            EndpointType::Primary,
+            "Endpoint=https://a;AccessKey=k".parse().unwrap(),
+        );
+        let secondary = ServiceEndpoint::new(
+            "east",
+            EndpointType::Secondary,
+            "Endpoint=https://a;AccessKey=k".parse().unwrap(),
+        );
+        let other = ServiceEndpoint::new(
+            "west",
+            EndpointType::Primary,
+            "Endpoint=https://a;AccessKey=k".parse().unwrap(),
+        );
+        assert!(named.differs_only_in_key(&named.clone()));
+        assert!(!named.differs_only_in_key(&secondary) && !named.differs_only_in_key(&other));
     }
 
     #[test]

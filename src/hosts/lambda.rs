@@ -3,10 +3,15 @@
 //! answer: one `lambda_http` cannot read or convert is refused with a 400 first
 //! (`lambda_event`), rather than handed to a conversion that would abort the process.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::http;
+use lambda_http::lambda_runtime::{LambdaInvocation, Runtime};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{LambdaEvent, RequestExt as _, Service};
 use serde::Serialize;
@@ -15,10 +20,11 @@ use tower::ServiceExt as _;
 
 use super::lambda_event::{Refusal, defect};
 use crate::http::HostRequestId;
+use crate::settings::aws_refresh::KeyRefresher;
 
 /// Serves the Runtime API until it stops, or until SIGTERM (which Lambda sends only between
 /// invocations, when the environment shuts down).
-pub(super) async fn serve(router: Router) -> ExitCode {
+pub(super) async fn serve(router: Router, refresher: Option<Arc<KeyRefresher>>) -> ExitCode {
     // What start-up logged belongs to the init phase.
     super::logs::flush();
     // lambda_http's own adapter (what lambda_http::run serves), behind the check of each event.
@@ -33,10 +39,16 @@ pub(super) async fn serve(router: Router) -> ExitCode {
             })
             .service(router),
     );
-    let runtime =
-        lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-            answer(adapter.clone(), event)
-        }));
+    // What lambda_runtime::run serves, with the key refresh around each invocation.
+    let runtime = Runtime::new(lambda_http::service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+        answer(adapter.clone(), event)
+    }))
+    .layer(lambda_http::lambda_runtime::layers::TracingLayer::new())
+    .layer(tower::layer::layer_fn(move |inner| RefreshAfterAnswer {
+        inner,
+        refresher: refresher.clone(),
+    }))
+    .run();
     tokio::select! {
         outcome = runtime => match outcome {
             Ok(()) => ExitCode::SUCCESS,
@@ -46,6 +58,44 @@ pub(super) async fn serve(router: Router) -> ExitCode {
             }
         },
         () = super::shutdown_signal() => ExitCode::SUCCESS,
+    }
+}
+
+/// Lambda freezes the environment as soon as the runtime asks for the next event, so a refresh
+/// left running would be frozen half-way (and time out when thawed). The first invocation
+/// after the period starts one; the invocation is answered (its response posted to the
+/// Runtime API) without waiting for it, and only then is the refresh awaited, before the next
+/// event is asked for. Its reads are bounded (`aws_refresh`).
+#[derive(Clone)]
+struct RefreshAfterAnswer<S> {
+    inner: S,
+    refresher: Option<Arc<KeyRefresher>>,
+}
+
+impl<S> Service<LambdaInvocation> for RefreshAfterAnswer<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = lambda_http::Error>,
+    S::Future: 'static,
+{
+    type Response = ();
+    type Error = lambda_http::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<(), lambda_http::Error>>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        let refresh = self.refresher.as_ref().and_then(KeyRefresher::start_if_stale);
+        // Answers and posts the response.
+        let answered = self.inner.call(invocation);
+        Box::pin(async move {
+            let outcome = answered.await;
+            if let Some(refresh) = refresh {
+                let _ = refresh.await;
+            }
+            outcome
+        })
     }
 }
 

@@ -3,7 +3,10 @@
 //! parameter (`arn:aws:ssm:…:parameter/…`, decrypted) is read once at start, with the
 //! credentials and endpoint `aws-config` finds (`AWS_ENDPOINT_URL` included), and held in
 //! memory only. A failure stops the start with a message naming the ARN, never a value.
-//! Without such a setting, nothing of AWS is loaded.
+//! Without such a setting, nothing of AWS is loaded. The values are read again while serving,
+//! every `SIGNALR_SECRET_REFRESH_SECONDS` (`aws_refresh`).
+
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
@@ -12,6 +15,7 @@ use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use super::aws_http::ReqwestClient;
 use super::connection_names::ConnectionNames;
 use super::environment::{Environment, SettingError};
+use super::table::SECRET_REFRESH_SECONDS;
 
 /// Where a value lives in AWS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,9 +68,83 @@ impl SecretReference {
     }
 }
 
+/// The connection-string settings whose values were read from AWS, and the means to read them
+/// again (`settings::aws_refresh`).
+#[derive(Debug, Default)]
+pub struct AwsReferences {
+    reader: Option<AwsReader>,
+    /// Each setting read, where from, and a digest of the value it had.
+    read: Vec<(String, SecretReference, ValueDigest)>,
+}
+
+impl AwsReferences {
+    /// The setting's reference and the digest of the value read at start, if it was one.
+    pub(super) fn of(&self, setting: &str) -> Option<(&SecretReference, ValueDigest)> {
+        self.read
+            .iter()
+            .find(|(name, _, _)| name == setting)
+            .map(|(_, reference, digest)| (reference, *digest))
+    }
+
+    /// The reader the values were read with, when there were any.
+    pub(super) fn reader(&self) -> Option<&AwsReader> {
+        self.reader.as_ref()
+    }
+}
+
+/// A SHA-256 digest of a value: tells a changed value from the same one without keeping it.
+pub(super) type ValueDigest = [u8; 32];
+
+pub(super) fn digest(value: &str) -> ValueDigest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(value.as_bytes()).into()
+}
+
+/// Reads secrets and parameters with the configuration `aws-config` found at start.
+#[derive(Debug, Clone)]
+pub(super) struct AwsReader {
+    shared: aws_config::SdkConfig,
+}
+
+impl AwsReader {
+    /// The value a reference holds now, or why it could not be read (never a value).
+    pub(super) async fn read(&self, reference: &SecretReference) -> Result<String, String> {
+        match reference {
+            SecretReference::SecretsManager { arn, region } => {
+                let config = aws_sdk_secretsmanager::config::Builder::from(&self.shared)
+                    .region(aws_config::Region::new(region.clone()))
+                    .build();
+                let client = aws_sdk_secretsmanager::Client::from_conf(config);
+                match client.get_secret_value().secret_id(arn).send().await {
+                    Ok(output) => output
+                        .secret_string()
+                        .map(str::to_owned)
+                        .ok_or_else(|| "the secret has no SecretString".to_owned()),
+                    Err(error) => Err(describe(&error)),
+                }
+            }
+            SecretReference::Parameter { arn, region } => {
+                let config = aws_sdk_ssm::config::Builder::from(&self.shared)
+                    .region(aws_config::Region::new(region.clone()))
+                    .build();
+                let client = aws_sdk_ssm::Client::from_conf(config);
+                match client.get_parameter().name(arn).with_decryption(true).send().await {
+                    Ok(output) => output
+                        .parameter()
+                        .and_then(|parameter| parameter.value())
+                        .map(str::to_owned)
+                        .ok_or_else(|| "the parameter has no value".to_owned()),
+                    Err(error) => Err(describe(&error)),
+                }
+            }
+        }
+    }
+}
+
 /// Replaces every AWS reference among the connection-string settings (the names
-/// [`ConnectionNames`] lists, the one list the endpoint settings read too) with its value.
-pub async fn resolve(mut env: Environment) -> Result<Environment, SettingError> {
+/// [`ConnectionNames`] lists, the one list the endpoint settings read too) with its value;
+/// returns which settings were read, to be read again while serving.
+pub async fn resolve(mut env: Environment) -> Result<(Environment, AwsReferences), SettingError> {
     let names = ConnectionNames::from_env(&env)?;
     let references: Vec<(usize, SecretReference)> = env
         .vars()
@@ -76,7 +154,7 @@ pub async fn resolve(mut env: Environment) -> Result<Environment, SettingError> 
         .filter_map(|(index, (_, value))| SecretReference::parse(value).map(|reference| (index, reference)))
         .collect();
     if references.is_empty() {
-        return Ok(env);
+        return Ok((env, AwsReferences::default()));
     }
     // The AWS APIs answer where they are asked; a redirect is not followed.
     let http = reqwest::Client::builder()
@@ -92,46 +170,33 @@ pub async fn resolve(mut env: Environment) -> Result<Environment, SettingError> 
         .http_client(ReqwestClient::shared(http))
         .load()
         .await;
+    let reader = AwsReader { shared };
+    let mut read = Vec::with_capacity(references.len());
     for (index, reference) in references {
         let setting = env.vars()[index].0.clone();
-        let fail = |reason: String| {
+        let value = reader.read(&reference).await.map_err(|reason| {
             SettingError::new(
                 &setting,
                 format!("could not be read from {}: {reason}", reference.arn()),
             )
-        };
-        let value = match &reference {
-            SecretReference::SecretsManager { arn, region } => {
-                let config = aws_sdk_secretsmanager::config::Builder::from(&shared)
-                    .region(aws_config::Region::new(region.clone()))
-                    .build();
-                let client = aws_sdk_secretsmanager::Client::from_conf(config);
-                match client.get_secret_value().secret_id(arn).send().await {
-                    Ok(output) => output
-                        .secret_string()
-                        .map(str::to_owned)
-                        .ok_or_else(|| fail("the secret has no SecretString".to_owned()))?,
-                    Err(error) => return Err(fail(describe(&error))),
-                }
-            }
-            SecretReference::Parameter { arn, region } => {
-                let config = aws_sdk_ssm::config::Builder::from(&shared)
-                    .region(aws_config::Region::new(region.clone()))
-                    .build();
-                let client = aws_sdk_ssm::Client::from_conf(config);
-                match client.get_parameter().name(arn).with_decryption(true).send().await {
-                    Ok(output) => output
-                        .parameter()
-                        .and_then(|parameter| parameter.value())
-                        .map(str::to_owned)
-                        .ok_or_else(|| fail("the parameter has no value".to_owned()))?,
-                    Err(error) => return Err(fail(describe(&error))),
-                }
-            }
-        };
+        })?;
+        read.push((setting, reference, digest(&value)));
         env.replace_value(index, value);
     }
-    Ok(env)
+    Ok((
+        env,
+        AwsReferences {
+            reader: Some(reader),
+            read,
+        },
+    ))
+}
+
+/// `SIGNALR_SECRET_REFRESH_SECONDS`: how often values read from AWS are read again; `None` when
+/// 0 (off).
+pub(super) fn refresh_period(env: &Environment) -> Result<Option<Duration>, SettingError> {
+    let seconds = env.whole_number(&SECRET_REFRESH_SECONDS, 0..=86_400, "seconds")?;
+    Ok((seconds > 0).then(|| Duration::from_secs(seconds)))
 }
 
 /// The cause of an SDK error in words, from its error code; never a value.
@@ -194,12 +259,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_refresh_period_is_five_minutes_unless_set_and_zero_turns_it_off() {
+        let period = |vars: &[(&str, &str)]| {
+            refresh_period(&Environment::new(
+                vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            ))
+        };
+        assert_eq!(period(&[]), Ok(Some(Duration::from_secs(300))));
+        assert_eq!(
+            period(&[("SIGNALR_SECRET_REFRESH_SECONDS", "1")]),
+            Ok(Some(Duration::from_secs(1)))
+        );
+        assert_eq!(period(&[("SIGNALR_SECRET_REFRESH_SECONDS", "0")]), Ok(None));
+        assert_eq!(
+            period(&[("SIGNALR_SECRET_REFRESH_SECONDS", "86400")]),
+            Ok(Some(Duration::from_secs(86_400)))
+        );
+        for bad in ["86401", "-1", "5m"] {
+            let error = period(&[("SIGNALR_SECRET_REFRESH_SECONDS", bad)]).unwrap_err();
+            assert_eq!(error.setting, "SIGNALR_SECRET_REFRESH_SECONDS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_digest_tells_values_apart() {
+        assert_eq!(digest("a"), digest("a"));
+        assert_ne!(digest("a"), digest("b"));
+    }
+
     #[tokio::test]
     async fn without_references_nothing_is_loaded() {
         let vars = vec![(
             "AzureSignalRConnectionString".to_owned(),
             "Endpoint=https://a;AccessKey=k".to_owned(),
         )];
-        assert_eq!(resolve(Environment::new(vars.clone())).await.unwrap().vars(), vars);
+        let (env, references) = resolve(Environment::new(vars.clone())).await.unwrap();
+        assert_eq!(env.vars(), vars);
+        assert!(references.reader().is_none() && references.of("AzureSignalRConnectionString").is_none());
     }
 }

@@ -290,7 +290,7 @@ fn deduplicate(endpoints: Vec<ServiceEndpoint>, warnings: &mut Vec<String>) -> V
     kept
 }
 
-fn connection_string_endpoint(
+pub(super) fn connection_string_endpoint(
     setting: &str,
     text: &str,
     name: &str,

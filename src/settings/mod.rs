@@ -6,6 +6,7 @@
 //! [`TokenPolicy`], [`CallerPolicy`], …) are what the composition root assembles.
 
 mod aws_http;
+pub mod aws_refresh;
 pub mod aws_secrets;
 mod caller;
 mod connection_names;
@@ -51,6 +52,8 @@ pub struct Settings {
     pub upstream: UpstreamLimits,
     /// When health probes run, and their retries (with more than one endpoint).
     pub health: HealthSchedule,
+    /// How often connection strings read from AWS are read again; `None`: never.
+    pub secret_refresh: Option<std::time::Duration>,
     /// Browser origins allowed to call negotiate (`SIGNALR_CORS_ORIGINS`); `None` turns CORS off.
     pub cors_origins: Option<Vec<AllowedOrigin>>,
     /// Where the caller's identity comes from, and which claims reach the token.
@@ -95,6 +98,7 @@ impl Settings {
             entra: upstream::entra_overrides(env)?,
             upstream: upstream::upstream_limits(env)?,
             health: upstream::health_schedule(env)?,
+            secret_refresh: aws_secrets::refresh_period(env)?,
             cors_origins: serving::cors_origins(env)?,
             caller,
             oidc,

@@ -143,6 +143,11 @@ pub const HEALTH_RETRY_MS: Setting = setting(
     Value("3000"),
     "time between a failed health probe and its retry (2 retries, then offline), in milliseconds",
 );
+pub const SECRET_REFRESH_SECONDS: Setting = setting(
+    "SIGNALR_SECRET_REFRESH_SECONDS",
+    Value("300"),
+    "re-read connection strings kept in Secrets Manager or SSM this often, in seconds; 0 turns it off",
+);
 pub const ROUTE_PREFIX: Setting = setting(
     "SIGNALR_ROUTE_PREFIX",
     Value("api"),
@@ -310,6 +315,7 @@ pub const TABLE: &[Setting] = &[
     UPSTREAM_DEADLINE_MS,
     HEALTH_CHECK_INTERVAL_MS,
     HEALTH_RETRY_MS,
+    SECRET_REFRESH_SECONDS,
     ROUTE_PREFIX,
     HUB,
     HUBS,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::entra_access_key::{KeyLifetime, TemporaryKeyStore};
-use super::{AccessKey, AccessToken, AccessTokenClaims, TokenError, TokenPolicy, TokenSubject, jwt};
+use super::{AccessKey, AccessToken, AccessTokenClaims, RotatingKey, TokenError, TokenPolicy, TokenSubject, jwt};
 use crate::endpoints::{Authentication, ServiceEndpoint};
 use crate::entra::{CredentialError, EntraOverrides, EntraTarget, EntraTokenSource};
 use crate::service::{ServiceApi, UpstreamError};
@@ -35,6 +35,9 @@ impl EntraMode {
 pub enum TokenIssuer {
     /// Sign with the connection string's key.
     AccessKey(AccessKey),
+    /// Sign with the connection string's key, re-read while serving (a connection string kept
+    /// in AWS): one atomic load per token, no lock.
+    RotatingKey(Arc<RotatingKey>),
     /// Ask the service (`generateToken`).
     GenerateToken {
         entra: Arc<EntraTokenSource>,
@@ -104,7 +107,7 @@ impl TokenIssuer {
     /// The source of Entra tokens, for Entra endpoints.
     pub fn entra(&self) -> Option<&EntraTokenSource> {
         match self {
-            Self::AccessKey(_) => None,
+            Self::AccessKey(_) | Self::RotatingKey(_) => None,
             Self::GenerateToken { entra, .. } => Some(entra),
             Self::TemporaryKey(store) => Some(store.entra()),
         }
@@ -130,6 +133,7 @@ impl TokenIssuer {
         };
         match self {
             Self::AccessKey(key) => Ok(sign(key)?),
+            Self::RotatingKey(cell) => Ok(cell.with(sign)?),
             // The Entra paths are boxed: their futures are large (an HTTP call), and the
             // access-key path should not move them around on every negotiate.
             Self::TemporaryKey(store) => {

@@ -8,6 +8,7 @@ mod entra_access_key;
 mod issuer;
 mod jwt;
 mod random_id;
+mod rotating_key;
 
 pub use access_key::AccessKey;
 pub use claims::{
@@ -20,6 +21,7 @@ pub use connection::{
 pub use issuer::{EntraMode, IssueError, TokenIssuer};
 pub use jwt::{AccessToken, MAX_TOKEN_LEN, TokenError, sign};
 pub use random_id::RandomId;
+pub use rotating_key::RotatingKey;
 
 /// Now, in whole seconds since the Unix epoch (the unit of `iat`, `nbf` and `exp`).
 pub fn unix_now() -> u64 {

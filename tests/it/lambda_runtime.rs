@@ -52,10 +52,27 @@ impl RuntimeApi {
 pub(crate) async fn start_runtime_api(
     events: VecDeque<(String, Value)>,
 ) -> (String, mpsc::UnboundedReceiver<Posted>, Arc<OnceLock<PathBuf>>) {
+    let (runtime_api, results, log, _feed) = start_fed_runtime_api(events).await;
+    (runtime_api, results, log)
+}
+
+/// Events waiting to be handed out; a test may add more while the function runs.
+pub(crate) type EventFeed = Arc<Mutex<VecDeque<(String, Value)>>>;
+
+/// [`start_runtime_api`], with the queue of events to add to.
+pub(crate) async fn start_fed_runtime_api(
+    events: VecDeque<(String, Value)>,
+) -> (
+    String,
+    mpsc::UnboundedReceiver<Posted>,
+    Arc<OnceLock<PathBuf>>,
+    EventFeed,
+) {
     let (posted, results) = mpsc::unbounded_channel();
     let log = Arc::new(OnceLock::new());
+    let feed = Arc::new(Mutex::new(events));
     let api = RuntimeApi {
-        events: Arc::new(Mutex::new(events)),
+        events: Arc::clone(&feed),
         posted,
         log: Arc::clone(&log),
     };
@@ -67,7 +84,7 @@ pub(crate) async fn start_runtime_api(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let runtime_api = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (runtime_api, results, log)
+    (runtime_api, results, log, feed)
 }
 
 /// The binary under the fake Runtime API at `runtime_api`, with Lambda's environment.
@@ -104,11 +121,13 @@ async fn next_invocation(State(api): State<RuntimeApi>) -> impl IntoResponse {
     while api.log.get().is_none() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let next = api.events.lock().unwrap().pop_front();
-    let Some((request_id, event)) = next else {
-        // No more events: hold the long poll, as Lambda does while the sandbox is frozen.
-        std::future::pending::<()>().await;
-        unreachable!()
+    // No event yet: hold the long poll, as Lambda does while the sandbox is frozen.
+    let (request_id, event) = loop {
+        let next = api.events.lock().unwrap().pop_front();
+        match next {
+            Some(next) => break next,
+            None => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
     };
     let deadline = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -43,6 +43,10 @@ pub const SECRETS: &[&str] = &[
     "SecretsManagerKey0123456789abcdefghijklmnopq",
     "ParameterStoreKey0123456789abcdefghijklmnop",
     "moto-test-secret-access-key-6b1f",
+    "RotatedKeyOld0123456789abcdefghijklmnopqrstu",
+    "RotatedKeyNew0123456789abcdefghijklmnopqrstu",
+    "RotatedKeyThird0123456789abcdefghijklmnopqrs",
+    "RotatedKeyMoved0123456789abcdefghijklmnopqrs",
     "interop-identity-header",
     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH",
 ];
