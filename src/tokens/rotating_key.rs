@@ -149,6 +149,53 @@ mod tests {
     }
 
     #[test]
+    fn a_read_with_the_current_generation_takes_no_lock() {
+        let cell = Arc::new(RotatingKey::new(AccessKey::new("k")));
+        let (warm, warmed) = std::sync::mpsc::channel();
+        let (go, went) = std::sync::mpsc::channel::<()>();
+        let (done, finished) = std::sync::mpsc::channel();
+        let reader = {
+            let cell = Arc::clone(&cell);
+            std::thread::spawn(move || {
+                signature(&cell);
+                warm.send(()).unwrap();
+                went.recv().unwrap();
+                done.send(signature(&cell)).unwrap();
+            })
+        };
+        warmed.recv().unwrap();
+        let held = cell.current.lock().unwrap();
+        go.send(()).unwrap();
+        let signed = finished.recv_timeout(std::time::Duration::from_secs(5));
+        drop(held);
+        assert_eq!(
+            signed,
+            Ok(AccessKey::new("k").sign(b"message")),
+            "the read waited on the lock"
+        );
+        reader.join().unwrap();
+    }
+
+    #[test]
+    fn a_thread_keeps_one_entry_per_cell_up_to_the_bound() {
+        SEEN.with_borrow_mut(Vec::clear);
+        let cells: Vec<RotatingKey> = (0..3)
+            .map(|n| RotatingKey::new(AccessKey::new(&format!("{n}"))))
+            .collect();
+        for cell in cells.iter().chain(&cells) {
+            signature(cell);
+        }
+        SEEN.with_borrow(|seen| assert_eq!(seen.len(), 3));
+        let more: Vec<RotatingKey> = (0..CACHED_CELLS)
+            .map(|n| RotatingKey::new(AccessKey::new(&format!("{n}"))))
+            .collect();
+        for cell in &more {
+            signature(cell);
+        }
+        SEEN.with_borrow(|seen| assert_eq!(seen.len(), 3, "started again at the bound"));
+    }
+
+    #[test]
     fn readers_racing_a_replacement_end_on_the_new_key() {
         let keys: Vec<AccessKey> = (0..=50).map(|n| AccessKey::new(&format!("k{n}"))).collect();
         let signatures: Arc<Vec<[u8; 32]>> = Arc::new(keys.iter().map(|key| key.sign(b"message")).collect());
@@ -180,5 +227,6 @@ mod tests {
     fn debug_never_shows_the_secret() {
         let printed = format!("{:?}", RotatingKey::new(AccessKey::new("TOP-SECRET-VALUE")));
         assert!(!printed.contains("TOP-SECRET-VALUE"), "{printed}");
+        assert_eq!(printed, r#"RotatingKey { generation: 0, secret: "<redacted>" }"#);
     }
 }
