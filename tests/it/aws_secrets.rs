@@ -490,7 +490,8 @@ async fn access_denied_mid_run_keeps_the_last_good_key_and_is_logged_once() {
     let serving = Serving::start(
         "aws-denied-mid-run",
         moto.env(&reader_id, &reader_key),
-        &[("Azure__SignalR__Endpoints__a", &arn)],
+        // App Service's spelling of a named connection string: the refresh finds it too.
+        &[("CUSTOMCONNSTR_Azure__SignalR__ConnectionString__a", &arn)],
     )
     .await;
     assert!(signed_with(&serving.negotiate("a").await.1, OLD_KEY));
