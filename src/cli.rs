@@ -1,6 +1,6 @@
 //! The command line: serving (no arguments), `check`, `--help`, `--version`.
 
-use crate::settings::table;
+use crate::settings::table::{DefaultValue, TABLE};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,48 @@ SETTINGS (environment; names are case-insensitive, ':' equals '__', CUSTOMCONNST
 
 /// The usage text: commands, hosts, and every setting from the settings table.
 pub fn usage() -> String {
-    format!("{USAGE}{}", table::help())
+    format!("{USAGE}{}", settings_help())
+}
+
+/// The SETTINGS part of `--help`, from the settings table: one entry per setting, its help and default, wrapped to fit
+/// a terminal.
+fn settings_help() -> String {
+    const INDENT: usize = 4;
+    const NAME_WIDTH: usize = 35;
+    const LINE: usize = 100;
+    let mut out = String::new();
+    for setting in TABLE {
+        let default = match setting.default {
+            DefaultValue::None => None,
+            DefaultValue::Value("") => Some("(default: empty)".to_owned()),
+            DefaultValue::Value(value) | DefaultValue::Described(value) => Some(format!("(default {value})")),
+        };
+        out.push_str(&" ".repeat(INDENT));
+        out.push_str(setting.name);
+        let mut column = INDENT + setting.name.len();
+        if column >= INDENT + NAME_WIDTH {
+            out.push('\n');
+            column = 0;
+        }
+        // The default stays on one line, as one word.
+        for word in setting.help.split(' ').chain(default.as_deref()) {
+            if column > INDENT + NAME_WIDTH && column + 1 + word.len() > LINE {
+                out.push('\n');
+                column = 0;
+            }
+            if column < INDENT + NAME_WIDTH {
+                out.push_str(&" ".repeat(INDENT + NAME_WIDTH - column));
+                column = INDENT + NAME_WIDTH;
+            } else {
+                out.push(' ');
+                column += 1;
+            }
+            out.push_str(word);
+            column += word.len();
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Reads the arguments (without the program name).
@@ -75,6 +116,82 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
 mod tests {
     use super::*;
 
+    #[test]
+    fn help_lists_every_setting_with_its_default() {
+        let help = settings_help();
+        for setting in TABLE {
+            assert!(help.contains(setting.name), "--help lacks {}", setting.name);
+            if let Some(value) = setting.default_value() {
+                assert!(help.contains(&format!("(default {value})")), "{}", setting.name);
+            }
+        }
+    }
+
+    /// `--help` is laid out in two columns: each name at column 4, its help from column 39,
+    /// wrapped at 100 characters (a name too long for its column has its help on the next
+    /// line), and the words are the help's and the default's, in order.
+    #[test]
+    fn help_is_two_columns_wrapped_at_100() {
+        let help = settings_help();
+        let mut lines = help.lines().peekable();
+        for setting in TABLE {
+            let first = lines.next().unwrap();
+            let name = format!("    {}", setting.name);
+            assert!(first.starts_with(&name), "{first:?}");
+            let mut words: Vec<&str> = Vec::new();
+            let mut text = &first[name.len()..];
+            if name.len() >= 39 {
+                assert_eq!(first, name, "a name too long for its column stands alone");
+            }
+            if text.is_empty() {
+                text = lines.next().unwrap();
+            }
+            loop {
+                words.extend(text.split_whitespace());
+                match lines.peek() {
+                    Some(next) if next.starts_with(&" ".repeat(39)) && !next[39..].starts_with(' ') => {
+                        text = lines.next().unwrap();
+                    }
+                    _ => break,
+                }
+            }
+            let default = match setting.default {
+                DefaultValue::None => String::new(),
+                DefaultValue::Value("") => "(default: empty)".to_owned(),
+                DefaultValue::Value(value) | DefaultValue::Described(value) => format!("(default {value})"),
+            };
+            let expected: Vec<&str> = setting
+                .help
+                .split_whitespace()
+                .chain(default.split_whitespace())
+                .collect();
+            assert_eq!(words, expected, "{}", setting.name);
+        }
+        assert!(lines.next().is_none());
+        for line in help.lines() {
+            assert!(line.len() <= 100, "{} characters: {line:?}", line.len());
+            let indent = line.len() - line.trim_start().len();
+            assert!(indent == 4 || indent == 39, "indent {indent}: {line:?}");
+        }
+        // Help starts at column 39 on the name's line when the name fits its column.
+        let short = help.lines().find(|line| line.starts_with("    SIGNALR_HUB ")).unwrap();
+        assert_eq!(&short[39..39 + 3], "hub", "{short:?}");
+        // Lines are filled: a wrapped line could not have taken the next word.
+        let all: Vec<&str> = help.lines().collect();
+        for pair in all.windows(2) {
+            let continued = pair[1].starts_with(&" ".repeat(39)) && !pair[1][39..].starts_with(' ');
+            // A name too long for its column stands alone on its line.
+            if continued && pair[0].trim_start().contains(' ') {
+                let next_word = pair[1].split_whitespace().next().unwrap();
+                assert!(
+                    pair[0].len() + 1 + next_word.len() > 100,
+                    "{:?} could take {next_word:?}",
+                    pair[0]
+                );
+            }
+        }
+    }
+
     fn args(list: &[&str]) -> Result<Command, String> {
         parse(list.iter().map(|s| s.to_string()))
     }
@@ -106,7 +223,7 @@ mod tests {
     #[test]
     fn help_documents_every_setting_in_the_table() {
         let usage = usage();
-        for setting in table::TABLE {
+        for setting in TABLE {
             assert!(usage.contains(setting.name), "--help does not mention {}", setting.name);
         }
     }
