@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where a negotiate's CPU goes: the release build with symbols (profile "profiling"), profiled
-# two ways while it serves POST /api/chat/negotiate on the access-key path, RUST_LOG=off:
+# two ways while it serves POST /api/chat/negotiate on the access-key path, RUST_LOG=off unless LOG says otherwise:
 #
 #   perf      `perf record` (cpu-clock samples) of the server while wrk drives it
 #             (1 thread, 32 connections); kernel and user time, real hardware (SHA extensions).
@@ -14,7 +14,8 @@
 #
 # Run from the repository root:   bench/profile.sh            (both)
 #                                 bench/profile.sh perf | callgrind
-# Settings: DURATION=5s REQUESTS=2000 PORT=18090
+# Settings: DURATION=5s REQUESTS=2000 PORT=18090 LOG=off (ours' RUST_LOG; LOG=info profiles it as
+#   deployed, one line per negotiate appended to target/bench/profile-ours.log)
 # Writes target/bench/profile-*.txt (reports) and prints a summary.
 # Needs: cargo, wrk, perf (linux-perf) and/or valgrind, python3; ../shared/bench/post.lua.
 set -euo pipefail
@@ -25,6 +26,7 @@ MODE=${1:-both}
 DURATION=${DURATION:-5s}
 REQUESTS=${REQUESTS:-2000}
 PORT=${PORT:-18090}
+LOG=${LOG:-off}
 
 echo "== build (profile: profiling = release with symbols)" >&2
 cargo build --profile profiling --locked >&2
@@ -41,8 +43,8 @@ serve() {
     local name=$1
     shift
     if [[ $name == ours ]]; then
-        TOKIO_WORKER_THREADS=1 RUST_LOG=off SIGNALR_LISTEN="127.0.0.1:$PORT" \
-            AzureSignalRConnectionString="$CONN" "$@" "$BIN" >/dev/null 2>"$WORK/profile-$name.err" &
+        TOKIO_WORKER_THREADS=1 RUST_LOG=$LOG SIGNALR_LISTEN="127.0.0.1:$PORT" \
+            AzureSignalRConnectionString="$CONN" "$@" "$BIN" >>"$WORK/profile-$name.log" 2>"$WORK/profile-$name.err" &
     else
         TOKIO_WORKER_THREADS=1 "$@" "$LIMIT_BIN" "$PORT" 443 >/dev/null 2>"$WORK/profile-$name.err" &
     fi
