@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common::fake_service::start_stoppable_fake;
-use crate::common::{self, Function, free_port, verify_token, wait_ready};
+use crate::common::{self, Function, free_port, post_json, verify_token, wait_ready};
 
 const KEY_A: &str = "SecretsManagerKey0123456789abcdefghijklmnopq";
 const KEY_B: &str = "ParameterStoreKey0123456789abcdefghijklmnop";
@@ -160,14 +160,7 @@ async fn secrets_manager_and_ssm_values_become_endpoints() {
     let client = reqwest::Client::new();
     wait_ready(&client, &base, &mut function).await;
     for (name, port, key) in [("a", port_a, KEY_A), ("b", port_b, KEY_B)] {
-        let body: Value = client
-            .post(format!("{base}/api/chat/negotiate?endpoint={name}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = post_json(&client, format!("{base}/api/chat/negotiate?endpoint={name}")).await;
         let url = body["url"].as_str().unwrap();
         assert!(
             url.starts_with(&format!("http://127.0.0.1:{port}/client/?hub=chat&")),
@@ -287,15 +280,11 @@ impl Serving {
 
     /// The URL and token of a negotiate on endpoint `name`.
     async fn negotiate(&self, name: &str) -> (String, String) {
-        let body: Value = self
-            .client
-            .post(format!("{}/api/chat/negotiate?endpoint={name}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = post_json(
+            &self.client,
+            format!("{}/api/chat/negotiate?endpoint={name}", self.base),
+        )
+        .await;
         let token = body["accessToken"].as_str().unwrap_or_else(|| panic!("{body}"));
         (body["url"].as_str().unwrap().to_owned(), token.to_owned())
     }

@@ -14,7 +14,7 @@ use axum::routing::head;
 use serde_json::Value;
 
 use crate::common::fake_service::{IDENTITY_HEADER, start_fake, start_stoppable_fake};
-use crate::common::{self, Function, KEY, free_port, wait_ready};
+use crate::common::{self, Function, KEY, free_port, post_json, wait_ready};
 
 /// What a fake endpoint's `HEAD /api/health` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,14 +295,7 @@ async fn a_failing_generate_token_fails_over_and_marks_the_endpoint_offline() {
     wait_ready(&client, &base, &mut function).await;
 
     // Both online: `a` is served when asked for.
-    let body: Value = client
-        .post(format!("{base}/api/chat/negotiate?endpoint=a"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = post_json(&client, format!("{base}/api/chat/negotiate?endpoint=a")).await;
     assert!(body["url"].as_str().unwrap().contains(&format!(":{a_port}/")), "{body}");
 
     // `a` stops answering: connections are refused.
@@ -341,14 +334,7 @@ async fn watch_a(
     let start = Instant::now();
     loop {
         let failed_before = a.failed();
-        let body: Value = client
-            .post(format!("{base}/api/chat/negotiate?endpoint=a"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = post_json(client, format!("{base}/api/chat/negotiate?endpoint=a")).await;
         let failed_after = a.failed();
         let url = body["url"].as_str().unwrap_or_else(|| panic!("{body}"));
         let port: u16 = url
@@ -430,14 +416,7 @@ async fn an_endpoint_goes_offline_only_after_three_failed_probes_in_a_row() {
     // The next round's good probe brings it back.
     let start = Instant::now();
     loop {
-        let body: Value = client
-            .post(format!("{base}/api/chat/negotiate?endpoint=a"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = post_json(&client, format!("{base}/api/chat/negotiate?endpoint=a")).await;
         if body["url"].as_str().unwrap().contains(&format!(":{}/", a.port)) {
             break;
         }

@@ -143,6 +143,11 @@ pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 }
 
 /// Log output as JSON lines; panics on a line that is not JSON.
+/// POSTs to `url` and reads the answer as JSON, whatever its status.
+pub async fn post_json(client: &reqwest::Client, url: String) -> Value {
+    client.post(url).send().await.unwrap().json().await.unwrap()
+}
+
 pub fn json_lines(logs: &str) -> Vec<Value> {
     logs.lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
