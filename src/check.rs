@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
-use crate::endpoints::{Authentication, EntraCredential};
+use crate::endpoints::{Authentication, EntraCredential, display_name};
 use crate::entra::EntraTarget;
 use crate::http::ApiError;
 use crate::hub::HubName;
@@ -37,11 +37,7 @@ pub async fn run(env: &Environment, settings: &Settings, app: &App, hub: &str, u
     let hub_name = HubName::parse(hub);
     let now = unix_now();
     for (index, endpoint) in app.negotiator().endpoints().enumerate() {
-        let name = if endpoint.name().is_empty() {
-            "(default)"
-        } else {
-            endpoint.name()
-        };
+        let name = display_name(endpoint.name());
         let _ = writeln!(
             out,
             "\nendpoint {name} ({}), from {}",

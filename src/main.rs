@@ -96,10 +96,7 @@ async fn refuse(env: &Environment, command: Command, error: &StartupError) -> Ex
         StartupError::Runtime(_) => (ExitCode::FAILURE, "Runtime.InitError"),
     };
     // As `Host::detect` finds Lambda (even when it refused the environment).
-    let runtime_api = env
-        .get_raw("AWS_LAMBDA_RUNTIME_API")
-        .map(|(_, value)| value.trim())
-        .filter(|value| !value.is_empty());
+    let runtime_api = env.value_raw("AWS_LAMBDA_RUNTIME_API");
     if let (Some(runtime_api), Command::Serve) = (runtime_api, command) {
         report_init_error(runtime_api, error_type, &format!("signalr-negotiate: {error}")).await;
     }

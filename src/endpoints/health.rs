@@ -83,7 +83,8 @@ impl HealthBoard {
     }
 }
 
-fn display_name(name: &str) -> &str {
+/// An endpoint's name as logs and `check` show it: `(default)` for the unnamed one.
+pub fn display_name(name: &str) -> &str {
     if name.is_empty() { "(default)" } else { name }
 }
 

@@ -8,5 +8,5 @@ mod router;
 
 pub use connection_string::{Authentication, ConnectionString, ConnectionStringError, EntraCredential};
 pub use endpoint::{EndpointType, ServiceEndpoint};
-pub use health::{HealthBoard, HealthSchedule, probe, start as start_health_probes};
+pub use health::{HealthBoard, HealthSchedule, display_name, probe, start as start_health_probes};
 pub use router::EndpointRouter;

@@ -136,26 +136,18 @@ impl From<&CallerError> for ApiError {
     }
 }
 
-impl ApiError {
-    /// 401 for a credential that expires too soon, with the challenge that makes the SignalR
-    /// client fetch a fresh one and retry once.
-    fn credential_expiring(message: String) -> Self {
-        let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{message}\"");
-        Self {
-            status: StatusCode::UNAUTHORIZED,
-            message: message.into(),
-            challenge: Some(challenge),
-        }
-    }
-}
-
 impl From<&NegotiateError> for ApiError {
     fn from(error: &NegotiateError) -> Self {
         match error {
             NegotiateError::HubNotServed => Self::not_found(error.to_string()),
             NegotiateError::Hub(hub) => (*hub).into(),
             NegotiateError::Issue(expiring @ (IssueError::LoginEnded | IssueError::LoginEndsTooSoon)) => {
-                Self::credential_expiring(expiring.to_string())
+                // A 401 with the challenge that makes the SignalR client fetch a fresh
+                // credential and retry once, as for any refused bearer.
+                Self::from(&Unauthorized {
+                    reason: expiring.to_string().into(),
+                    bearer: true,
+                })
             }
             NegotiateError::NoEndpoint => Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
             NegotiateError::Issue(IssueError::Upstream(upstream)) => upstream.into(),
