@@ -8,17 +8,28 @@ use serde_json::{Map, Value};
 use super::CallerPolicy;
 use crate::tokens::custom_claim_name;
 
+/// `SIGNALR_COPY_CLAIMS` as `(caller's claim, name in the token)`: each name renamed at start
+/// as the token needs it, so that no copied claim, whatever its case, sits beside the token's
+/// own or a registered name.
+pub fn copied_claims<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    unique_claim: Option<&str>,
+) -> Vec<(String, String)> {
+    names
+        .into_iter()
+        .map(|name| (name.to_owned(), custom_claim_name(name, unique_claim).into_owned()))
+        .collect()
+}
+
 /// The custom claims of a caller's token, from the claims a trusted source vouched for.
 pub fn token_claims(policy: &CallerPolicy, caller_claims: &[(String, Value)]) -> Vec<(String, Value)> {
-    let unique_claim = policy.unique_claim.as_deref();
     let mut merged: Map<String, Value> = Map::new();
     let mut order: Vec<String> = Vec::new();
-    // Fixed claims were checked and renamed at start; a copied one is renamed here, so that no
-    // caller claim, whatever its case, sits beside the token's own or a registered name.
-    let copied = caller_claims
-        .iter()
-        .filter(|(name, _)| policy.copy_claims.iter().any(|wanted| wanted == name))
-        .map(|(name, value)| (custom_claim_name(name, unique_claim).into_owned(), value.clone()));
+    // Fixed and copied claims' names were checked and renamed at start.
+    let copied = caller_claims.iter().filter_map(|(name, value)| {
+        let (_, token_name) = policy.copy_claims.iter().find(|(wanted, _)| wanted == name)?;
+        Some((token_name.clone(), value.clone()))
+    });
     for (name, value) in copied.chain(policy.fixed_claims.iter().cloned()) {
         if name == SUB {
             for (name, value) in split_sub(merged.contains_key(SUB), value) {
@@ -89,7 +100,7 @@ mod tests {
     #[test]
     fn copied_claims_are_filtered_renamed_and_merged() {
         let policy = CallerPolicy {
-            copy_claims: vec!["roles".into(), "email".into(), "aud".into(), "nameid".into()],
+            copy_claims: copied_claims(["roles", "email", "aud", "nameid"], Some("uniqueToken")),
             fixed_claims: vec![("tier".into(), json!("gold")), ("roles".into(), json!("reader"))],
             unique_claim: Some("uniqueToken".into()),
             ..CallerPolicy::default()
@@ -118,7 +129,7 @@ mod tests {
     #[test]
     fn repeated_arrays_and_values_merge_into_one_flat_array() {
         let policy = CallerPolicy {
-            copy_claims: vec!["roles".into()],
+            copy_claims: copied_claims(["roles"], None),
             fixed_claims: vec![("roles".into(), json!(["x", "y"]))],
             ..CallerPolicy::default()
         };
@@ -132,7 +143,7 @@ mod tests {
     #[test]
     fn only_the_first_sub_stays_sub() {
         let policy = CallerPolicy {
-            copy_claims: vec!["sub".into(), "roles".into()],
+            copy_claims: copied_claims(["sub", "roles"], None),
             fixed_claims: vec![("sub".into(), json!("fixed-sub"))],
             ..CallerPolicy::default()
         };
@@ -178,7 +189,7 @@ mod tests {
         let uri = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier";
         let names = ["ASRS.S.UID", "NameId", uri, "UNIQUETOKEN", "Aud", "NONCE"];
         let policy = CallerPolicy {
-            copy_claims: names.iter().map(|name| (*name).to_owned()).collect(),
+            copy_claims: copied_claims(names, Some("uniqueToken")),
             unique_claim: Some("uniqueToken".into()),
             ..CallerPolicy::default()
         };

@@ -20,7 +20,7 @@ use axum::http::{Extensions, HeaderMap};
 use serde_json::Value;
 
 pub use app_service::decode_client_principal;
-pub use claims::token_claims;
+pub use claims::{copied_claims, token_claims};
 pub use oidc::{OidcSettings, OidcVerifier};
 
 /// A trusted source of caller identity.
@@ -60,8 +60,8 @@ pub struct CallerPolicy {
     pub user_id_claim: String,
     /// Whether `SIGNALR_USER_ID_CLAIM` was set (App Service then reads it from the principal's claims).
     pub user_id_claim_set: bool,
-    /// Caller claims copied into the token.
-    pub copy_claims: Vec<String>,
+    /// Caller claims copied into the token: `(caller's name, name in the token)`.
+    pub copy_claims: Vec<(String, String)>,
     /// Fixed claims added to every token (already renamed).
     pub fixed_claims: Vec<(String, Value)>,
     /// Development only: `?userId=` names the user when no trusted source does.

@@ -39,11 +39,11 @@ pub(super) async fn serve(router: Router, refresher: Option<Arc<KeyRefresher>>) 
             })
             .service(router),
     );
-    // What lambda_runtime::run serves, with the key refresh around each invocation.
+    // What lambda_runtime::run serves, with the key refresh around each invocation and
+    // without its tracing span (our log lines print no spans; they carry the request id).
     let runtime = Runtime::new(lambda_http::service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         answer(adapter.clone(), event)
     }))
-    .layer(lambda_http::lambda_runtime::layers::TracingLayer::new())
     .layer(tower::layer::layer_fn(move |inner| RefreshAfterAnswer {
         inner,
         refresher: refresher.clone(),

@@ -102,7 +102,7 @@ async fn respond(
                 request_id,
                 hub = %negotiated.service_hub,
                 endpoint = negotiated.endpoint.name(),
-                status = 200,
+                status = 200u16,
                 latency_us,
                 "negotiate"
             );

@@ -9,7 +9,7 @@ use super::table::{
     AUTH, AUTH_REQUIRED, CLAIMS, COPY_CLAIMS, DEV_QUERY_USER, DIAGNOSTIC_CLIENTS, OIDC_AUDIENCE, OIDC_ISSUER,
     OIDC_JWKS_URI, USER_ID_CLAIM, WEBSITE_AUTH_ENABLED,
 };
-use crate::caller::{AuthSource, CallerPolicy, OidcSettings};
+use crate::caller::{AuthSource, CallerPolicy, OidcSettings, copied_claims};
 use crate::tokens::{custom_claim_name, is_system_claim};
 use crate::url_rules;
 
@@ -80,7 +80,7 @@ pub(super) fn caller(
                 "lists a claim the token writes itself (asrs.s.*, nameid or its long form, or the unique claim, in any case): name the caller's user id claim in SIGNALR_USER_ID_CLAIM instead",
             );
         }
-        policy.copy_claims = list.into_iter().map(str::to_owned).collect();
+        policy.copy_claims = copied_claims(list, unique_claim);
     }
     policy.fixed_claims = fixed_claims(env, unique_claim)?;
     policy.diagnostic_clients = diagnostic_clients(env)?;

@@ -105,9 +105,11 @@ impl TemporaryKeyStore {
             }
             KeyState::Expired => None,
         };
-        let store = Arc::clone(self);
         self.key
-            .find_or_fetch(usable, || Ok(async move { store.fetch().await }))
+            .find_or_fetch(usable, || {
+                let store = Arc::clone(self);
+                Ok(async move { store.fetch().await })
+            })
             .await
     }
 
