@@ -125,12 +125,14 @@ pub async fn start_elsewhere(body: Value) -> (u16, Arc<AtomicUsize>) {
     (port, hits)
 }
 
-/// Runs the binary to completion with only the given environment; returns its exit code and
-/// everything it printed (standard output, then standard error).
+/// Runs the binary to completion with only the given environment (at `RUST_LOG=debug` unless
+/// it says otherwise); returns its exit code and everything it printed (standard output, then
+/// standard error). Fails the test if any test secret was printed.
 pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let output = Command::new(BINARY)
         .args(args)
         .env_clear()
+        .env("RUST_LOG", "debug")
         .envs(env.iter().copied())
         .output()
         .unwrap();
@@ -139,15 +141,18 @@ pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    for secret in SECRETS {
+        assert!(!text.contains(secret), "a secret was printed by {args:?}:\n{text}");
+    }
     (output.status.code().unwrap_or(-1), text)
 }
 
-/// Log output as JSON lines; panics on a line that is not JSON.
 /// POSTs to `url` and reads the answer as JSON, whatever its status.
 pub async fn post_json(client: &reqwest::Client, url: String) -> Value {
     client.post(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// Log output as JSON lines; panics on a line that is not JSON.
 pub fn json_lines(logs: &str) -> Vec<Value> {
     logs.lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
