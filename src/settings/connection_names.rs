@@ -69,9 +69,9 @@ impl ConnectionNames {
             ],
             binding: binding.to_owned(),
         };
-        // A name chosen at run time is not in the settings table: its spellings are checked here.
-        env.unambiguous_name(&names.unnamed[2])?;
-        env.unambiguous_name(&names.unnamed[3])?;
+        // A name chosen at run time is not in the settings table: its spellings (and those of
+        // its identity-based keys) are checked here.
+        env.unambiguous_where(|key| names.holds_connection_string(key))?;
         Ok(names)
     }
 

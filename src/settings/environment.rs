@@ -110,23 +110,17 @@ impl Environment {
     /// spellings, to different values (one would silently win), or is not text. The setting
     /// is named, never its value.
     pub fn unambiguous(&self) -> Result<(), SettingError> {
-        if let Some(name) = self.not_unicode.iter().find(|name| table::is_read(&normalise(name))) {
-            return Self::refuse_not_unicode(name);
-        }
-        match self.ambiguous.iter().find(|(key, ..)| table::is_read(key)) {
-            None => Ok(()),
-            Some((_, first, second)) => Self::refuse_ambiguous(first, second),
-        }
+        self.unambiguous_where(table::is_read)
     }
 
-    /// As [`Environment::unambiguous`], for one name the settings choose at run time (the
-    /// setting `SIGNALR_CONNECTION_STRING_SETTING` names).
-    pub(crate) fn unambiguous_name(&self, name: &str) -> Result<(), SettingError> {
-        let key = normalise(name);
-        if let Some(name) = self.not_unicode.iter().find(|other| normalise(other) == key) {
+    /// As [`Environment::unambiguous`], for the (normalised) names `reads` says are read: names
+    /// the settings choose at run time (the setting `SIGNALR_CONNECTION_STRING_SETTING` names,
+    /// and its identity-based keys) are not in the settings table.
+    pub(crate) fn unambiguous_where(&self, reads: impl Fn(&str) -> bool) -> Result<(), SettingError> {
+        if let Some(name) = self.not_unicode.iter().find(|name| reads(&normalise(name))) {
             return Self::refuse_not_unicode(name);
         }
-        match self.ambiguous.iter().find(|(other, ..)| *other == key) {
+        match self.ambiguous.iter().find(|(key, ..)| reads(key)) {
             None => Ok(()),
             Some((_, first, second)) => Self::refuse_ambiguous(first, second),
         }

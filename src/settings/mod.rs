@@ -297,6 +297,15 @@ mod tests {
             e.message.contains("differs from Azure__SignalR__ConnectionString"),
             "{e}"
         );
+        // The chosen binding's identity-based keys, under two spellings with two values, are
+        // refused as the default binding's are.
+        let e = error(&[
+            ("SIGNALR_CONNECTION_STRING_SETTING", "ChatSignalR"),
+            ("ChatSignalR__serviceUri", "https://a.service.signalr.net"),
+            ("CHATSIGNALR__SERVICEURI", "https://b.service.signalr.net"),
+        ]);
+        assert!(e.message.contains("is also set as"), "{e}");
+        assert!(!e.to_string().contains("service.signalr.net"), "{e}");
     }
 
     fn config_of(vars: &[(&str, &str)]) -> Settings {
