@@ -121,19 +121,10 @@ impl ConnectionNames {
     }
 }
 
-/// A name as the families spell it: `:` as `__`, `CUSTOMCONNSTR_` as `ConnectionStrings__`
-/// (the endpoint's own name keeps its case).
-pub(super) fn spelled(name: &str) -> String {
-    let name = name.replace(':', "__");
-    match name.get(..14) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("CUSTOMCONNSTR_") => format!("{SECTION}{}", &name[14..]),
-        _ => name,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::environment::spelled;
 
     fn env(vars: &[(&str, &str)]) -> Environment {
         Environment::new(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))

@@ -6,8 +6,8 @@
 //! Function App, nothing set stops the start. Endpoints with the same `Endpoint` URL collapse
 //! (a primary wins).
 
-use super::connection_names::{ConnectionNames, spelled};
-use super::environment::{Environment, SettingError, fail};
+use super::connection_names::ConnectionNames;
+use super::environment::{Environment, SettingError, fail, spelled};
 use super::serving::Host;
 use crate::endpoints::{Authentication, ConnectionString, EndpointType, EntraCredential, ServiceEndpoint};
 use crate::secret::Secret;

@@ -45,15 +45,23 @@ pub(super) fn fail<T>(setting: &str, message: impl Into<String>) -> Result<T, Se
 /// strings"), and what .NET configuration reads it as: `CUSTOMCONNSTR_<name>` is
 /// `ConnectionStrings:<name>` (`EnvironmentVariablesConfigurationProvider` in dotnet/runtime).
 const CUSTOM_CONNECTION_STRING: &str = "customconnstr_";
-const CONNECTION_STRINGS: &str = "connectionstrings__";
+const CONNECTION_STRINGS: &str = "ConnectionStrings__";
 
 /// A setting's name as lookups compare it: lower-case, `:` as `__`, `CUSTOMCONNSTR_` as
 /// `ConnectionStrings__`.
 pub fn normalise(name: &str) -> String {
-    let name = name.replace(':', "__").to_ascii_lowercase();
-    match name.strip_prefix(CUSTOM_CONNECTION_STRING) {
-        Some(rest) => format!("{CONNECTION_STRINGS}{rest}"),
-        None => name,
+    spelled(name).to_ascii_lowercase()
+}
+
+/// A name as the families spell it: `:` as `__`, `CUSTOMCONNSTR_` as `ConnectionStrings__`
+/// (the rest keeps its case).
+pub fn spelled(name: &str) -> String {
+    let name = name.replace(':', "__");
+    match name.get(..CUSTOM_CONNECTION_STRING.len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(CUSTOM_CONNECTION_STRING) => {
+            format!("{CONNECTION_STRINGS}{}", &name[CUSTOM_CONNECTION_STRING.len()..])
+        }
+        _ => name,
     }
 }
 

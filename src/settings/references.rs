@@ -7,7 +7,7 @@
 
 use super::connection_names::ConnectionNames;
 use super::environment::{Environment, SettingError, fail, normalise};
-use super::table::TABLE;
+use super::table;
 
 /// The platform's reference forms, lower-case, and what the app's identity needs for each.
 const REFERENCES: [(&str, &str); 2] = [
@@ -20,24 +20,6 @@ const REFERENCES: [(&str, &str); 2] = [
         "is an App Configuration reference the platform could not resolve, so the function sees the reference instead of the value: give the Function App a managed identity, grant it the role App Configuration Data Reader on the store, check the reference's syntax, then restart the app",
     ),
 ];
-
-/// Whether a variable is one of ours: a declared setting, or a sub-key of one
-/// (`AzureSignalRConnectionString__clientSecret`, `Azure__SignalR__Endpoints__east`).
-fn is_ours(name: &str) -> bool {
-    let name = normalise(name);
-    TABLE.iter().any(|setting| {
-        let family = normalise(
-            setting
-                .name
-                .split(['<', '['])
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches('_'),
-        );
-        name.strip_prefix(&family)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with("__"))
-    })
-}
 
 /// The first of our settings (and of the names a connection string is read under, the one
 /// `SIGNALR_CONNECTION_STRING_SETTING` chooses included) that still holds an unresolved
@@ -52,7 +34,7 @@ pub(super) fn refuse_unresolved(env: &Environment) -> Result<(), SettingError> {
                 .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
         });
         match reference {
-            Some((_, advice)) if is_ours(name) || names.holds_connection_string(name) => {
+            Some((_, advice)) if table::is_read(&normalise(name)) || names.holds_connection_string(name) => {
                 return fail(name, *advice);
             }
             _ => {}

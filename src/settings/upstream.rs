@@ -13,6 +13,7 @@ use crate::endpoints::{Authentication, HealthSchedule, ServiceEndpoint};
 use crate::entra::EntraOverrides;
 use crate::service::UpstreamLimits;
 use crate::tokens::EntraMode;
+use crate::url_rules;
 
 /// `SIGNALR_ENTRA_MODE`. Generate-token mode refuses settings that add claims, which the
 /// service's generateToken cannot carry (it takes a hub, a user id and minutes), and says once
@@ -85,20 +86,12 @@ pub(super) fn entra_overrides(env: &Environment) -> Result<EntraOverrides, Setti
     Ok(EntraOverrides { authority_host, scope })
 }
 
-/// `https://host[:port]` of an https URL with a host and nothing after it but `/`.
+/// `https://host[:port]` of an https URL with a host and nothing after it but `/` (the shared
+/// service-URL rule, narrowed to https and no path).
 fn authority_host(text: &str) -> Option<String> {
-    let url = url::Url::parse(text).ok()?;
-    let alone = url.scheme() == "https"
-        && url.username().is_empty()
-        && url.password().is_none()
-        && url.path() == "/"
-        && url.query().is_none()
-        && url.fragment().is_none();
-    let host = url.host_str().filter(|_| alone)?;
-    Some(match url.port() {
-        Some(port) => format!("https://{host}:{port}"),
-        None => format!("https://{host}"),
-    })
+    url_rules::service_url(text)
+        .filter(|url| url.scheme() == "https" && url.path() == "/")
+        .map(|url| url.origin().ascii_serialization())
 }
 
 /// `{absolute URI}/.default`, as Entra's v2 token endpoint takes an application's scope (and
