@@ -8,7 +8,7 @@ use axum::http::Extensions;
 use lambda_http::request::RequestContext;
 use serde_json::Value;
 
-use super::{CallerPolicy, Identity, login_end_from, user_id_from};
+use super::{CallerPolicy, Identity, expiry_seconds, login_end_from, user_id_from};
 
 /// The identity in the request context, if an authorizer left one.
 pub(super) fn identity(extensions: &Extensions, policy: &CallerPolicy) -> Option<Identity> {
@@ -69,8 +69,7 @@ fn http_api_claim(value: &str) -> Value {
 /// types), digits, or the date a Cognito user pool authorizer writes
 /// (`Wed Nov 06 07:36:54 UTC 2019`); in Unix seconds.
 fn rest_api_expiry(exp: &Value) -> Option<u64> {
-    let exp_claim = [("exp".to_owned(), exp.clone())];
-    login_end_from(&exp_claim).or_else(|| {
+    expiry_seconds(exp).or_else(|| {
         // The same date as asctime's (`Wed Nov  6 07:36:54 2019`), with the zone before the
         // year; httpdate (already in the tree, through hyper) reads asctime.
         let (date_time, year) = exp.as_str()?.rsplit_once(" UTC ")?;

@@ -236,10 +236,14 @@ impl CallerResolver {
     }
 }
 
-/// When the credential expires, from its `exp` claim (a number, or digits in a string as API
-/// Gateway passes claims), in Unix seconds.
+/// When the credential expires, from its `exp` claim, in Unix seconds.
 fn login_end_from(claims: &[(String, Value)]) -> Option<u64> {
     let (_, exp) = claims.iter().find(|(name, _)| name == "exp")?;
+    expiry_seconds(exp)
+}
+
+/// An `exp` value in Unix seconds: a number, or digits in a string as API Gateway passes claims.
+fn expiry_seconds(exp: &Value) -> Option<u64> {
     match exp {
         Value::Number(number) => number.as_u64().or_else(|| {
             number

@@ -149,7 +149,9 @@ impl<'a> AccessTokenClaims<'a> {
         }
     }
 
-    /// Adds the caller's and the configured claims.
+    /// Adds the caller's and the configured claims (tests; the issuer builds with
+    /// [`Self::for_subject`]).
+    #[cfg(test)]
     pub fn with_custom(mut self, custom: &'a [(String, serde_json::Value)]) -> Self {
         self.custom = custom;
         self
@@ -176,7 +178,8 @@ impl<'a> AccessTokenClaims<'a> {
         Ok(())
     }
 
-    /// The claims as a JSON string (what [`Self::write_json`] writes).
+    /// The claims as a JSON string (what [`Self::write_json`] writes), for tests.
+    #[cfg(test)]
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
         let mut json = Vec::new();
         self.write_json(&mut json)?;

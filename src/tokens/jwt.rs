@@ -46,6 +46,7 @@ impl AccessToken {
         check_length(token).map(Self)
     }
 
+    /// The token, as the client gets it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
