@@ -118,14 +118,17 @@ pub enum OidcError {
 }
 
 /// The provider's signing keys by key id, with the algorithm each is for.
-type KeySet = HashMap<String, (DecodingKey, Option<Algorithm>)>;
+type KeySet = HashMap<String, Arc<(DecodingKey, Option<Algorithm>)>>;
 
 /// A key for a token, or why there is none.
-type KeyFound = Result<(DecodingKey, Option<Algorithm>), OidcError>;
+type KeyFound = Result<Arc<(DecodingKey, Option<Algorithm>)>, OidcError>;
 
 /// Validates bearer tokens against one provider's published keys.
 pub struct OidcVerifier {
     provider: Arc<Provider>,
+    /// The checks of each accepted algorithm, built once: jsonwebtoken wants every listed
+    /// algorithm to match the key's family, so there is one per algorithm.
+    validations: Vec<(Algorithm, Validation)>,
 }
 
 /// What the verifier shares with its fetch tasks.
@@ -181,7 +184,20 @@ struct Discovery {
 impl OidcVerifier {
     /// A verifier sending through `http`; a key fetch may take at most `deadline`.
     pub fn new(settings: OidcSettings, http: reqwest::Client, deadline: Duration) -> Self {
+        let validations = ACCEPTED
+            .iter()
+            .map(|&alg| {
+                let mut validation = Validation::new(alg);
+                validation.set_issuer(&[&settings.issuer]);
+                validation.set_audience(&[&settings.audience]);
+                validation.leeway = LEEWAY_SECS;
+                validation.validate_nbf = true;
+                validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+                (alg, validation)
+            })
+            .collect();
         Self {
+            validations,
             provider: Arc::new(Provider {
                 settings,
                 http,
@@ -195,22 +211,17 @@ impl OidcVerifier {
     /// Validates a bearer token; returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Map<String, Value>, OidcError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| OidcError::Malformed)?;
-        if !ACCEPTED.contains(&header.alg) {
+        let Some((_, validation)) = self.validations.iter().find(|(alg, _)| *alg == header.alg) else {
             return Err(OidcError::Algorithm);
-        }
+        };
         let kid = header.kid.unwrap_or_default();
-        let (key, key_alg) = self.key(&kid).await?;
+        let found = self.key(&kid).await?;
+        let (key, key_alg) = &*found;
         if key_alg.is_some_and(|alg| alg != header.alg) {
             return Err(OidcError::Algorithm);
         }
         let issuer = &self.provider.settings.issuer;
-        let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[&self.provider.settings.audience]);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, key, validation)
             .map(|data| data.claims)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => OidcError::Expired,
@@ -306,7 +317,7 @@ impl Provider {
                 .common
                 .key_algorithm
                 .and_then(|alg| alg.to_string().parse::<Algorithm>().ok());
-            by_kid.insert(jwk.common.key_id.clone().unwrap_or_default(), (key, alg));
+            by_kid.insert(jwk.common.key_id.clone().unwrap_or_default(), Arc::new((key, alg)));
         }
         tracing::info!(keys = by_kid.len(), "fetched the OIDC signing keys");
         Ok(by_kid)
