@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     let host = Host::detect(&env);
     // Lambda hands us one request at a time, `check` makes a few, and a refusal one report:
     // one thread starts faster.
-    let runtime = if host != Ok(Host::Lambda) && host.is_ok() && command == Command::Serve {
+    let runtime = if matches!(host, Ok(Host::Local(_) | Host::Functions { .. })) && command == Command::Serve {
         tokio::runtime::Builder::new_multi_thread().enable_all().build()
     } else {
         tokio::runtime::Builder::new_current_thread().enable_all().build()

@@ -57,7 +57,8 @@ impl From<SettingError> for StartupError {
     }
 }
 
-/// The process's one HTTP client for calls out (Entra, the REST API, health probes, OIDC keys).
+/// The process's one HTTP client for calls out (Entra, the REST API, health probes, OIDC keys);
+/// the AWS SDK reads secrets at start, before this exists, over its own (`settings::aws_http`).
 /// It follows no redirect: each of those is called at an address the configuration names, and
 /// a redirect elsewhere is an upstream fault (a token or a key from another origin must not
 /// be taken for the configured one's).

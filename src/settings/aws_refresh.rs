@@ -59,6 +59,7 @@ struct State {
 #[derive(Debug)]
 pub struct KeyRefresherBuilder<'a> {
     references: &'a AwsReferences,
+    reader: &'a AwsReader,
     period: Duration,
     watched: Vec<Watched>,
 }
@@ -66,8 +67,8 @@ pub struct KeyRefresherBuilder<'a> {
 impl<'a> KeyRefresherBuilder<'a> {
     /// A builder, when values were read from AWS and `period` is set.
     pub fn new(references: &'a AwsReferences, period: Option<Duration>) -> Option<Self> {
-        references.reader()?;
         Some(Self {
+            reader: references.reader()?,
             references,
             period: period?,
             watched: Vec::new(),
@@ -97,7 +98,7 @@ impl<'a> KeyRefresherBuilder<'a> {
         if self.watched.is_empty() {
             return None;
         }
-        let reader = self.references.reader()?.clone();
+        let reader = self.reader.clone();
         Some(Arc::new(KeyRefresher {
             reader,
             next_due: AtomicU64::new(millis(self.period)),

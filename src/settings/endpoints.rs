@@ -9,6 +9,7 @@
 use super::connection_names::ConnectionNames;
 use super::environment::{Environment, SettingError, fail, spelled};
 use super::serving::Host;
+use super::table::{CONNECTION_STRING, FUNCTIONS_CONNECTION_STRINGS};
 use crate::endpoints::{Authentication, ConnectionString, EndpointType, EntraCredential, ServiceEndpoint};
 use crate::secret::Secret;
 use crate::url_rules;
@@ -39,17 +40,13 @@ pub(super) fn endpoints(
 ) -> Result<Vec<ServiceEndpoint>, SettingError> {
     let names = ConnectionNames::from_env(env)?;
     if !names.is_default() {
-        let default = ConnectionNames::from_env(&Environment::default())?;
-        let ignored = default.unnamed[2..]
+        // The default binding's names, set but not read now.
+        let identity_keys = env.names_under(&format!("{}__", CONNECTION_STRING.name));
+        let ignored: Vec<&str> = [FUNCTIONS_CONNECTION_STRINGS, CONNECTION_STRING]
             .iter()
-            .filter_map(|name| env.get_raw(name))
-            .chain(
-                env.names_under(&format!("{}__", default.binding))
-                    .first()
-                    .map(|name| (*name, "")),
-            )
-            .map(|(name, _)| name.to_owned())
-            .collect::<Vec<_>>();
+            .filter_map(|setting| env.get(setting).map(|(name, _)| name))
+            .chain(identity_keys.first().copied())
+            .collect();
         if !ignored.is_empty() {
             warnings.push(format!(
                 "{} is set but not read: SIGNALR_CONNECTION_STRING_SETTING names {}",
