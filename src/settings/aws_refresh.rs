@@ -166,7 +166,8 @@ impl Watched {
                     tracing::warn!(
                         setting,
                         arn,
-                        "the connection string could not be read again ({reason}); tokens are signed with the last key read until it can"
+                        "the connection string could not be read again ({reason}); tokens are signed with the last key \
+                        read until it can"
                     );
                 }
                 return;
@@ -206,7 +207,9 @@ impl Watched {
             _ => tracing::error!(
                 setting,
                 arn,
-                "the new value moves the endpoint (Endpoint, Port, ClientEndpoint, ServerEndpoint or AuthType changed), which applies only at start: restart the function to use it; tokens are signed with the last good key meanwhile"
+                "the new value moves the endpoint (Endpoint, Port, ClientEndpoint, ServerEndpoint or AuthType \
+                changed), which applies only at start: restart the function to use it; tokens are signed with the last \
+                good key meanwhile"
             ),
         }
     }

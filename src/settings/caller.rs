@@ -46,7 +46,8 @@ pub(super) fn caller(
     {
         return fail(
             AUTH.name,
-            "app-service trusts the X-MS-CLIENT-PRINCIPAL headers only where App Service authentication strips forged ones: enable it (WEBSITE_AUTH_ENABLED=True) or use another source",
+            "app-service trusts the X-MS-CLIENT-PRINCIPAL headers only where App Service authentication strips forged \
+            ones: enable it (WEBSITE_AUTH_ENABLED=True) or use another source",
         );
     }
     policy.required = env.boolean(&AUTH_REQUIRED)?;
@@ -54,13 +55,15 @@ pub(super) fn caller(
     if policy.dev_query_user && policy.required {
         return fail(
             DEV_QUERY_USER.name,
-            "contradicts SIGNALR_AUTH_REQUIRED=true: with it any caller could name itself with ?userId= and pass; turn one of them off",
+            "contradicts SIGNALR_AUTH_REQUIRED=true: with it any caller could name itself with ?userId= and pass; turn \
+            one of them off",
         );
     }
     if policy.dev_query_user && host.is_deployed() {
         return fail(
             DEV_QUERY_USER.name,
-            "is for development only (any caller names itself with ?userId=) and is refused on AWS Lambda and on a deployed Function App; use a trusted source in SIGNALR_AUTH",
+            "is for development only (any caller names itself with ?userId=) and is refused on AWS Lambda and on a \
+            deployed Function App; use a trusted source in SIGNALR_AUTH",
         );
     }
     if policy.dev_query_user {
@@ -77,7 +80,8 @@ pub(super) fn caller(
         if list.iter().any(|name| is_system_claim(name, unique_claim)) {
             return fail(
                 COPY_CLAIMS.name,
-                "lists a claim the token writes itself (asrs.s.*, nameid or its long form, or the unique claim, in any case): name the caller's user id claim in SIGNALR_USER_ID_CLAIM instead",
+                "lists a claim the token writes itself (asrs.s.*, nameid or its long form, or the unique claim, in any \
+                case): name the caller's user id claim in SIGNALR_USER_ID_CLAIM instead",
             );
         }
         policy.copy_claims = copied_claims(list, unique_claim);
@@ -113,7 +117,8 @@ fn fixed_claims(env: &Environment, unique_claim: Option<&str>) -> Result<Vec<(St
         if is_system_claim(&name, unique_claim) {
             return fail(
                 CLAIMS.name,
-                "names a claim the token writes itself (asrs.s.*, nameid or its long form, or the unique claim, in any case): the user id comes from the caller (SIGNALR_USER_ID_CLAIM)",
+                "names a claim the token writes itself (asrs.s.*, nameid or its long form, or the unique claim, in any \
+                case): the user id comes from the caller (SIGNALR_USER_ID_CLAIM)",
             );
         }
         let name = custom_claim_name(&name, unique_claim).into_owned();
@@ -178,6 +183,7 @@ fn oidc(env: &Environment) -> Result<OidcSettings, SettingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::testing::{config, cs, error};
 
     fn read(value: &str) -> Result<Vec<(String, String)>, SettingError> {
         diagnostic_clients(&Environment::new([(
@@ -190,7 +196,11 @@ mod tests {
     fn diagnostic_clients_are_claim_value_pairs() {
         let pair = |claim: &str, value: &str| (claim.to_owned(), value.to_owned());
         assert_eq!(
-            read("roles:signalr-diagnostics, cognito:groups : ops ,http://schemas.microsoft.com/ws/2008/06/identity/claims/role:diag").unwrap(),
+            read(
+                "roles:signalr-diagnostics, cognito:groups : ops \
+                ,http://schemas.microsoft.com/ws/2008/06/identity/claims/role:diag"
+            )
+            .unwrap(),
             vec![
                 pair("roles", "signalr-diagnostics"),
                 pair("cognito:groups", "ops"),
@@ -202,6 +212,135 @@ mod tests {
             let error = read(bad).unwrap_err();
             assert_eq!(error.setting, "SIGNALR_DIAGNOSTIC_CLIENTS", "{bad}");
             assert!(error.message.contains("claim:value"), "{bad}: {error}");
+        }
+    }
+
+    /// The token's own claim names, in any case (and `ı`/`ſ` for `i`/`s`, as .NET compares
+    /// them), cannot be set, copied or taken by the unique claim.
+    #[test]
+    fn the_tokens_own_claim_names_are_refused_in_any_spelling() {
+        let uri = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/NameIdentifier";
+        for name in [
+            "ASRS.S.UID",
+            "asrs.S.aut",
+            "NameId",
+            "NAMEID",
+            uri,
+            "UniqueToken",
+            "nameıd",
+            "aſrs.s.uid",
+        ] {
+            let fixed = serde_json::json!({ name: "x" }).to_string();
+            let e = error(&[("SIGNALR_CLAIMS", &fixed)]);
+            assert_eq!(e.setting, "SIGNALR_CLAIMS", "{name}");
+            let e = error(&[("SIGNALR_COPY_CLAIMS", &format!("email,{name}"))]);
+            assert_eq!(e.setting, "SIGNALR_COPY_CLAIMS", "{name}: {e}");
+            assert!(e.message.contains("SIGNALR_USER_ID_CLAIM"), "{e}");
+        }
+        for name in ["asrs.s.uid", "nameid", uri] {
+            let e = error(&[("SIGNALR_COPY_CLAIMS", name)]);
+            assert_eq!(e.setting, "SIGNALR_COPY_CLAIMS", "{name}: silently ignored before");
+        }
+        for name in ["asrs.s.aut", "ASRS.S.UID", "Aud", "EXP", "NameID", uri] {
+            assert_eq!(
+                error(&[("SIGNALR_UNIQUE_CLAIM", name)]).setting,
+                "SIGNALR_UNIQUE_CLAIM",
+                "{name}"
+            );
+        }
+        // Under another unique claim, `uniqueToken` is an ordinary name.
+        let renamed = config(&[
+            ("SIGNALR_UNIQUE_CLAIM", "jti"),
+            ("SIGNALR_CLAIMS", r#"{"uniqueToken":"x"}"#),
+        ]);
+        assert!(renamed.is_ok(), "{:?}", renamed.err());
+        // Reserved names are renamed whatever their case.
+        let fixed = config(&[("SIGNALR_CLAIMS", r#"{"AUD":"x","Jti":"y","tier":"z"}"#)])
+            .unwrap()
+            .caller
+            .fixed_claims;
+        let names: Vec<&str> = fixed.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["asrs.u.AUD", "asrs.u.Jti", "tier"]);
+    }
+
+    #[test]
+    fn caller_sources_are_listed_once_and_trusted_only_where_they_can_be() {
+        let caller = config(&[("SIGNALR_AUTH", "anonymous, Anonymous,anonymous")])
+            .unwrap()
+            .caller;
+        assert_eq!(caller.sources, [crate::caller::AuthSource::Anonymous]);
+        let caller = config(&[
+            ("SIGNALR_AUTH", "app-service,anonymous"),
+            ("WEBSITE_AUTH_ENABLED", "True"),
+        ])
+        .unwrap()
+        .caller;
+        assert_eq!(
+            caller.sources,
+            [
+                crate::caller::AuthSource::AppService,
+                crate::caller::AuthSource::Anonymous
+            ]
+        );
+        for enabled in [None, Some("false")] {
+            let mut vars = vec![("SIGNALR_AUTH", "app-service")];
+            vars.extend(enabled.map(|value| ("WEBSITE_AUTH_ENABLED", value)));
+            assert_eq!(error(&vars).setting, "SIGNALR_AUTH", "{enabled:?}");
+        }
+        assert_eq!(error(&[("SIGNALR_AUTH", "anonymous,basic")]).setting, "SIGNALR_AUTH");
+        // The caller policy knows the unique claim the token settings chose.
+        let caller = config(&[("SIGNALR_UNIQUE_CLAIM", "tid")]).unwrap().caller;
+        assert_eq!(caller.unique_claim.as_deref(), Some("tid"));
+    }
+
+    #[test]
+    fn fixed_claims_are_named_scalars_or_arrays_of_them() {
+        let fixed = config(&[("SIGNALR_CLAIMS", r#"{"n":1,"b":true,"s":"x","a":[1,"y",false]}"#)])
+            .unwrap()
+            .caller
+            .fixed_claims;
+        assert_eq!(fixed.len(), 4);
+        for bad in [
+            r#"{"":"x"}"#,
+            r#"{"o":{"k":1}}"#,
+            r#"{"a":[[1]]}"#,
+            r#"{"z":null}"#,
+            r#""text""#,
+        ] {
+            assert_eq!(error(&[("SIGNALR_CLAIMS", bad)]).setting, "SIGNALR_CLAIMS", "{bad}");
+        }
+    }
+
+    /// `?userId=` names the user only in development: never beside SIGNALR_AUTH_REQUIRED,
+    /// never on Lambda or a deployed Function App.
+    #[test]
+    fn the_dev_query_user_is_for_development_only() {
+        let dev = ("SIGNALR_DEV_QUERY_USER", "true");
+        let e = error(&[dev, ("SIGNALR_AUTH_REQUIRED", "true")]);
+        assert_eq!(e.setting, "SIGNALR_DEV_QUERY_USER");
+        assert!(e.message.contains("SIGNALR_AUTH_REQUIRED"), "{e}");
+        let cs = cs();
+        for host in [
+            &[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")][..],
+            &[
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "7000"),
+                ("WEBSITE_INSTANCE_ID", "a1b2"),
+            ][..],
+        ] {
+            let mut vars = host.to_vec();
+            vars.push(dev);
+            vars.push(("AzureSignalRConnectionString", &cs));
+            let e = error(&vars);
+            assert_eq!(e.setting, "SIGNALR_DEV_QUERY_USER", "{host:?}");
+            assert!(e.message.contains("development only"), "{e}");
+        }
+        // Locally, and under Core Tools' func start, it is allowed (with a warning).
+        for host in [&[][..], &[("FUNCTIONS_CUSTOMHANDLER_PORT", "7000")][..]] {
+            let mut vars = host.to_vec();
+            vars.push(dev);
+            let settings = config(&vars).unwrap();
+            assert!(settings.caller.dev_query_user);
+            assert!(settings.warnings.iter().any(|w| w.contains("SIGNALR_DEV_QUERY_USER")));
         }
     }
 }

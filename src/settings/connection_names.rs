@@ -51,7 +51,8 @@ impl ConnectionNames {
         if key.starts_with(&normalise(SECTION)) {
             return fail(
                 CONNECTION_STRING_SETTING.name,
-                "must name the setting without ConnectionStrings: or CUSTOMCONNSTR_ in front: both forms of the name are read",
+                "must name the setting without ConnectionStrings: or CUSTOMCONNSTR_ in front: both forms of the name \
+                are read",
             );
         }
         if key != normalise(CONNECTION_STRING.name) && table::is_read(&key) {
@@ -125,6 +126,7 @@ impl ConnectionNames {
 mod tests {
     use super::*;
     use crate::settings::environment::spelled;
+    use crate::settings::testing::{config, config_of, cs, cs_for, error};
 
     fn env(vars: &[(&str, &str)]) -> Environment {
         Environment::new(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
@@ -161,7 +163,11 @@ mod tests {
         }
         assert_eq!(
             names.looked_for(),
-            "AzureSignalRConnectionString (or CUSTOMCONNSTR_AzureSignalRConnectionString), Azure__SignalR__ConnectionString, ConnectionStrings__Azure__SignalR__ConnectionString (or CUSTOMCONNSTR_Azure__SignalR__ConnectionString), AzureSignalRConnectionString__serviceUri, or a named endpoint (Azure__SignalR__ConnectionString__<name>, ConnectionStrings__Azure__SignalR__ConnectionString__<name>, Azure__SignalR__Endpoints__<name>)"
+            "AzureSignalRConnectionString (or CUSTOMCONNSTR_AzureSignalRConnectionString), \
+            Azure__SignalR__ConnectionString, ConnectionStrings__Azure__SignalR__ConnectionString (or \
+            CUSTOMCONNSTR_Azure__SignalR__ConnectionString), AzureSignalRConnectionString__serviceUri, or a named \
+            endpoint (Azure__SignalR__ConnectionString__<name>, \
+            ConnectionStrings__Azure__SignalR__ConnectionString__<name>, Azure__SignalR__Endpoints__<name>)"
         );
     }
 
@@ -219,5 +225,109 @@ mod tests {
             "Azure__SignalR__Endpoints__West"
         );
         assert_eq!(spelled("CUSTOM"), "CUSTOM");
+    }
+
+    #[test]
+    fn each_single_endpoint_form_is_read() {
+        for name in [
+            "Azure__SignalR__ConnectionString",
+            "Azure:SignalR:ConnectionString",
+            "AzureSignalRConnectionString",
+            "azuresignalrconnectionstring",
+        ] {
+            let config = config(&[(name, &cs())]).unwrap();
+            assert!(config.warnings.is_empty(), "{name}");
+            assert_eq!(
+                config.endpoints[0].audience("h"),
+                "https://demo.service.signalr.net/client/?hub=h"
+            );
+        }
+    }
+
+    #[test]
+    fn the_platforms_names_are_read_and_must_agree() {
+        for name in [
+            "ConnectionStrings:AzureSignalRConnectionString",
+            "ConnectionStrings__AzureSignalRConnectionString",
+            "CUSTOMCONNSTR_AzureSignalRConnectionString",
+            "ConnectionStrings:Azure:SignalR:ConnectionString",
+            "CUSTOMCONNSTR_Azure__SignalR__ConnectionString",
+        ] {
+            let config = config(&[(name, &cs())]).unwrap();
+            assert!(config.warnings.is_empty(), "{name}: {:?}", config.warnings);
+            assert_eq!(config.endpoints.len(), 1, "{name}");
+            assert_eq!(config.endpoints[0].source(), name);
+            assert_eq!(config.endpoints[0].endpoint_url(), "https://demo.service.signalr.net");
+        }
+        // All four names, equal: one endpoint, named after the first in the order of precedence.
+        let all = config(&[
+            ("AzureSignalRConnectionString", &cs()),
+            ("CUSTOMCONNSTR_AzureSignalRConnectionString", &cs()),
+            ("ConnectionStrings__Azure__SignalR__ConnectionString", &cs()),
+            ("Azure:SignalR:ConnectionString", &cs()),
+        ])
+        .unwrap();
+        assert_eq!(all.endpoints.len(), 1);
+        assert_eq!(all.endpoints[0].source(), "Azure:SignalR:ConnectionString");
+        let other = cs().replace("demo", "other");
+        let e = error(&[
+            ("AzureSignalRConnectionString", &cs()),
+            ("CUSTOMCONNSTR_AzureSignalRConnectionString", &other),
+        ]);
+        assert_eq!(e.setting, "AzureSignalRConnectionString");
+        assert_eq!(
+            e.message,
+            "differs from CUSTOMCONNSTR_AzureSignalRConnectionString: set the connection string in one of them only"
+        );
+        // The portal's connection string and the same name in the ConnectionStrings section are
+        // one setting: two values are refused as two spellings.
+        let e = error(&[
+            ("CUSTOMCONNSTR_AzureSignalRConnectionString", &cs()),
+            ("ConnectionStrings:AzureSignalRConnectionString", &other),
+        ]);
+        assert!(e.message.contains("is also set as"), "{e}");
+    }
+
+    #[test]
+    fn the_binding_setting_chooses_the_connection_string() {
+        let chat = cs_for("chat");
+        let config = config(&[
+            ("SIGNALR_CONNECTION_STRING_SETTING", "ChatSignalR"),
+            ("CUSTOMCONNSTR_ChatSignalR", &chat),
+            ("AzureSignalRConnectionString", &cs()),
+        ])
+        .unwrap();
+        assert_eq!(config.endpoints.len(), 1);
+        assert_eq!(config.endpoints[0].endpoint_url(), "https://chat.service.signalr.net");
+        assert_eq!(config.endpoints[0].source(), "CUSTOMCONNSTR_ChatSignalR");
+        assert_eq!(
+            config.warnings,
+            ["AzureSignalRConnectionString is set but not read: SIGNALR_CONNECTION_STRING_SETTING names ChatSignalR"]
+        );
+        let identity = config_of(&[
+            ("SIGNALR_CONNECTION_STRING_SETTING", "ChatSignalR"),
+            ("ChatSignalR__serviceUri", "https://chat.service.signalr.net"),
+            ("ChatSignalR__credential", "managedidentity"),
+        ]);
+        assert_eq!(identity.endpoints[0].source(), "ChatSignalR__serviceUri");
+        let e = error(&[
+            ("SIGNALR_CONNECTION_STRING_SETTING", "ChatSignalR"),
+            ("ChatSignalR", &chat),
+            ("Azure__SignalR__ConnectionString", &cs()),
+        ]);
+        assert_eq!(e.setting, "ChatSignalR");
+        assert!(
+            e.message.contains("differs from Azure__SignalR__ConnectionString"),
+            "{e}"
+        );
+        // The chosen binding's identity-based keys, under two spellings with two values, are
+        // refused as the default binding's are.
+        let e = error(&[
+            ("SIGNALR_CONNECTION_STRING_SETTING", "ChatSignalR"),
+            ("ChatSignalR__serviceUri", "https://a.service.signalr.net"),
+            ("CHATSIGNALR__SERVICEURI", "https://b.service.signalr.net"),
+        ]);
+        assert!(e.message.contains("is also set as"), "{e}");
+        assert!(!e.to_string().contains("service.signalr.net"), "{e}");
     }
 }

@@ -69,12 +69,14 @@ pub(super) fn endpoints(
             return fail(
                 &names.binding,
                 format!(
-                    "is not set, nor any other connection string: {host_name} one is required (looked for {looked_for}); the local emulator's default is served only on a local server and under func start"
+                    "is not set, nor any other connection string: {host_name} one is required (looked for \
+                    {looked_for}); the local emulator's default is served only on a local server and under func start"
                 ),
             );
         }
         warnings.push(format!(
-            "no connection string is set (looked for {looked_for}): serving the local emulator's default, Endpoint=http://localhost;Port=8999 — set a connection string for anything but local development"
+            "no connection string is set (looked for {looked_for}): serving the local emulator's default, \
+            Endpoint=http://localhost;Port=8999 — set a connection string for anything but local development"
         ));
         all.push(connection_string_endpoint(
             "(emulator default)",
@@ -90,7 +92,8 @@ pub(super) fn endpoints(
     {
         return fail(
             all[0].source(),
-            "no endpoint is primary: at least one endpoint must be primary (secondary ones only take clients when no primary is online)",
+            "no endpoint is primary: at least one endpoint must be primary (secondary ones only take clients when no \
+            primary is online)",
         );
     }
     Ok(all)
@@ -108,7 +111,8 @@ fn unnamed_endpoint(env: &Environment, names: &ConnectionNames) -> Result<Option
         if value.trim().is_empty() {
             return fail(
                 name,
-                "is empty: set it to the connection string of your Azure SignalR instance, or remove it to use the local emulator",
+                "is empty: set it to the connection string of your Azure SignalR instance, or remove it to use the \
+                local emulator",
             );
         }
         match chosen {
@@ -139,7 +143,8 @@ fn unnamed_endpoint(env: &Environment, names: &ConnectionNames) -> Result<Option
         (Some((name, _)), Some(_)) => fail(
             name,
             format!(
-                "is set together with {prefix}__serviceUri: use the connection string or the identity-based settings, not both"
+                "is set together with {prefix}__serviceUri: use the connection string or the identity-based settings, \
+                not both"
             ),
         ),
         (None, identity_based) => Ok(identity_based),
@@ -255,7 +260,8 @@ fn named_endpoint(env: &Environment, group: &NamedGroup<'_>) -> Result<ServiceEn
         (_, _) => fail(
             group.settings[0],
             format!(
-                "endpoint {name} is configured more than once: give it one connection string or one set of identity-based settings"
+                "endpoint {name} is configured more than once: give it one connection string or one set of \
+                identity-based settings"
             ),
         ),
     }
@@ -369,4 +375,383 @@ fn identity_based_endpoint(
     Ok(Some(
         ServiceEndpoint::new(name, endpoint_type, connection_string).with_source(setting("serviceUri")),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::testing::{KEY, config, config_of, cs, cs_for, error};
+    use crate::tokens::EntraMode;
+
+    #[test]
+    fn both_forms_must_agree() {
+        assert!(
+            config(&[
+                ("AzureSignalRConnectionString", &cs()),
+                ("Azure__SignalR__ConnectionString", &cs())
+            ])
+            .is_ok()
+        );
+        let other = cs().replace("demo", "other");
+        let e = error(&[
+            ("Azure__SignalR__ConnectionString", &cs()),
+            ("AzureSignalRConnectionString", &other),
+        ]);
+        assert_eq!(e.setting, "AzureSignalRConnectionString");
+        assert_eq!(
+            e.message,
+            "differs from Azure__SignalR__ConnectionString: set the connection string in one of them only"
+        );
+    }
+
+    #[test]
+    fn named_endpoints_from_the_connection_strings_section() {
+        let got = named(&[
+            ("CUSTOMCONNSTR_Azure__SignalR__ConnectionString__East", &cs_for("east")),
+            (
+                "ConnectionStrings:Azure:SignalR:ConnectionString:west:secondary",
+                &cs_for("west"),
+            ),
+        ]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.contains(&(
+            "East".to_owned(),
+            EndpointType::Primary,
+            "https://east.service.signalr.net".to_owned()
+        )));
+        assert!(got.contains(&(
+            "west".to_owned(),
+            EndpointType::Secondary,
+            "https://west.service.signalr.net".to_owned()
+        )));
+        let e = error(&[
+            ("CUSTOMCONNSTR_Azure__SignalR__ConnectionString__east", &cs_for("east")),
+            ("Azure__SignalR__Endpoints__east", &cs_for("east")),
+        ]);
+        assert!(e.message.contains("configures endpoint east again"), "{e}");
+    }
+
+    /// The emulator's published key signs nothing on Lambda or in a deployed Function App:
+    /// no connection string stops the start there, naming what was looked for.
+    #[test]
+    fn deployed_hosts_never_fall_back_to_the_emulator() {
+        for host in [
+            &[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")][..],
+            &[
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "7000"),
+                ("WEBSITE_INSTANCE_ID", "a1b2"),
+            ][..],
+        ] {
+            let e = error(host);
+            assert_eq!(e.setting, "AzureSignalRConnectionString", "{host:?}");
+            for looked_for in [
+                "AzureSignalRConnectionString (or CUSTOMCONNSTR_AzureSignalRConnectionString)",
+                "Azure__SignalR__ConnectionString",
+                "AzureSignalRConnectionString__serviceUri",
+                "Azure__SignalR__Endpoints__<name>",
+                "the local emulator's default is served only on a local server and under func start",
+            ] {
+                assert!(e.message.contains(looked_for), "{host:?}: {e}");
+            }
+            let mut named = host.to_vec();
+            named.push(("SIGNALR_CONNECTION_STRING_SETTING", "Mine"));
+            let e = error(&named);
+            assert_eq!(e.setting, "Mine", "{host:?}");
+            assert!(e.message.starts_with("is not set"), "{e}");
+            assert!(e.message.contains("Mine (or CUSTOMCONNSTR_Mine)"), "{e}");
+        }
+        assert!(
+            error(&[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")])
+                .message
+                .contains("on AWS Lambda")
+        );
+        // Core Tools' func start (no WEBSITE_INSTANCE_ID) is development: the emulator, warned.
+        let func_start = config_of(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "7000")]);
+        assert_eq!(func_start.endpoints[0].source(), "(emulator default)");
+        assert!(func_start.warnings[0].contains("emulator"), "{:?}", func_start.warnings);
+    }
+
+    #[test]
+    fn a_malformed_connection_string_names_the_setting_and_not_the_key() {
+        let e = error(&[("AzureSignalRConnectionString", &format!("AccessKey={KEY}"))]);
+        assert_eq!(e.setting, "AzureSignalRConnectionString");
+        assert!(e.message.contains("no Endpoint"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "setting AzureSignalRConnectionString: the connection string has no Endpoint (expected \
+            Endpoint=https://<name>.service.signalr.net;...)"
+        );
+        let e = error(&[(
+            "Azure:SignalR:ConnectionString",
+            &format!("Endpoint=https://a;AccessKey={KEY};Port=0"),
+        )]);
+        assert_eq!(e.setting, "Azure:SignalR:ConnectionString");
+        let e = error(&[("AzureSignalRConnectionString", "  ")]);
+        assert!(e.message.starts_with("is empty"), "{e}");
+    }
+
+    fn named(vars: &[(&str, &str)]) -> Vec<(String, EndpointType, String)> {
+        config(vars)
+            .unwrap()
+            .endpoints
+            .iter()
+            .map(|e| (e.name().to_owned(), e.endpoint_type(), e.endpoint_url().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn named_endpoints_in_every_form() {
+        let (east, west, north, south) = (cs_for("east"), cs_for("west"), cs_for("north"), cs_for("south"));
+        let got = named(&[
+            ("Azure__SignalR__ConnectionString__east", &east),
+            ("Azure:SignalR:ConnectionString:west:secondary", &west),
+            ("Azure__SignalR__Endpoints__north__Primary", &north),
+            (
+                "Azure__SignalR__Endpoints__south__serviceUri",
+                "https://south.service.signalr.net",
+            ),
+            ("Azure__SignalR__Endpoints__south__type", "secondary"),
+            (
+                "Azure__SignalR__Endpoints__south__clientEndpoint",
+                "https://proxy.example.com",
+            ),
+            ("AzureSignalRConnectionString", &south.replace("south", "default")),
+        ]);
+        let expect =
+            |name: &str, kind, host: &str| (name.to_owned(), kind, format!("https://{host}.service.signalr.net"));
+        assert_eq!(got.len(), 5, "{got:?}");
+        assert!(got.contains(&expect("", EndpointType::Primary, "default")));
+        assert!(got.contains(&expect("east", EndpointType::Primary, "east")));
+        assert!(got.contains(&expect("west", EndpointType::Secondary, "west")));
+        assert!(got.contains(&expect("north", EndpointType::Primary, "north")));
+        assert!(got.contains(&expect("south", EndpointType::Secondary, "south")));
+        let config = config(&[
+            (
+                "Azure__SignalR__Endpoints__south__serviceUri",
+                "https://south.service.signalr.net",
+            ),
+            (
+                "Azure__SignalR__Endpoints__south__clientEndpoint",
+                "https://proxy.example.com/sig",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.endpoints[0].client_url("h", "r"),
+            "https://proxy.example.com/sig/client/?hub=h&asrs_request_id=r"
+        );
+        assert_eq!(
+            config.endpoints[0].source(),
+            "Azure__SignalR__Endpoints__south__serviceUri"
+        );
+    }
+
+    #[test]
+    fn the_same_url_collapses_and_primary_wins() {
+        let got = named(&[
+            ("Azure__SignalR__ConnectionString__a__secondary", &cs_for("same")),
+            (
+                "Azure__SignalR__ConnectionString__b",
+                &cs_for("same").replace(";Version=1.0;", ";Port=443;"),
+            ),
+            ("Azure__SignalR__ConnectionString__c", &cs_for("other")),
+        ]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.contains(&(
+            "b".to_owned(),
+            EndpointType::Primary,
+            "https://same.service.signalr.net".to_owned()
+        )));
+        let config = config(&[
+            ("Azure__SignalR__ConnectionString__a", &cs_for("same")),
+            ("Azure__SignalR__ConnectionString__b", &cs_for("same")),
+        ])
+        .unwrap();
+        assert_eq!(config.endpoints.len(), 1);
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("name the same SignalR endpoint"))
+        );
+    }
+
+    #[test]
+    fn named_endpoint_mistakes_stop_the_start() {
+        let (east, west) = (cs_for("east"), cs_for("west"));
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
+            (
+                &[("Azure__SignalR__ConnectionString__east__secondary", &east)],
+                "Azure__SignalR__ConnectionString__east__secondary",
+                "no endpoint is primary",
+            ),
+            (
+                &[("Azure__SignalR__ConnectionString__east__tertiary", &east)],
+                "Azure__SignalR__ConnectionString__east__tertiary",
+                "neither primary nor secondary",
+            ),
+            (
+                &[
+                    ("Azure__SignalR__ConnectionString__east", &east),
+                    ("Azure__SignalR__ConnectionString__east__secondary", &west),
+                ],
+                "Azure__SignalR__ConnectionString__east",
+                "configured more than once",
+            ),
+            (
+                &[
+                    ("Azure__SignalR__ConnectionString__east", &east),
+                    ("Azure__SignalR__Endpoints__east", &west),
+                ],
+                "Azure__SignalR__Endpoints__east",
+                "also set under",
+            ),
+            (
+                &[("Azure__SignalR__Endpoints__east__clientId", "c")],
+                "Azure__SignalR__Endpoints__east__clientId",
+                "needs Azure__SignalR__Endpoints__east__serviceUri",
+            ),
+            (
+                &[("Azure__SignalR__Endpoints__east", "Endpoint=https://x")],
+                "Azure__SignalR__Endpoints__east",
+                "AccessKey is required",
+            ),
+            (
+                &[("Azure__SignalR__Endpoints__east__primary__x", &east)],
+                "Azure__SignalR__Endpoints__east__primary__x",
+                "not understood",
+            ),
+        ];
+        for (vars, setting, reason) in cases {
+            let e = error(vars);
+            assert_eq!(e.setting, *setting, "{vars:?}: {e}");
+            assert!(e.message.contains(reason), "{vars:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn entra_connection_strings_are_accepted_and_an_unreadable_certificate_refused_at_start() {
+        let msi = config(&[(
+            "AzureSignalRConnectionString",
+            "Endpoint=https://a.service.signalr.net;AuthType=azure.msi;Version=1.0",
+        )])
+        .unwrap();
+        assert!(matches!(
+            msi.endpoints[0].auth(),
+            Authentication::MicrosoftEntra(EntraCredential::ManagedIdentity { client_id: None })
+        ));
+        assert_eq!(msi.entra_mode, EntraMode::GenerateToken);
+        let settings = config(&[(
+            "AzureSignalRConnectionString",
+            "Endpoint=https://a;AuthType=azure.app;ClientId=c;TenantId=t;ClientCert=/c.pem",
+        )])
+        .unwrap();
+        let Err(crate::startup::StartupError::Setting(e)) = crate::startup::App::new(&settings) else {
+            panic!("a certificate file that cannot be read should stop the start");
+        };
+        assert_eq!(e.setting, "AzureSignalRConnectionString");
+        assert_eq!(
+            e.message,
+            "ClientCert (ClientCertPath) in the connection string: the certificate file could not be read (entity not \
+            found)"
+        );
+    }
+
+    #[test]
+    fn identity_based_settings_make_an_entra_endpoint() {
+        let msi = config(&[
+            (
+                "AzureSignalRConnectionString__serviceUri",
+                "https://a.service.signalr.net",
+            ),
+            ("AzureSignalRConnectionString__credential", "managedidentity"),
+            ("AzureSignalRConnectionString__clientId", "0000-1111"),
+            (
+                "AzureSignalRConnectionString__clientEndpoint",
+                "https://proxy.example.com",
+            ),
+            ("AzureSignalRConnectionString__serverEndpoint", "http://10.1.2.3:8080"),
+        ])
+        .unwrap();
+        let endpoint = &msi.endpoints[0];
+        assert!(matches!(
+            endpoint.auth(),
+            Authentication::MicrosoftEntra(EntraCredential::ManagedIdentity { client_id: Some(id) })
+                if id == "0000-1111"
+        ));
+        assert_eq!(
+            endpoint.client_url("h", "r"),
+            "https://proxy.example.com/client/?hub=h&asrs_request_id=r"
+        );
+        assert_eq!(endpoint.audience("h"), "https://a.service.signalr.net/client/?hub=h");
+        assert_eq!(endpoint.server_base(), "http://10.1.2.3:8080");
+        assert_eq!(endpoint.source(), "AzureSignalRConnectionString__serviceUri");
+
+        let app = config(&[
+            (
+                "AzureSignalRConnectionString__serviceUri",
+                "https://a.service.signalr.net",
+            ),
+            ("AzureSignalRConnectionString__tenantId", "t"),
+            ("AzureSignalRConnectionString__clientId", "c"),
+            ("AzureSignalRConnectionString__clientSecret", "s"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            app.endpoints[0].auth(),
+            Authentication::MicrosoftEntra(EntraCredential::ClientSecret { .. })
+        ));
+        let default = config(&[(
+            "AzureSignalRConnectionString:serviceUri",
+            "https://a.service.signalr.net",
+        )])
+        .unwrap();
+        assert!(matches!(
+            default.endpoints[0].auth(),
+            Authentication::MicrosoftEntra(EntraCredential::Default { client_id: None })
+        ));
+    }
+
+    #[test]
+    fn identity_based_mistakes_name_the_setting() {
+        let uri = ("AzureSignalRConnectionString__serviceUri", "https://a");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("AzureSignalRConnectionString__serviceUri", "a.service.signalr.net")],
+                "AzureSignalRConnectionString__serviceUri",
+            ),
+            (
+                &[("AzureSignalRConnectionString__clientId", "c")],
+                "AzureSignalRConnectionString__clientId",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__credential", "certificate")],
+                "AzureSignalRConnectionString__credential",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__tenantId", "t")],
+                "AzureSignalRConnectionString__clientSecret",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__clientSecret", "s")],
+                "AzureSignalRConnectionString__tenantId",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__type", "tertiary")],
+                "AzureSignalRConnectionString__type",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString__serverEndpoint", "ftp://x")],
+                "AzureSignalRConnectionString__serverEndpoint",
+            ),
+            (
+                &[uri, ("AzureSignalRConnectionString", "Endpoint=https://a;AccessKey=k")],
+                "AzureSignalRConnectionString",
+            ),
+        ];
+        for (vars, setting) in cases {
+            assert_eq!(error(vars).setting, *setting, "{vars:?}");
+        }
+    }
 }

@@ -268,6 +268,8 @@ impl Environment {
 mod tests {
     use super::*;
     use crate::settings::table;
+    use crate::settings::testing::cs;
+    use crate::settings::{Host, Settings};
 
     fn env(vars: &[(&str, &str)]) -> Environment {
         Environment::new(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
@@ -382,5 +384,51 @@ mod tests {
     fn debug_shows_names_only() {
         let printed = format!("{:?}", env(&[("AzureSignalRConnectionString", "AccessKey=SECRET")]));
         assert!(printed.contains("AzureSignalRConnectionString") && !printed.contains("SECRET"));
+    }
+
+    /// A setting's value that is not text is refused by name: skipping it would serve a default
+    /// (the emulator's) in its place.
+    #[cfg(unix)]
+    #[test]
+    fn a_value_that_is_not_text_is_refused_by_name() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt as _;
+        let not_text = OsString::from_vec(b"Endpoint=https://a;AccessKey=\xff\xfe".to_vec());
+        for name in [
+            "AzureSignalRConnectionString",
+            "CUSTOMCONNSTR_AzureSignalRConnectionString",
+            "Azure__SignalR__Endpoints__east",
+            "SIGNALR_HUB",
+        ] {
+            let env = Environment::from_os([(OsString::from(name), not_text.clone())]);
+            let e = Host::detect(&env).unwrap_err();
+            assert_eq!(e.setting, name);
+            assert!(e.message.starts_with("is not valid UTF-8 text"), "{e}");
+            assert!(!e.to_string().contains("AccessKey"), "{e}");
+        }
+        // The name SIGNALR_CONNECTION_STRING_SETTING chooses is checked too.
+        let env = Environment::from_os([
+            (
+                OsString::from("SIGNALR_CONNECTION_STRING_SETTING"),
+                OsString::from("Mine"),
+            ),
+            (OsString::from("Mine"), not_text.clone()),
+        ]);
+        let host = Host::detect(&env).unwrap();
+        assert_eq!(Settings::from_environment(&env, host).unwrap_err().setting, "Mine");
+        // Variables the function does not read are none of its business, whatever it reads.
+        let env = Environment::from_os([(OsString::from("LESSOPEN"), not_text.clone())]);
+        assert!(Host::detect(&env).is_ok());
+        let cs = cs();
+        let env = Environment::from_os([
+            (OsString::from("LESSOPEN"), not_text),
+            (
+                OsString::from("SIGNALR_CONNECTION_STRING_SETTING"),
+                OsString::from("Mine"),
+            ),
+            (OsString::from("Mine"), OsString::from(&cs)),
+        ]);
+        let host = Host::detect(&env).unwrap();
+        assert!(Settings::from_environment(&env, host).is_ok());
     }
 }

@@ -13,11 +13,17 @@ use super::table;
 const REFERENCES: [(&str, &str); 2] = [
     (
         "@microsoft.keyvault(",
-        "is a Key Vault reference the platform could not resolve, so the function sees the reference instead of the secret: give the Function App a managed identity (Identity), let it read the secret (the role Key Vault Secrets User on the vault or the secret, or an access policy with Get on secrets), open the vault's firewall to the app if it has one, check the reference's syntax, then restart the app; the setting's status under Environment variables in the portal says which of these failed",
+        "is a Key Vault reference the platform could not resolve, so the function sees the reference instead of the \
+        secret: give the Function App a managed identity (Identity), let it read the secret (the role Key Vault \
+        Secrets User on the vault or the secret, or an access policy with Get on secrets), open the vault's firewall \
+        to the app if it has one, check the reference's syntax, then restart the app; the setting's status under \
+        Environment variables in the portal says which of these failed",
     ),
     (
         "@microsoft.appconfiguration(",
-        "is an App Configuration reference the platform could not resolve, so the function sees the reference instead of the value: give the Function App a managed identity, grant it the role App Configuration Data Reader on the store, check the reference's syntax, then restart the app",
+        "is an App Configuration reference the platform could not resolve, so the function sees the reference instead \
+        of the value: give the Function App a managed identity, grant it the role App Configuration Data Reader on the \
+        store, check the reference's syntax, then restart the app",
     ),
 ];
 

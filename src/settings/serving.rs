@@ -113,7 +113,8 @@ pub(super) fn hubs(env: &Environment) -> Result<Hubs, SettingError> {
             _ => {
                 return fail(
                     APPLICATION_NAME.name,
-                    "must start with a letter and contain only letters, digits and the characters _ ` , . [ ], at most 126 of them ({app}_{hub} is the service's hub name, 128 characters at most)",
+                    "must start with a letter and contain only letters, digits and the characters _ ` , . [ ], at most \
+                    126 of them ({app}_{hub} is the service's hub name, 128 characters at most)",
                 );
             }
         },
@@ -190,10 +191,186 @@ pub(super) fn cors_origins(env: &Environment) -> Result<Option<Vec<AllowedOrigin
             None => {
                 return fail(
                     CORS_ORIGINS.name,
-                    "must list origins such as https://app.example.com or http://localhost:8080, no path; a * only as the leading label of a domain of two labels or more, as in https://*.example.com (the SignalR client sends credentials, which * alone cannot allow)",
+                    "must list origins such as https://app.example.com or http://localhost:8080, no path; a * only as \
+                    the leading label of a domain of two labels or more, as in https://*.example.com (the SignalR \
+                    client sends credentials, which * alone cannot allow)",
                 );
             }
         }
     }
     Ok(Some(origins))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::testing::{config, cs, error};
+
+    #[test]
+    fn cors_origins_are_read_as_origins() {
+        assert_eq!(config(&[]).unwrap().cors_origins, None);
+        assert_eq!(
+            config(&[("SIGNALR_CORS_ORIGINS", "https://App.example.com, http://localhost:8080")])
+                .unwrap()
+                .cors_origins,
+            Some(vec![
+                AllowedOrigin::Exact("https://app.example.com".to_owned()),
+                AllowedOrigin::Exact("http://localhost:8080".to_owned())
+            ])
+        );
+        assert_eq!(
+            config(&[("SIGNALR_CORS_ORIGINS", "https://*.Contoso.com:8443")])
+                .unwrap()
+                .cors_origins,
+            Some(vec![AllowedOrigin::Subdomains {
+                prefix: "https://".to_owned(),
+                suffix: ".contoso.com:8443".to_owned()
+            }])
+        );
+        for bad in [
+            "*",
+            "https://a.example.com/path",
+            "https://a.example.com,ftp://b",
+            "https://a.*.zz-wildcard.com",
+            "https://*zz-wildcard.com",
+            "https://*.zz-wildcard",
+        ] {
+            let refusal = error(&[("SIGNALR_CORS_ORIGINS", bad)]);
+            assert_eq!(refusal.setting, "SIGNALR_CORS_ORIGINS", "{bad}");
+            assert!(!refusal.to_string().contains("zz-wildcard"), "{refusal}");
+        }
+    }
+
+    #[test]
+    fn hubs_and_application_name_are_validated() {
+        let config_ok = config(&[
+            ("SIGNALR_HUB", "Chat"),
+            ("SIGNALR_HUBS", "chat, News"),
+            ("SIGNALR_APPLICATION_NAME", "app1"),
+        ])
+        .unwrap();
+        assert_eq!(config_ok.default_hub.as_deref(), Some("Chat"));
+        assert_eq!(config_ok.allowed_hubs, Some(vec!["chat".to_owned(), "news".to_owned()]));
+        assert_eq!(config_ok.application_name.as_deref(), Some("app1"));
+        assert_eq!(error(&[("SIGNALR_HUB", "a/b")]).setting, "SIGNALR_HUB");
+        assert_eq!(error(&[("SIGNALR_HUBS", "chat,a&b")]).setting, "SIGNALR_HUBS");
+        let e = error(&[("SIGNALR_HUB", "other"), ("SIGNALR_HUBS", "chat")]);
+        assert_eq!(e.message, "is not one of the hubs listed in SIGNALR_HUBS");
+        assert_eq!(
+            error(&[("SIGNALR_APPLICATION_NAME", "my-app")]).setting,
+            "SIGNALR_APPLICATION_NAME"
+        );
+        // `{app}_{hub}` is the service's hub name: 128 characters leave 126 for the application.
+        let longest = "a".repeat(126);
+        assert_eq!(
+            config(&[("SIGNALR_APPLICATION_NAME", &longest)])
+                .unwrap()
+                .application_name
+                .as_deref(),
+            Some(longest.as_str())
+        );
+        let e = error(&[("SIGNALR_APPLICATION_NAME", &"a".repeat(127))]);
+        assert_eq!(e.setting, "SIGNALR_APPLICATION_NAME");
+        assert!(e.message.contains("at most 126"), "{e}");
+    }
+
+    #[test]
+    fn route_prefix_is_trimmed_and_checked() {
+        assert_eq!(
+            config(&[("SIGNALR_ROUTE_PREFIX", "/signalr/")]).unwrap().route_prefix,
+            "signalr"
+        );
+        assert_eq!(config(&[("SIGNALR_ROUTE_PREFIX", "")]).unwrap().route_prefix, "");
+        assert_eq!(
+            config(&[("SIGNALR_ROUTE_PREFIX", "v1/api")]).unwrap().route_prefix,
+            "v1/api"
+        );
+        for bad in ["{hub}", "a//b", "a b", "*rest"] {
+            assert_eq!(
+                error(&[("SIGNALR_ROUTE_PREFIX", bad)]).setting,
+                "SIGNALR_ROUTE_PREFIX",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn connection_limits_have_safe_defaults_and_ranges() {
+        assert_eq!(
+            config(&[]).unwrap().connections,
+            ConnectionLimits {
+                header_timeout: Duration::from_secs(10),
+                body_timeout: Duration::from_secs(10),
+                max_connections: 512,
+                shutdown_grace: Duration::from_secs(8),
+            }
+        );
+        let set = config(&[
+            ("SIGNALR_HEADER_TIMEOUT_MS", "250"),
+            ("SIGNALR_BODY_TIMEOUT_MS", "300"),
+            ("SIGNALR_MAX_CONNECTIONS", "8"),
+            ("SIGNALR_SHUTDOWN_GRACE_MS", "0"),
+        ])
+        .unwrap()
+        .connections;
+        assert_eq!(set.header_timeout, Duration::from_millis(250));
+        assert_eq!(set.body_timeout, Duration::from_millis(300));
+        assert_eq!(set.max_connections, 8);
+        assert_eq!(set.shutdown_grace, Duration::ZERO);
+        for (setting, bad) in [
+            ("SIGNALR_HEADER_TIMEOUT_MS", "0"),
+            ("SIGNALR_HEADER_TIMEOUT_MS", "99"),
+            ("SIGNALR_BODY_TIMEOUT_MS", "600001"),
+            ("SIGNALR_MAX_CONNECTIONS", "0"),
+            ("SIGNALR_MAX_CONNECTIONS", "many"),
+            ("SIGNALR_SHUTDOWN_GRACE_MS", "-1"),
+        ] {
+            assert_eq!(error(&[(setting, bad)]).setting, setting, "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_is_lambda_then_functions_then_local() {
+        assert_eq!(
+            config(&[
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "1"),
+                ("AzureSignalRConnectionString", &cs()),
+            ])
+            .unwrap()
+            .host,
+            Host::Lambda
+        );
+        assert_eq!(
+            config(&[
+                ("FUNCTIONS_CUSTOMHANDLER_PORT", "40001"),
+                ("SIGNALR_LISTEN", "0.0.0.0:1")
+            ])
+            .unwrap()
+            .host,
+            Host::Functions {
+                addr: "127.0.0.1:40001".parse().unwrap(),
+                deployed: false,
+            }
+        );
+        let deployed = config(&[
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", "40001"),
+            ("WEBSITE_INSTANCE_ID", "a1b2c3"),
+            ("AzureSignalRConnectionString", &cs()),
+        ])
+        .unwrap()
+        .host;
+        assert!(deployed.is_deployed(), "{deployed:?}");
+        assert!(Host::Lambda.is_deployed());
+        assert!(!Host::Local("127.0.0.1:1".parse().unwrap()).is_deployed());
+        assert_eq!(
+            config(&[("SIGNALR_LISTEN", "0.0.0.0:8080")]).unwrap().host,
+            Host::Local("0.0.0.0:8080".parse().unwrap())
+        );
+        assert_eq!(
+            error(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "http")]).setting,
+            "FUNCTIONS_CUSTOMHANDLER_PORT"
+        );
+        assert_eq!(error(&[("SIGNALR_LISTEN", "localhost")]).setting, "SIGNALR_LISTEN");
+    }
 }

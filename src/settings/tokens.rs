@@ -82,6 +82,7 @@ fn transports(env: &Environment) -> Result<Option<Transports>, SettingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::testing::{config, error};
 
     fn policy(vars: &[(&str, &str)]) -> Result<TokenPolicy, SettingError> {
         policy_for(vars, 1)
@@ -179,5 +180,53 @@ mod tests {
     fn one_endpoint_sends_no_count() {
         assert_eq!(policy_for(&[], 1).unwrap().connection.as_str(), "");
         assert_eq!(policy_for(&[], 2).unwrap().connection.as_str(), r#","asrs.s.secn":"2""#);
+    }
+
+    #[test]
+    fn token_lifetime_is_1_to_86400_seconds() {
+        assert_eq!(
+            config(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", "300")])
+                .unwrap()
+                .token_policy
+                .lifetime_secs,
+            300
+        );
+        assert_eq!(
+            config(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", "86400")])
+                .unwrap()
+                .token_policy
+                .lifetime_secs,
+            86400
+        );
+        for bad in ["0", "86401", "-5", "1h", "3600.5"] {
+            let e = error(&[("SIGNALR_TOKEN_LIFETIME_SECONDS", bad)]);
+            assert_eq!(e.setting, "SIGNALR_TOKEN_LIFETIME_SECONDS", "{bad}");
+            assert_eq!(e.message, "must be a whole number of seconds from 1 to 86400");
+        }
+    }
+
+    #[test]
+    fn unique_claim_can_be_renamed_disabled_but_not_clash() {
+        assert_eq!(
+            config(&[("SIGNALR_UNIQUE_CLAIM", "jti")])
+                .unwrap()
+                .token_policy
+                .unique_claim
+                .as_deref(),
+            Some("jti")
+        );
+        assert_eq!(
+            config(&[("SIGNALR_UNIQUE_CLAIM", "")])
+                .unwrap()
+                .token_policy
+                .unique_claim,
+            None
+        );
+        for reserved in ["aud", "exp", "nameid", "asrs.s.uid"] {
+            assert_eq!(
+                error(&[("SIGNALR_UNIQUE_CLAIM", reserved)]).setting,
+                "SIGNALR_UNIQUE_CLAIM"
+            );
+        }
     }
 }

@@ -32,7 +32,8 @@ pub(super) fn entra_mode(
         .iter()
         .any(|endpoint| matches!(endpoint.auth(), Authentication::MicrosoftEntra(_)));
     if mode == EntraMode::GenerateToken && uses_entra {
-        const CLAIMS_NEED_ACCESS_KEY: &str = "adds a claim to the token, and tokens the service makes (generateToken) cannot carry claims; set SIGNALR_ENTRA_MODE=access-key to sign tokens with claims locally";
+        const CLAIMS_NEED_ACCESS_KEY: &str = "adds a claim to the token, and tokens the service makes (generateToken) \
+        cannot carry claims; set SIGNALR_ENTRA_MODE=access-key to sign tokens with claims locally";
         for setting in [
             CLAIMS,
             COPY_CLAIMS,
@@ -51,7 +52,10 @@ pub(super) fn entra_mode(
             }
         }
         warnings.push(
-            "SIGNALR_ENTRA_MODE=generate-token: the service makes the tokens, so they carry neither the unique-token claim (SIGNALR_UNIQUE_CLAIM) nor custom claims, and the application firewall's per-token rule (ThrottleByJwtSignatureRule) cannot tell them apart; set SIGNALR_ENTRA_MODE=access-key to sign them locally with both"
+            "SIGNALR_ENTRA_MODE=generate-token: the service makes the tokens, so they carry neither the unique-token \
+            claim (SIGNALR_UNIQUE_CLAIM) nor custom claims, and the application firewall's per-token rule \
+            (ThrottleByJwtSignatureRule) cannot tell them apart; set SIGNALR_ENTRA_MODE=access-key to sign them \
+            locally with both"
                 .to_owned(),
         );
     }
@@ -68,7 +72,8 @@ pub(super) fn entra_overrides(env: &Environment) -> Result<EntraOverrides, Setti
             None => {
                 return fail(
                     AUTHORITY_HOST.name,
-                    "must be the https:// URL of a Microsoft Entra authority host alone, without a path, tenant, query or fragment (for example https://login.microsoftonline.us)",
+                    "must be the https:// URL of a Microsoft Entra authority host alone, without a path, tenant, query \
+                    or fragment (for example https://login.microsoftonline.us)",
                 );
             }
         },
@@ -79,7 +84,8 @@ pub(super) fn entra_overrides(env: &Environment) -> Result<EntraOverrides, Setti
         Some(_) => {
             return fail(
                 ENTRA_SCOPE.name,
-                "must be the service's application ID URI followed by /.default (for example https://signalr.azure.us/.default)",
+                "must be the service's application ID URI followed by /.default (for example \
+                https://signalr.azure.us/.default)",
             );
         }
     };
@@ -133,6 +139,7 @@ pub(super) fn health_schedule(env: &Environment) -> Result<HealthSchedule, Setti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::testing::{config, error};
 
     fn mode(vars: &[(&str, &str)]) -> (Result<EntraMode, SettingError>, Vec<String>) {
         let env = Environment::new(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -263,5 +270,50 @@ mod tests {
             let error = overrides(&[("SIGNALR_ENTRA_SCOPE", bad)]).unwrap_err();
             assert_eq!(error.setting, "SIGNALR_ENTRA_SCOPE", "{bad}");
         }
+    }
+
+    #[test]
+    fn entra_mode_and_custom_claims() {
+        let entra = ("AzureSignalRConnectionString", "Endpoint=https://a;AuthType=azure");
+        assert_eq!(
+            config(&[entra, ("SIGNALR_ENTRA_MODE", "access-key")])
+                .unwrap()
+                .entra_mode,
+            EntraMode::AccessKey
+        );
+        assert_eq!(
+            error(&[entra, ("SIGNALR_ENTRA_MODE", "sign")]).setting,
+            "SIGNALR_ENTRA_MODE"
+        );
+        let e = error(&[entra, ("SIGNALR_CLAIMS", r#"{"tier":"gold"}"#)]);
+        assert_eq!(e.setting, "SIGNALR_CLAIMS");
+        assert!(e.message.contains("SIGNALR_ENTRA_MODE=access-key"), "{e}");
+        assert!(
+            config(&[
+                entra,
+                ("SIGNALR_ENTRA_MODE", "access-key"),
+                ("SIGNALR_COPY_CLAIMS", "email")
+            ])
+            .is_ok()
+        );
+        // With access keys, custom claims need no special mode.
+        assert!(config(&[("SIGNALR_CLAIMS", r#"{"tier":"gold"}"#)]).is_ok());
+    }
+
+    #[test]
+    fn upstream_limits_are_milliseconds() {
+        let limits = config(&[
+            ("SIGNALR_UPSTREAM_TIMEOUT_MS", "250"),
+            ("SIGNALR_UPSTREAM_DEADLINE_MS", "900"),
+        ])
+        .unwrap()
+        .upstream;
+        assert_eq!(limits.attempt_timeout, Duration::from_millis(250));
+        assert_eq!(limits.deadline, Duration::from_millis(900));
+        assert_eq!(config(&[]).unwrap().upstream, UpstreamLimits::default());
+        assert_eq!(
+            error(&[("SIGNALR_UPSTREAM_DEADLINE_MS", "0")]).setting,
+            "SIGNALR_UPSTREAM_DEADLINE_MS"
+        );
     }
 }
