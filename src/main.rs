@@ -75,13 +75,7 @@ async fn run(command: Command, process: &Environment, host: Host) -> ExitCode {
         Command::Check { hub, user } => check(&env, &settings, &app, &hub, user.as_deref()).await,
         _ => {
             let refresher = app.key_refresher().cloned();
-            serve(
-                host,
-                settings.connections,
-                signalr_negotiate::router(Arc::new(app)),
-                refresher,
-            )
-            .await
+            serve(&settings, signalr_negotiate::router(Arc::new(app)), refresher).await
         }
     }
 }
@@ -95,9 +89,7 @@ async fn refuse(env: &Environment, command: Command, error: &StartupError) -> Ex
         StartupError::Setting(_) => (ExitCode::from(2), "Runtime.InvalidSetting"),
         StartupError::Runtime(_) => (ExitCode::FAILURE, "Runtime.InitError"),
     };
-    // As `Host::detect` finds Lambda (even when it refused the environment).
-    let runtime_api = env.value_raw("AWS_LAMBDA_RUNTIME_API");
-    if let (Some(runtime_api), Command::Serve) = (runtime_api, command) {
+    if let (Some(runtime_api), Command::Serve) = (Host::lambda_runtime_api(env), command) {
         report_init_error(runtime_api, error_type, &format!("signalr-negotiate: {error}")).await;
     }
     code

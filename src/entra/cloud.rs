@@ -25,6 +25,8 @@
 
 use std::fmt;
 
+use super::ChainSettings;
+
 /// An Azure cloud, as the host of `Endpoint` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cloud {
@@ -87,14 +89,17 @@ impl fmt::Display for Cloud {
     }
 }
 
-/// What the settings say instead of the cloud's values (`AZURE_AUTHORITY_HOST`,
-/// `SIGNALR_ENTRA_SCOPE`), for every Entra endpoint.
+/// What the settings say for every Entra endpoint instead of the cloud's values
+/// (`AZURE_AUTHORITY_HOST`, `SIGNALR_ENTRA_SCOPE`) and of the process environment (the
+/// variables the default chain consults).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EntraOverrides {
     /// `https://host[:port]`, without a trailing `/`.
     pub authority_host: Option<String>,
     /// A scope ending in `/.default`.
     pub scope: Option<String>,
+    /// What `AuthType=azure`'s chain is given.
+    pub default_chain: ChainSettings,
 }
 
 /// What one endpoint's credential asks Microsoft Entra for, and where.
@@ -110,6 +115,8 @@ pub struct EntraTarget {
     pub scope_overridden: bool,
     /// The authority came from `AZURE_AUTHORITY_HOST`.
     pub authority_overridden: bool,
+    /// What `AuthType=azure`'s chain is given.
+    pub default_chain: ChainSettings,
 }
 
 impl EntraTarget {
@@ -125,6 +132,7 @@ impl EntraTarget {
                 .unwrap_or_else(|| cloud.authority_host().to_owned()),
             scope_overridden: overrides.scope.is_some(),
             authority_overridden: overrides.authority_host.is_some(),
+            default_chain: overrides.default_chain.clone(),
         }
     }
 }
@@ -185,6 +193,7 @@ mod tests {
         let scope = EntraOverrides {
             authority_host: None,
             scope: Some("https://signalr.contoso.test/.default".into()),
+            ..EntraOverrides::default()
         };
         let target = EntraTarget::for_host("a.signalr.azure.cn", &scope);
         assert_eq!(target.cloud, Cloud::China);
@@ -194,6 +203,7 @@ mod tests {
         let authority = EntraOverrides {
             authority_host: Some("https://login.sovereign.test".into()),
             scope: None,
+            ..EntraOverrides::default()
         };
         let target = EntraTarget::for_host("a.signalr.azure.us", &authority);
         assert_eq!(target.scope, "https://signalr.azure.us/.default");

@@ -2,11 +2,13 @@
 //! own, so this one tries, in order, workload identity, managed identity (when
 //! `IDENTITY_ENDPOINT` is set), a client secret from `AZURE_CLIENT_ID`/`AZURE_TENANT_ID`/
 //! `AZURE_CLIENT_SECRET`, then the developer tools (Azure CLI, Azure Developer CLI); the first
-//! that gives a token is used from then on, and an error lists what was tried. Every credential
-//! of the chain sends through the process's HTTP client to the authority of the endpoint's cloud
-//! (the developer tools use their own sign-in's cloud).
+//! that gives a token is used from then on, and an error lists what was tried. Those variables
+//! are settings, read at start ([`ChainSettings`]). Every credential of the chain sends through
+//! the process's HTTP client to the authority of the endpoint's cloud (the developer tools use
+//! their own sign-in's cloud).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -18,6 +20,23 @@ use azure_identity::{
 };
 
 use super::managed_identity;
+use crate::secret::Secret;
+
+/// What the chain finds in the settings: the variables the Azure SDKs' default credential
+/// consults, each `None` when unset or empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainSettings {
+    /// `AZURE_FEDERATED_TOKEN_FILE`: workload identity's token file.
+    pub federated_token_file: Option<String>,
+    /// `IDENTITY_ENDPOINT` is set: a managed identity is offered here.
+    pub identity_endpoint: bool,
+    /// `AZURE_CLIENT_ID`.
+    pub client_id: Option<String>,
+    /// `AZURE_TENANT_ID`.
+    pub tenant_id: Option<String>,
+    /// `AZURE_CLIENT_SECRET`.
+    pub client_secret: Option<Secret>,
+}
 
 /// A credential of the chain by name, or why it is not available here.
 type ChainSource = (&'static str, Result<Arc<dyn TokenCredential>, String>);
@@ -39,17 +58,18 @@ impl fmt::Debug for DefaultChain {
 }
 
 impl DefaultChain {
-    pub(super) fn new(client_id: Option<&str>, options: &ClientOptions) -> Self {
-        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    pub(super) fn new(client_id: Option<&str>, settings: &ChainSettings, options: &ClientOptions) -> Self {
         let mut sources: Vec<ChainSource> = Vec::new();
         sources.push((
             "WorkloadIdentityCredential",
-            match env("AZURE_FEDERATED_TOKEN_FILE") {
-                Some(_) => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+            match &settings.federated_token_file {
+                Some(file) => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
                     credential_options: ClientAssertionCredentialOptions {
                         client_options: options.clone(),
                     },
-                    ..WorkloadIdentityCredentialOptions::default()
+                    client_id: settings.client_id.clone(),
+                    tenant_id: settings.tenant_id.clone(),
+                    token_file_path: Some(PathBuf::from(file)),
                 }))
                 .map(|c| c as Arc<dyn TokenCredential>)
                 .map_err(|error| error.to_string()),
@@ -58,24 +78,19 @@ impl DefaultChain {
         ));
         sources.push((
             "ManagedIdentityCredential",
-            match env("IDENTITY_ENDPOINT") {
-                Some(_) => {
-                    managed_identity(client_id.or(env("AZURE_CLIENT_ID").as_deref()), options).map_err(|error| error.0)
-                }
-                None => Err("IDENTITY_ENDPOINT is not set".to_owned()),
+            if settings.identity_endpoint {
+                managed_identity(client_id.or(settings.client_id.as_deref()), options).map_err(|error| error.0)
+            } else {
+                Err("IDENTITY_ENDPOINT is not set".to_owned())
             },
         ));
         sources.push((
             "EnvironmentCredential",
-            match (
-                env("AZURE_TENANT_ID"),
-                env("AZURE_CLIENT_ID"),
-                env("AZURE_CLIENT_SECRET"),
-            ) {
+            match (&settings.tenant_id, &settings.client_id, &settings.client_secret) {
                 (Some(tenant), Some(client), Some(secret)) => ClientSecretCredential::new(
-                    &tenant,
-                    client,
-                    AzureSecret::new(secret),
+                    tenant,
+                    client.clone(),
+                    AzureSecret::new(secret.expose().to_owned()),
                     Some(ClientSecretCredentialOptions {
                         client_options: options.clone(),
                     }),

@@ -23,6 +23,7 @@ use azure_identity::{
 use crate::endpoints::EntraCredential;
 use certificate::{Certificate, CertificateAssertion};
 pub use cloud::{EntraOverrides, EntraTarget};
+pub use default_chain::ChainSettings;
 use default_chain::DefaultChain;
 
 /// A credential that cannot be built here (found at start, named in the error).
@@ -68,7 +69,7 @@ impl EntraTokenSource {
         let (name, credential): (&'static str, Arc<dyn TokenCredential>) = match credential {
             EntraCredential::Default { client_id } => (
                 "DefaultAzureCredential",
-                Arc::new(DefaultChain::new(client_id.as_deref(), &options)),
+                Arc::new(DefaultChain::new(client_id.as_deref(), &target.default_chain, &options)),
             ),
             EntraCredential::ManagedIdentity { client_id } => (
                 "ManagedIdentityCredential",

@@ -24,7 +24,11 @@ use crate::settings::aws_refresh::KeyRefresher;
 
 /// Serves the Runtime API until it stops, or until SIGTERM (which Lambda sends only between
 /// invocations, when the environment shuts down).
-pub(super) async fn serve(router: Router, refresher: Option<Arc<KeyRefresher>>) -> ExitCode {
+pub(super) async fn serve(
+    router: Router,
+    refresher: Option<Arc<KeyRefresher>>,
+    ignore_stage_in_path: bool,
+) -> ExitCode {
     // What start-up logged belongs to the init phase.
     super::logs::flush();
     // lambda_http's own adapter (what lambda_http::run serves), behind the check of each event.
@@ -42,7 +46,7 @@ pub(super) async fn serve(router: Router, refresher: Option<Arc<KeyRefresher>>) 
     // What lambda_runtime::run serves, with the key refresh around each invocation and
     // without its tracing span (our log lines print no spans; they carry the request id).
     let runtime = Runtime::new(lambda_http::service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        answer(adapter.clone(), event)
+        answer(adapter.clone(), event, ignore_stage_in_path)
     }))
     .layer(tower::layer::layer_fn(move |inner| RefreshAfterAnswer {
         inner,
@@ -109,7 +113,11 @@ enum Answer<R> {
 
 /// Reads the event as `lambda_http` does, refuses it if `lambda_http` could not read or convert
 /// it, and otherwise hands it on.
-async fn answer<A>(adapter: A, event: LambdaEvent<Box<RawValue>>) -> Result<Answer<A::Response>, A::Error>
+async fn answer<A>(
+    adapter: A,
+    event: LambdaEvent<Box<RawValue>>,
+    ignore_stage_in_path: bool,
+) -> Result<Answer<A::Response>, A::Error>
 where
     A: Service<LambdaEvent<LambdaRequest>>,
 {
@@ -126,7 +134,7 @@ where
             "the event is not an HTTP request from API Gateway, a Function URL or a load balancer",
         );
     };
-    if let Some(reason) = defect(&request) {
+    if let Some(reason) = defect(&request, ignore_stage_in_path) {
         return refuse(Some(&request), reason);
     }
     adapter

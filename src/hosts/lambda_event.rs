@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::http::ApiError;
 
 /// Why `lambda_http` could not make a request of this event, if it could not.
-pub(super) fn defect(event: &LambdaRequest) -> Option<&'static str> {
+pub(super) fn defect(event: &LambdaRequest, ignore_stage_in_path: bool) -> Option<&'static str> {
     let (body, base64, uri) = match event {
         LambdaRequest::ApiGatewayV2(event) => (
             event.body.as_deref(),
@@ -30,6 +30,7 @@ pub(super) fn defect(event: &LambdaRequest) -> Option<&'static str> {
                 &event.headers,
                 event.request_context.domain_name.as_deref(),
                 &with_stage(
+                    ignore_stage_in_path,
                     event.request_context.stage.as_deref(),
                     event.raw_path.as_deref().unwrap_or_default(),
                 ),
@@ -45,6 +46,7 @@ pub(super) fn defect(event: &LambdaRequest) -> Option<&'static str> {
                 &event.headers,
                 event.request_context.domain_name.as_deref(),
                 &with_stage(
+                    ignore_stage_in_path,
                     event.request_context.stage.as_deref(),
                     event.path.as_deref().unwrap_or_default(),
                 ),
@@ -67,11 +69,12 @@ pub(super) fn defect(event: &LambdaRequest) -> Option<&'static str> {
         .then_some("the event's host, path or query do not make a valid URL")
 }
 
-/// The path with the stage in front, as `lambda_http` puts it (unless told not to). It leaves
-/// out a stage the path already starts with; that changes nothing to whether the URL parses,
-/// which is all this check asks, so it is not repeated here.
-fn with_stage<'a>(stage: Option<&str>, path: &'a str) -> Cow<'a, str> {
-    if std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_some() {
+/// The path with the stage in front, as `lambda_http` puts it (unless told not to:
+/// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH`). It leaves out a stage the path already starts
+/// with; that changes nothing to whether the URL parses, which is all this check asks, so it
+/// is not repeated here.
+fn with_stage<'a>(ignore_stage_in_path: bool, stage: Option<&str>, path: &'a str) -> Cow<'a, str> {
+    if ignore_stage_in_path {
         return Cow::Borrowed(path);
     }
     match stage {
@@ -212,7 +215,7 @@ mod tests {
         let Ok(parsed) = serde_json::from_value::<LambdaRequest>(event.clone()) else {
             return; // not an event lambda_http reads: refused before any conversion
         };
-        let found = defect(&parsed);
+        let found = defect(&parsed, false);
         assert_eq!(conversion_panics(parsed), found.is_some(), "{found:?} for {event}");
     }
 
@@ -278,7 +281,7 @@ mod tests {
         let event = &events("api.example.com", None, "$default", "/x", "", "%%%", true)[0];
         let parsed: LambdaRequest = serde_json::from_value(event.clone()).unwrap();
         assert_eq!(
-            defect(&parsed),
+            defect(&parsed, false),
             Some("the event's body is marked base64 but is not valid base64")
         );
     }

@@ -12,26 +12,22 @@ use std::sync::Arc;
 
 use axum::Router;
 
-use crate::settings::ConnectionLimits;
 pub use crate::settings::Host;
+use crate::settings::Settings;
 use crate::settings::aws_refresh::KeyRefresher;
 pub use lambda::{prepare as lambda_request, report_init_error};
 
-/// Serves the router on the host until it stops (or, for HTTP, until SIGTERM or Ctrl-C);
-/// `limits` bound the connections of the HTTP hosts. With a `refresher`, keys kept in AWS are
-/// read again while serving: in the background on the HTTP hosts, from the first invocation
-/// after each period on Lambda.
-pub async fn serve(
-    host: Host,
-    limits: ConnectionLimits,
-    router: Router,
-    refresher: Option<Arc<KeyRefresher>>,
-) -> ExitCode {
+/// Serves the router on the settings' host until it stops (or, for HTTP, until SIGTERM or
+/// Ctrl-C), within their connection limits. With a `refresher`, keys kept in AWS are read again
+/// while serving: in the background on the HTTP hosts, from the first invocation after each
+/// period on Lambda.
+pub async fn serve(settings: &Settings, router: Router, refresher: Option<Arc<KeyRefresher>>) -> ExitCode {
+    let (host, limits) = (settings.host, settings.connections);
     if let Some(refresher) = refresher.clone().filter(|_| host != Host::Lambda) {
         tokio::spawn(refresher.run());
     }
     match host {
-        Host::Lambda => lambda::serve(router, refresher).await,
+        Host::Lambda => lambda::serve(router, refresher, settings.ignore_stage_in_path).await,
         Host::Functions { addr, .. } => {
             let announce = |addr| tracing::info!(%addr, "serving the Azure Functions host");
             server::serve(addr, router, server::from_functions_host, limits, announce).await

@@ -14,6 +14,7 @@ mod endpoints;
 mod environment;
 mod references;
 mod serving;
+mod setting;
 pub mod table;
 #[cfg(test)]
 mod testing;
@@ -66,6 +67,9 @@ pub struct Settings {
     pub host: Host,
     /// Timeouts and the connection cap of the HTTP hosts.
     pub connections: ConnectionLimits,
+    /// On Lambda: lambda_http leaves the API Gateway stage out of the request's URL
+    /// (`AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH`).
+    pub ignore_stage_in_path: bool,
     /// `RUST_LOG`, when set.
     pub log_filter: Option<String>,
     /// Things to log once logging is up (the settings are read before).
@@ -106,6 +110,7 @@ impl Settings {
             oidc,
             host,
             connections: serving::connection_limits(env)?,
+            ignore_stage_in_path: serving::ignore_stage_in_path(env),
             log_filter: env.value(&table::RUST_LOG).map(str::to_owned),
             warnings,
         })

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::environment::{Environment, SettingError, fail};
 use super::table::{
-    APPLICATION_NAME, BODY_TIMEOUT_MS, CORS_ORIGINS, FUNCTIONS_PORT, HEADER_TIMEOUT_MS, HUB, HUBS, LAMBDA_RUNTIME_API,
-    LISTEN, MAX_CONNECTIONS, ROUTE_PREFIX, SHUTDOWN_GRACE_MS, WEBSITE_INSTANCE_ID,
+    APPLICATION_NAME, BODY_TIMEOUT_MS, CORS_ORIGINS, FUNCTIONS_PORT, HEADER_TIMEOUT_MS, HUB, HUBS,
+    IGNORE_STAGE_IN_PATH, LAMBDA_RUNTIME_API, LISTEN, MAX_CONNECTIONS, ROUTE_PREFIX, SHUTDOWN_GRACE_MS,
+    WEBSITE_INSTANCE_ID,
 };
 use crate::hub::HubName;
 use crate::url_rules::AllowedOrigin;
@@ -34,7 +35,7 @@ impl Host {
     /// setting twice, to different values, is refused first.
     pub fn detect(env: &Environment) -> Result<Self, SettingError> {
         env.unambiguous()?;
-        if env.value(&LAMBDA_RUNTIME_API).is_some() {
+        if Self::lambda_runtime_api(env).is_some() {
             return Ok(Self::Lambda);
         }
         if let Some(port) = env.value(&FUNCTIONS_PORT) {
@@ -57,6 +58,13 @@ impl Host {
 }
 
 impl Host {
+    /// `AWS_LAMBDA_RUNTIME_API`, the address of the Runtime API when Lambda runs the binary;
+    /// read as [`Host::detect`] reads it, also when the rest of the environment is refused (a
+    /// refusal is reported there).
+    pub fn lambda_runtime_api(env: &Environment) -> Option<&str> {
+        env.value(&LAMBDA_RUNTIME_API)
+    }
+
     /// Serving in the cloud: on AWS Lambda, or as a Function App in Azure. Development-only
     /// settings are refused there.
     pub fn is_deployed(&self) -> bool {
@@ -77,6 +85,12 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// After SIGTERM or Ctrl-C, for requests in flight.
     pub shutdown_grace: Duration,
+}
+
+/// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH`, set to anything: read as lambda_http reads it (under
+/// this exact name), so that the check of each event agrees with lambda_http's conversion.
+pub(super) fn ignore_stage_in_path(env: &Environment) -> bool {
+    env.vars().iter().any(|(name, _)| name == IGNORE_STAGE_IN_PATH.name)
 }
 
 /// `SIGNALR_HEADER_TIMEOUT_MS`, `SIGNALR_BODY_TIMEOUT_MS`, `SIGNALR_MAX_CONNECTIONS` and
@@ -372,5 +386,24 @@ mod tests {
             "FUNCTIONS_CUSTOMHANDLER_PORT"
         );
         assert_eq!(error(&[("SIGNALR_LISTEN", "localhost")]).setting, "SIGNALR_LISTEN");
+    }
+
+    /// Set to anything, under exactly the name lambda_http reads.
+    #[test]
+    fn the_stage_is_ignored_as_lambda_http_reads_it() {
+        let read = |vars: &[(&str, &str)]| {
+            ignore_stage_in_path(&Environment::new(
+                vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            ))
+        };
+        assert!(read(&[("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "")]));
+        assert!(read(&[("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "false")]));
+        assert!(!read(&[]));
+        assert!(!read(&[("aws_lambda_http_ignore_stage_in_path", "1")]));
+        assert!(
+            config(&[("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "1")])
+                .unwrap()
+                .ignore_stage_in_path
+        );
     }
 }

@@ -3,61 +3,11 @@
 //! table, `check` prints the settings in effect from it, and a test holds the README's
 //! settings table to it.
 
-/// A setting's default, as documented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DefaultValue {
-    /// No default: unset means off (or "not given").
-    None,
-    /// A value, read exactly as if it were set.
-    Value(&'static str),
-    /// What happens when unset, in words (no single value stands for it).
-    Described(&'static str),
-}
-
-/// One setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Setting {
-    /// The name, in its documented spelling (any case and `:` for `__` work too).
-    pub name: &'static str,
-    /// The default when unset.
-    pub default: DefaultValue,
-    /// One line for `--help`.
-    pub help: &'static str,
-    /// Its value may hold a secret: `check` never prints it.
-    pub secret: bool,
-}
-
-impl Setting {
-    /// The default as a value, when there is one.
-    pub fn default_value(&self) -> Option<&'static str> {
-        match self.default {
-            DefaultValue::Value(value) => Some(value),
-            DefaultValue::None | DefaultValue::Described(_) => None,
-        }
-    }
-}
-
-const fn setting(name: &'static str, default: DefaultValue, help: &'static str) -> Setting {
-    Setting {
-        name,
-        default,
-        help,
-        secret: false,
-    }
-}
-
-const fn secret(name: &'static str, help: &'static str) -> Setting {
-    Setting {
-        name,
-        default: DefaultValue::None,
-        help,
-        secret: true,
-    }
-}
-
 use DefaultValue::{Described, None as Unset, Value};
 
 use super::environment::normalise;
+pub use super::setting::{DefaultValue, Setting};
+use super::setting::{secret, setting};
 
 // The names a connection string is read from, after the SDK and the Functions binding:
 // `Azure:SignalR:ConnectionString` is the SDK's `Constants.Keys.ConnectionStringDefaultKey`,
@@ -73,11 +23,13 @@ use super::environment::normalise;
 // of type Custom as `CUSTOMCONNSTR_<name>`, which .NET reads as `ConnectionStrings:<name>`.
 pub const CONNECTION_STRING: Setting = secret(
     "AzureSignalRConnectionString",
-    "connection string (the Functions binding's name); an arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/... value is read from AWS at start",
+    "connection string (the Functions binding's name); an arn:aws:secretsmanager:... or arn:aws:ssm:...:parameter/... \
+    value is read from AWS at start",
 );
 pub const FUNCTIONS_CONNECTION_STRINGS: Setting = secret(
     "ConnectionStrings__AzureSignalRConnectionString",
-    "the same, from a ConnectionStrings section (local.settings.json) or App Service's Connection strings (CUSTOMCONNSTR_AzureSignalRConnectionString); all names set must be equal",
+    "the same, from a ConnectionStrings section (local.settings.json) or App Service's Connection strings \
+    (CUSTOMCONNSTR_AzureSignalRConnectionString); all names set must be equal",
 );
 pub const ASPNET_CONNECTION_STRING: Setting = secret(
     "Azure__SignalR__ConnectionString",
@@ -90,15 +42,19 @@ pub const ASPNET_CONNECTION_STRINGS: Setting = secret(
 pub const CONNECTION_STRING_SETTING: Setting = setting(
     "SIGNALR_CONNECTION_STRING_SETTING",
     Value("AzureSignalRConnectionString"),
-    "the setting that holds the connection string, as the Functions binding's ConnectionStringSetting: <name>, ConnectionStrings__<name> (CUSTOMCONNSTR_<name>) or <name>__serviceUri are read instead of AzureSignalRConnectionString",
+    "the setting that holds the connection string, as the Functions binding's ConnectionStringSetting: <name>, \
+    ConnectionStrings__<name> (CUSTOMCONNSTR_<name>) or <name>__serviceUri are read instead of \
+    AzureSignalRConnectionString",
 );
 pub const SERVICE_URI: Setting = secret(
     "AzureSignalRConnectionString__serviceUri",
-    "identity-based endpoint (Microsoft Entra ID), with __credential, __clientId, __tenantId, __clientSecret, __clientEndpoint, __serverEndpoint, __type",
+    "identity-based endpoint (Microsoft Entra ID), with __credential, __clientId, __tenantId, __clientSecret, \
+    __clientEndpoint, __serverEndpoint, __type",
 );
 pub const NAMED_ENDPOINTS: Setting = secret(
     "Azure__SignalR__Endpoints__<name>[__primary|__secondary]",
-    "a named endpoint's connection string (several instances); or __<name>__serviceUri and the other identity-based keys",
+    "a named endpoint's connection string (several instances); or __<name>__serviceUri and the other identity-based \
+    keys",
 );
 pub const NAMED_CONNECTION_STRINGS: Setting = secret(
     "Azure__SignalR__ConnectionString__<name>[__primary|__secondary]",
@@ -106,7 +62,8 @@ pub const NAMED_CONNECTION_STRINGS: Setting = secret(
 );
 pub const NAMED_CONNECTION_STRINGS_SECTION: Setting = secret(
     "ConnectionStrings__Azure__SignalR__ConnectionString__<name>[__primary|__secondary]",
-    "the same, from a ConnectionStrings section or App Service's Connection strings (CUSTOMCONNSTR_Azure__SignalR__ConnectionString__<name>)",
+    "the same, from a ConnectionStrings section or App Service's Connection strings \
+    (CUSTOMCONNSTR_Azure__SignalR__ConnectionString__<name>)",
 );
 pub const ENTRA_MODE: Setting = setting(
     "SIGNALR_ENTRA_MODE",
@@ -116,12 +73,41 @@ pub const ENTRA_MODE: Setting = setting(
 pub const ENTRA_SCOPE: Setting = setting(
     "SIGNALR_ENTRA_SCOPE",
     Described("from Endpoint"),
-    "scope of Microsoft Entra tokens for the service (ending in /.default), instead of the one the cloud of Endpoint implies",
+    "scope of Microsoft Entra tokens for the service (ending in /.default), instead of the one the cloud of Endpoint \
+    implies",
 );
 pub const AUTHORITY_HOST: Setting = setting(
     "AZURE_AUTHORITY_HOST",
     Described("from Endpoint"),
-    "Microsoft Entra authority (https://host), instead of the one the cloud of Endpoint implies; the Azure SDKs' variable",
+    "Microsoft Entra authority (https://host), instead of the one the cloud of Endpoint implies; the Azure SDKs' \
+    variable",
+);
+// What the chain of `AuthType=azure` consults, under the Azure SDKs' names
+// (azure_identity's WorkloadIdentityCredential, ManagedIdentityCredential and the
+// EnvironmentCredential of Azure/azure-sdk-for-net, sdk/identity/Azure.Identity).
+pub const FEDERATED_TOKEN_FILE: Setting = setting(
+    "AZURE_FEDERATED_TOKEN_FILE",
+    Unset,
+    "AuthType=azure: the token file of workload identity (set by AKS), with AZURE_TENANT_ID and AZURE_CLIENT_ID",
+);
+pub const IDENTITY_ENDPOINT: Setting = setting(
+    "IDENTITY_ENDPOINT",
+    Unset,
+    "AuthType=azure: set where a managed identity is offered (App Service, Functions, Container Apps)",
+);
+pub const CLIENT_ID: Setting = setting(
+    "AZURE_CLIENT_ID",
+    Unset,
+    "AuthType=azure: the client of workload identity and of a client secret; the managed identity's, without ClientId",
+);
+pub const TENANT_ID: Setting = setting(
+    "AZURE_TENANT_ID",
+    Unset,
+    "AuthType=azure: the tenant of workload identity and of a client secret",
+);
+pub const CLIENT_SECRET: Setting = secret(
+    "AZURE_CLIENT_SECRET",
+    "AuthType=azure: a client secret, with AZURE_TENANT_ID and AZURE_CLIENT_ID",
 );
 pub const UPSTREAM_TIMEOUT_MS: Setting = setting(
     "SIGNALR_UPSTREAM_TIMEOUT_MS",
@@ -173,7 +159,8 @@ pub const UNIQUE_CLAIM: Setting = setting(
 pub const CLOSE_ON_AUTH_EXPIRATION: Setting = setting(
     "SIGNALR_CLOSE_ON_AUTH_EXPIRATION",
     Value("false"),
-    "true: the service closes a connection when the caller's login ends (asrs.s.coae, asrs.s.aeo); not in generate-token mode",
+    "true: the service closes a connection when the caller's login ends (asrs.s.coae, asrs.s.aeo); not in \
+    generate-token mode",
 );
 pub const ENABLE_DETAILED_ERRORS: Setting = setting(
     "SIGNALR_ENABLE_DETAILED_ERRORS",
@@ -193,7 +180,8 @@ pub const MAX_POLL_INTERVAL_SECONDS: Setting = setting(
 pub const TRANSPORTS: Setting = setting(
     "SIGNALR_TRANSPORTS",
     Described("all"),
-    "comma list of the transports clients may use: WebSockets, ServerSentEvents, LongPolling (asrs.s.htt); not in generate-token mode",
+    "comma list of the transports clients may use: WebSockets, ServerSentEvents, LongPolling (asrs.s.htt); not in \
+    generate-token mode",
 );
 pub const AUTH: Setting = setting(
     "SIGNALR_AUTH",
@@ -249,7 +237,8 @@ pub const WEBSITE_AUTH_ENABLED: Setting = setting(
 pub const CORS_ORIGINS: Setting = setting(
     "SIGNALR_CORS_ORIGINS",
     Unset,
-    "comma list of browser origins allowed to negotiate (CORS with credentials; https://*.example.com for every subdomain)",
+    "comma list of browser origins allowed to negotiate (CORS with credentials; https://*.example.com for every \
+    subdomain)",
 );
 pub const LISTEN: Setting = setting(
     "SIGNALR_LISTEN",
@@ -259,7 +248,8 @@ pub const LISTEN: Setting = setting(
 pub const HEADER_TIMEOUT_MS: Setting = setting(
     "SIGNALR_HEADER_TIMEOUT_MS",
     Value("10000"),
-    "local and Functions hosts: time to send a request's line and headers, from when the connection opens or its last answer went out (so also the idle keep-alive timeout), in milliseconds",
+    "local and Functions hosts: time to send a request's line and headers, from when the connection opens or its last \
+    answer went out (so also the idle keep-alive timeout), in milliseconds",
 );
 pub const BODY_TIMEOUT_MS: Setting = setting(
     "SIGNALR_BODY_TIMEOUT_MS",
@@ -269,12 +259,14 @@ pub const BODY_TIMEOUT_MS: Setting = setting(
 pub const MAX_CONNECTIONS: Setting = setting(
     "SIGNALR_MAX_CONNECTIONS",
     Value("512"),
-    "local and Functions hosts: connections held open at once (more wait to be accepted); above three quarters of it, connections are not kept alive",
+    "local and Functions hosts: connections held open at once (more wait to be accepted); above three quarters of it, \
+    connections are not kept alive",
 );
 pub const SHUTDOWN_GRACE_MS: Setting = setting(
     "SIGNALR_SHUTDOWN_GRACE_MS",
     Value("8000"),
-    "local and Functions hosts: after SIGTERM or Ctrl-C, time requests in flight get to finish before the connections left are closed, in milliseconds",
+    "local and Functions hosts: after SIGTERM or Ctrl-C, time requests in flight get to finish before the connections \
+    left are closed, in milliseconds",
 );
 pub const FUNCTIONS_PORT: Setting = setting(
     "FUNCTIONS_CUSTOMHANDLER_PORT",
@@ -284,12 +276,19 @@ pub const FUNCTIONS_PORT: Setting = setting(
 pub const WEBSITE_INSTANCE_ID: Setting = setting(
     "WEBSITE_INSTANCE_ID",
     Unset,
-    "set by App Service: with FUNCTIONS_CUSTOMHANDLER_PORT, a deployed Function App (development-only settings are refused)",
+    "set by App Service: with FUNCTIONS_CUSTOMHANDLER_PORT, a deployed Function App (development-only settings are \
+    refused)",
 );
 pub const LAMBDA_RUNTIME_API: Setting = setting(
     "AWS_LAMBDA_RUNTIME_API",
     Unset,
     "set by Lambda: serve the Lambda Runtime API",
+);
+pub const IGNORE_STAGE_IN_PATH: Setting = setting(
+    "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH",
+    Unset,
+    "read by lambda_http when set under this exact name, to any value: the API Gateway stage is left out of the \
+    request's URL (routes follow the event's own path either way)",
 );
 pub const RUST_LOG: Setting = setting(
     "RUST_LOG",
@@ -311,6 +310,11 @@ pub const TABLE: &[Setting] = &[
     ENTRA_MODE,
     ENTRA_SCOPE,
     AUTHORITY_HOST,
+    FEDERATED_TOKEN_FILE,
+    IDENTITY_ENDPOINT,
+    CLIENT_ID,
+    TENANT_ID,
+    CLIENT_SECRET,
     UPSTREAM_TIMEOUT_MS,
     UPSTREAM_DEADLINE_MS,
     HEALTH_CHECK_INTERVAL_MS,
@@ -347,6 +351,7 @@ pub const TABLE: &[Setting] = &[
     FUNCTIONS_PORT,
     WEBSITE_INSTANCE_ID,
     LAMBDA_RUNTIME_API,
+    IGNORE_STAGE_IN_PATH,
     RUST_LOG,
 ];
 

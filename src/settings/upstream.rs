@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use super::environment::{Environment, SettingError, fail};
 use super::table::{
-    AUTHORITY_HOST, CLAIMS, CLOSE_ON_AUTH_EXPIRATION, COPY_CLAIMS, DIAGNOSTIC_CLIENTS, ENABLE_DETAILED_ERRORS,
-    ENTRA_MODE, ENTRA_SCOPE, HANDSHAKE_TIMEOUT_SECONDS, HEALTH_CHECK_INTERVAL_MS, HEALTH_RETRY_MS,
-    MAX_POLL_INTERVAL_SECONDS, TRANSPORTS, UPSTREAM_DEADLINE_MS, UPSTREAM_TIMEOUT_MS,
+    AUTHORITY_HOST, CLAIMS, CLIENT_ID, CLIENT_SECRET, CLOSE_ON_AUTH_EXPIRATION, COPY_CLAIMS, DIAGNOSTIC_CLIENTS,
+    ENABLE_DETAILED_ERRORS, ENTRA_MODE, ENTRA_SCOPE, FEDERATED_TOKEN_FILE, HANDSHAKE_TIMEOUT_SECONDS,
+    HEALTH_CHECK_INTERVAL_MS, HEALTH_RETRY_MS, IDENTITY_ENDPOINT, MAX_POLL_INTERVAL_SECONDS, Setting, TENANT_ID,
+    TRANSPORTS, UPSTREAM_DEADLINE_MS, UPSTREAM_TIMEOUT_MS,
 };
 use crate::endpoints::{Authentication, HealthSchedule, ServiceEndpoint};
-use crate::entra::EntraOverrides;
+use crate::entra::{ChainSettings, EntraOverrides};
+use crate::secret::Secret;
 use crate::service::UpstreamLimits;
 use crate::tokens::EntraMode;
 use crate::url_rules;
@@ -63,7 +65,8 @@ pub(super) fn entra_mode(
 }
 
 /// `AZURE_AUTHORITY_HOST` and `SIGNALR_ENTRA_SCOPE`: for private clouds and custom domains,
-/// instead of what the cloud of each endpoint's host implies.
+/// instead of what the cloud of each endpoint's host implies; and what the default chain
+/// consults.
 pub(super) fn entra_overrides(env: &Environment) -> Result<EntraOverrides, SettingError> {
     let authority_host = match env.value(&AUTHORITY_HOST) {
         None => None,
@@ -89,7 +92,28 @@ pub(super) fn entra_overrides(env: &Environment) -> Result<EntraOverrides, Setti
             );
         }
     };
-    Ok(EntraOverrides { authority_host, scope })
+    Ok(EntraOverrides {
+        authority_host,
+        scope,
+        default_chain: default_chain(env),
+    })
+}
+
+/// The variables `AuthType=azure`'s chain consults, as given (not trimmed: a secret or a path
+/// is taken as it is), `None` when unset or empty.
+fn default_chain(env: &Environment) -> ChainSettings {
+    let given = |setting: &Setting| {
+        env.get(setting)
+            .map(|(_, value)| value.to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    ChainSettings {
+        federated_token_file: given(&FEDERATED_TOKEN_FILE),
+        identity_endpoint: given(&IDENTITY_ENDPOINT).is_some(),
+        client_id: given(&CLIENT_ID),
+        tenant_id: given(&TENANT_ID),
+        client_secret: given(&CLIENT_SECRET).map(Secret::new),
+    }
 }
 
 /// `https://host[:port]` of an https URL with a host and nothing after it but `/` (the shared
@@ -315,5 +339,27 @@ mod tests {
             error(&[("SIGNALR_UPSTREAM_DEADLINE_MS", "0")]).setting,
             "SIGNALR_UPSTREAM_DEADLINE_MS"
         );
+    }
+
+    /// The chain's variables come from the settings, as given, never from the process; the
+    /// secret is never shown.
+    #[test]
+    fn the_default_chains_variables_are_read_as_given() {
+        let chain = overrides(&[
+            ("AZURE_CLIENT_ID", "c"),
+            ("azure_tenant_id", "t"),
+            ("AZURE_CLIENT_SECRET", " s3cret "),
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:41000/msi/token"),
+            ("AZURE_FEDERATED_TOKEN_FILE", ""),
+        ])
+        .unwrap()
+        .default_chain;
+        assert_eq!(chain.client_id.as_deref(), Some("c"));
+        assert_eq!(chain.tenant_id.as_deref(), Some("t"));
+        assert_eq!(chain.client_secret.as_ref().map(Secret::expose), Some(" s3cret "));
+        assert!(chain.identity_endpoint);
+        assert_eq!(chain.federated_token_file, None, "empty is unset");
+        assert!(!format!("{chain:?}").contains("s3cret"));
+        assert_eq!(overrides(&[]).unwrap().default_chain, ChainSettings::default());
     }
 }
