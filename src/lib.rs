@@ -6,15 +6,17 @@
 //!
 //! **A request** flows one way: the HTTP edge (`http/`: routes, extractors, CORS, the only
 //! place that picks statuses) → the caller (`caller/`: a trusted source of identity, the
-//! claims that reach the token) → the hub (`hub/`: validated once, as [`HubName`]) → the
+//! claims that reach the token) → the hub (`hub.rs`: validated once, as [`HubName`]) → the
 //! endpoint (`endpoints/`: connection strings, `ServiceEndpoint`, the endpoint router and its
 //! health board) → the token (`tokens/`: claims, signing, issuers; with Microsoft Entra ID
 //! through `entra` and the service's REST API in `service`) → the answer. The core of it,
 //! hub and caller in and URL and token out, is `negotiator`.
 //!
-//! **Start-up** flows one way too: the environment → `settings` (every setting declared once)
-//! → `startup` (the composition root: HTTP client, REST API, OIDC verifier, issuers, health)
-//! → `hosts` (Lambda, the Functions host, the local server; logs).
+//! **Start-up** flows one way too: the environment → `settings` (every setting declared once,
+//! and the only reader of the environment; connection strings kept in AWS are read first by
+//! `aws`, which also reads them again while serving) → `startup` (the composition root: HTTP
+//! client, REST API, OIDC verifier, issuers, health) → `hosts` (Lambda, the Functions host,
+//! the local server; logs).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -37,6 +39,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod aws;
 mod caller;
 mod check;
 pub mod cli;
@@ -54,6 +57,7 @@ mod startup;
 mod tokens;
 mod url_rules;
 
+pub use aws::{AwsReferences, KeyRefresher, resolve as resolve_aws_references};
 pub use caller::{Caller, decode_client_principal};
 pub use check::run as check;
 pub use endpoints::{
@@ -65,8 +69,6 @@ pub use http::router;
 pub use hub::{HubName, HubNameError, MAX_HUB_NAME_LEN};
 pub use negotiator::{NegotiateResponse, Negotiated, Negotiator};
 pub use secret::Secret;
-pub use settings::aws_refresh::KeyRefresher;
-pub use settings::aws_secrets::{AwsReferences, resolve as resolve_aws_references};
 pub use settings::{Environment, Host, SettingError, Settings};
 pub use startup::{App, StartupError};
 pub use tokens::{AccessKey, AccessToken, AccessTokenClaims, MAX_TOKEN_LEN, TokenError, TokenPolicy, sign};

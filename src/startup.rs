@@ -6,13 +6,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::aws::{AwsReferences, KeyRefresher, KeyRefresherBuilder};
 use crate::caller::{CallerResolver, OidcVerifier};
 use crate::endpoints::{Authentication, EndpointRouter, start_health_probes};
 use crate::hub::HubName;
 use crate::negotiator::{Negotiator, ServingEndpoint};
 use crate::service::{ServiceApi, UpstreamLimits};
-use crate::settings::aws_refresh::{KeyRefresher, KeyRefresherBuilder};
-use crate::settings::aws_secrets::AwsReferences;
 use crate::settings::{Host, SettingError, Settings};
 use crate::tokens::TokenIssuer;
 use crate::url_rules::AllowedOrigin;
@@ -58,7 +57,7 @@ impl From<SettingError> for StartupError {
 }
 
 /// The process's one HTTP client for calls out (Entra, the REST API, health probes, OIDC keys);
-/// the AWS SDK reads secrets at start, before this exists, over its own (`settings::aws_http`).
+/// the AWS SDK reads secrets at start, before this exists, over its own (`aws::http`).
 /// It follows no redirect: each of those is called at an address the configuration names, and
 /// a redirect elsewhere is an upstream fault (a token or a key from another origin must not
 /// be taken for the configured one's).

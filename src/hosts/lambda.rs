@@ -19,8 +19,8 @@ use serde_json::value::RawValue;
 use tower::ServiceExt as _;
 
 use super::lambda_event::{Refusal, defect};
+use crate::aws::KeyRefresher;
 use crate::http::HostRequestId;
-use crate::settings::aws_refresh::KeyRefresher;
 
 /// Serves the Runtime API until it stops, or until SIGTERM (which Lambda sends only between
 /// invocations, when the environment shuts down).
@@ -69,7 +69,7 @@ pub(super) async fn serve(
 /// left running would be frozen half-way (and time out when thawed). The first invocation
 /// after the period starts one; the invocation is answered (its response posted to the
 /// Runtime API) without waiting for it, and only then is the refresh awaited, before the next
-/// event is asked for. Its reads are bounded (`aws_refresh`).
+/// event is asked for. Its reads are bounded (`aws::refresh`).
 #[derive(Clone)]
 struct RefreshAfterAnswer<S> {
     inner: S,

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use axum::Router;
 
+use crate::aws::KeyRefresher;
 pub use crate::settings::Host;
 use crate::settings::Settings;
-use crate::settings::aws_refresh::KeyRefresher;
 pub use lambda::{prepare as lambda_request, report_init_error};
 
 /// Serves the router on the settings' host until it stops (or, for HTTP, until SIGTERM or

@@ -293,7 +293,7 @@ fn deduplicate(endpoints: Vec<ServiceEndpoint>, warnings: &mut Vec<String>) -> V
     kept
 }
 
-pub(super) fn connection_string_endpoint(
+pub(crate) fn connection_string_endpoint(
     setting: &str,
     text: &str,
     name: &str,

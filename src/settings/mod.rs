@@ -5,9 +5,7 @@
 //! since connection strings hold keys. The domain types built here ([`ServiceEndpoint`],
 //! [`TokenPolicy`], [`CallerPolicy`], …) are what the composition root assembles.
 
-mod aws_http;
-pub mod aws_refresh;
-pub mod aws_secrets;
+mod aws_references;
 mod caller;
 mod connection_names;
 mod endpoints;
@@ -29,6 +27,8 @@ use crate::service::UpstreamLimits;
 use crate::tokens::{EntraMode, TokenPolicy};
 use crate::url_rules::AllowedOrigin;
 
+pub(crate) use aws_references::{SecretReference, aws_references};
+pub(crate) use endpoints::connection_string_endpoint;
 pub use environment::{Environment, SettingError};
 pub use serving::{ConnectionLimits, Host};
 
@@ -104,7 +104,7 @@ impl Settings {
             entra: upstream::entra_overrides(env)?,
             upstream: upstream::upstream_limits(env)?,
             health: upstream::health_schedule(env)?,
-            secret_refresh: aws_secrets::refresh_period(env)?,
+            secret_refresh: aws_references::refresh_period(env)?,
             cors_origins: serving::cors_origins(env)?,
             caller,
             oidc,

@@ -1,5 +1,5 @@
 //! An access key that may be replaced while the function serves (a connection string kept in
-//! Secrets Manager or SSM, re-read in the background, `settings::aws_refresh`).
+//! Secrets Manager or SSM, re-read in the background, `aws::refresh`).
 //!
 //! Negotiates read it on every token, so the read takes no lock: each thread keeps the key it
 //! last used with the cell's generation, and a read is one atomic load of the generation; only

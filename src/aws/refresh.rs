@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::aws_secrets::{AwsReader, AwsReferences, SecretReference, ValueDigest, digest};
-use super::endpoints::connection_string_endpoint;
+use super::secrets::{AwsReader, AwsReferences, ValueDigest, digest};
 use crate::endpoints::{Authentication, ServiceEndpoint};
+use crate::settings::{SecretReference, connection_string_endpoint};
 use crate::tokens::{AccessKey, RotatingKey};
 
 /// The longest one read may take: a refresh never holds a Lambda environment longer.
