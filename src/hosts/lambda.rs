@@ -1,8 +1,10 @@
-//! AWS Lambda: `lambda_http` drives the router through the Runtime API. The router sees each
-//! event with the event's own path and the invocation's request id. Every event gets an
-//! answer: one `lambda_http` cannot read or convert is refused with a 400 first
-//! (`lambda_event`), rather than handed to a conversion that would abort the process.
+//! AWS Lambda: `lambda_runtime` drives the router through the Runtime API, with lambda_http's
+//! public conversion of each event into a request. The router sees each event with the event's
+//! own path and the invocation's request id. Every event gets an answer: one `lambda_http`
+//! cannot read or convert is refused with a 400 first (`lambda_event`), rather than handed to a
+//! conversion that would abort the process.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::process::ExitCode;
@@ -12,13 +14,11 @@ use std::task::{Context, Poll};
 use axum::Router;
 use axum::http;
 use lambda_http::lambda_runtime::{LambdaInvocation, Runtime};
-use lambda_http::request::LambdaRequest;
 use lambda_http::{LambdaEvent, RequestExt as _, Service};
-use serde::Serialize;
 use serde_json::value::RawValue;
 use tower::ServiceExt as _;
 
-use super::lambda_event::{Refusal, defect};
+use super::lambda_event::{Answer, Event, defect};
 use crate::aws::KeyRefresher;
 use crate::http::HostRequestId;
 
@@ -31,22 +31,10 @@ pub(super) async fn serve(
 ) -> ExitCode {
     // What start-up logged belongs to the init phase.
     super::logs::flush();
-    // lambda_http's own adapter (what lambda_http::run serves), behind the check of each event.
-    let adapter = lambda_http::Adapter::from(
-        tower::ServiceBuilder::new()
-            .map_request(prepare::<lambda_http::Body>)
-            // An invocation's lines reach standard output before its response is posted, so
-            // CloudWatch ties them to the request.
-            .map_response(|response| {
-                super::logs::flush();
-                response
-            })
-            .service(router),
-    );
     // What lambda_runtime::run serves, with the key refresh around each invocation and
     // without its tracing span (our log lines print no spans; they carry the request id).
     let runtime = Runtime::new(lambda_http::service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        answer(adapter.clone(), event, ignore_stage_in_path)
+        answer(router.clone(), event, ignore_stage_in_path)
     }))
     .layer(tower::layer::layer_fn(move |inner| RefreshAfterAnswer {
         inner,
@@ -103,44 +91,48 @@ where
     }
 }
 
-/// What an event gets: the router's answer through `lambda_http`, or a refusal.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Answer<R> {
-    Served(R),
-    Refused(Box<Refusal>),
-}
+/// Why an event is refused when `lambda_http` reads no HTTP event in it.
+const NOT_HTTP: &str = "the event is not an HTTP request from API Gateway, a Function URL or a load balancer";
 
 /// Reads the event as `lambda_http` does, refuses it if `lambda_http` could not read or convert
-/// it, and otherwise hands it on.
-async fn answer<A>(
-    adapter: A,
+/// it, and otherwise converts it as `lambda_http::run` does (the request, the invocation's
+/// context, its X-Ray trace header) and answers with the router.
+async fn answer(
+    router: Router,
     event: LambdaEvent<Box<RawValue>>,
     ignore_stage_in_path: bool,
-) -> Result<Answer<A::Response>, A::Error>
-where
-    A: Service<LambdaEvent<LambdaRequest>>,
-{
+) -> Result<Answer, Infallible> {
     let LambdaEvent { payload, context } = event;
-    let refuse = |request: Option<&LambdaRequest>, reason: &'static str| {
+    let refuse = |origin, reason: &'static str| {
         tracing::info!(request_id = %context.request_id, status = 400, reason, "event refused");
         // As for a served event: its lines are out before its answer is posted.
         super::logs::flush();
-        Ok(Answer::Refused(Box::new(Refusal::new(request, reason))))
+        Ok(Answer::refusal(origin, reason))
     };
-    let Ok(request) = serde_json::from_str::<LambdaRequest>(payload.get()) else {
-        return refuse(
-            None,
-            "the event is not an HTTP request from API Gateway, a Function URL or a load balancer",
-        );
+    let Some(event) = Event::parse(payload.get()) else {
+        return refuse(None, NOT_HTTP);
     };
-    if let Some(reason) = defect(&request, ignore_stage_in_path) {
-        return refuse(Some(&request), reason);
+    let origin = event.origin();
+    if let Some(reason) = defect(&event, ignore_stage_in_path) {
+        return refuse(Some(origin), reason);
     }
-    adapter
-        .oneshot(LambdaEvent::new(request, context))
-        .await
-        .map(Answer::Served)
+    drop(event);
+    // lambda_http reads the event again, as the same form, and converts it.
+    let Ok(mut request) = lambda_http::request::from_str(payload.get()) else {
+        return refuse(Some(origin), NOT_HTTP);
+    };
+    // As lambda_http's adapter does (its `update_xray_trace_id_header`).
+    let trace = context.xray_trace_id.as_deref();
+    if let Some(trace) = trace.and_then(|trace| http::HeaderValue::from_str(trace).ok()) {
+        request.headers_mut().insert("x-amzn-trace-id", trace);
+    }
+    let Ok(response) = router.oneshot(prepare(request.with_lambda_context(context))).await;
+    // The body as lambda_http writes it: text, or base64 for binary content.
+    let response = lambda_http::IntoResponse::into_response(response).await;
+    // An invocation's lines reach standard output before its response is posted, so CloudWatch
+    // ties them to the request.
+    super::logs::flush();
+    Ok(Answer::new(origin, response))
 }
 
 /// An event's request as the router sees it on Lambda: the event's own path, and the

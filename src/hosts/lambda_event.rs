@@ -1,29 +1,76 @@
-//! Lambda events that `lambda_http` cannot turn into a request, found before it tries.
+//! Lambda events and their answers, with lambda_http's public conversion in between.
 //!
-//! Its conversion (`From<LambdaRequest> for Request`) decodes a base64 body and builds the URI
-//! from the Host (or the context's domain name), `X-Forwarded-Proto`, the stage, the path and
-//! the query with `expect` and `unwrap`: an event whose body is marked base64 but is not, or
-//! whose parts do not make a URI, panics there, and with `panic = "abort"` ends the process.
-//! Each event is checked here by the same steps, without panicking (a property test holds the
-//! two to agree), and such an event, or one that is no HTTP event at all, is answered 400 in
-//! its origin's response format instead.
+//! An event is read as lambda_http's deserializer reads it (the first of the REST API, HTTP API
+//! and ALB forms it parses as), so that its origin, and the format of its answer, are known.
+//! lambda_http's conversion (`request::from_str`) decodes a base64 body and builds the URI from
+//! the Host (or the context's domain name), `X-Forwarded-Proto`, the stage, the path and the
+//! query with `expect` and `unwrap`: an event whose body is marked base64 but is not, or whose
+//! parts do not make a URI, panics there, and with `panic = "abort"` ends the process. Each
+//! event is checked here by the same steps, without panicking (a property test holds the two to
+//! agree), and such an event, or one that is no HTTP event at all, is answered 400 in its
+//! origin's format instead. The answer is written as lambda_http writes one (its
+//! `LambdaResponse::from_response`, which it keeps to itself).
 
 use std::borrow::Cow;
 
 use axum::http::{self, HeaderMap};
 use axum::response::IntoResponse as _;
 use base64::Engine as _;
-use lambda_http::aws_lambda_events::alb::AlbTargetGroupResponse;
-use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
-use lambda_http::request::LambdaRequest;
+use lambda_http::Body;
+use lambda_http::aws_lambda_events::alb::{AlbTargetGroupRequest, AlbTargetGroupResponse};
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
+};
 use serde::Serialize;
 
 use crate::http::ApiError;
 
+/// An HTTP event, in the form lambda_http reads it as.
+pub(super) enum Event {
+    ApiGatewayV1(Box<ApiGatewayProxyRequest>),
+    ApiGatewayV2(Box<ApiGatewayV2httpRequest>),
+    Alb(Box<AlbTargetGroupRequest>),
+}
+
+/// Where an event came from, which says the format of its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// An API Gateway REST API (payload 1.0).
+    ApiGatewayV1,
+    /// An API Gateway HTTP API or a Function URL (payload 2.0).
+    ApiGatewayV2,
+    /// An Application Load Balancer.
+    Alb,
+}
+
+impl Event {
+    /// The event as lambda_http's deserializer reads it: the first form it parses as, tried in
+    /// its order (lambda_http, `src/deserializer.rs`, with the features this crate enables);
+    /// `None` when it is no HTTP event lambda_http reads.
+    pub(super) fn parse(json: &str) -> Option<Self> {
+        if let Ok(event) = serde_json::from_str(json) {
+            return Some(Self::ApiGatewayV1(Box::new(event)));
+        }
+        if let Ok(event) = serde_json::from_str(json) {
+            return Some(Self::ApiGatewayV2(Box::new(event)));
+        }
+        serde_json::from_str(json).ok().map(|event| Self::Alb(Box::new(event)))
+    }
+
+    /// Where the event came from.
+    pub(super) fn origin(&self) -> Origin {
+        match self {
+            Self::ApiGatewayV1(_) => Origin::ApiGatewayV1,
+            Self::ApiGatewayV2(_) => Origin::ApiGatewayV2,
+            Self::Alb(_) => Origin::Alb,
+        }
+    }
+}
+
 /// Why `lambda_http` could not make a request of this event, if it could not.
-pub(super) fn defect(event: &LambdaRequest, ignore_stage_in_path: bool) -> Option<&'static str> {
+pub(super) fn defect(event: &Event, ignore_stage_in_path: bool) -> Option<&'static str> {
     let (body, base64, uri) = match event {
-        LambdaRequest::ApiGatewayV2(event) => (
+        Event::ApiGatewayV2(event) => (
             event.body.as_deref(),
             event.is_base64_encoded,
             request_uri(
@@ -39,7 +86,7 @@ pub(super) fn defect(event: &LambdaRequest, ignore_stage_in_path: bool) -> Optio
         ),
         // A REST API event's query is encoded again (form-urlencoded) from its parameters: it
         // always makes a valid query, so only the host and path are checked.
-        LambdaRequest::ApiGatewayV1(event) => (
+        Event::ApiGatewayV1(event) => (
             event.body.as_deref(),
             event.is_base64_encoded,
             request_uri(
@@ -55,12 +102,11 @@ pub(super) fn defect(event: &LambdaRequest, ignore_stage_in_path: bool) -> Optio
         ),
         // The query of an ALB event is decoded and encoded again (form-urlencoded): it always
         // makes a valid query, so only the path and host are checked.
-        LambdaRequest::Alb(event) => (
+        Event::Alb(event) => (
             event.body.as_deref(),
             event.is_base64_encoded,
             request_uri(&event.headers, None, event.path.as_deref().unwrap_or_default(), None),
         ),
-        _ => (None, false, Some(())),
     };
     if base64 && body.is_some_and(|body| base64::engine::general_purpose::STANDARD.decode(body).is_err()) {
         return Some("the event's body is marked base64 but is not valid base64");
@@ -110,50 +156,82 @@ fn request_uri(headers: &HeaderMap, domain_name: Option<&str>, path: &str, query
     http::Uri::try_from(uri).ok().map(|_| ())
 }
 
-/// A 400 for an event, in the response format of the event's origin (the API Gateway REST
-/// format when the event is not one `lambda_http` knows: the HTTP API and Function URLs read
-/// it too).
-#[derive(Serialize)]
+/// An event's answer, in the response format of its origin.
+#[derive(Debug, Serialize)]
 #[serde(untagged)]
-pub(super) enum Refusal {
+pub(super) enum Answer {
     ApiGatewayV1(ApiGatewayProxyResponse),
     ApiGatewayV2(ApiGatewayV2httpResponse),
     Alb(AlbTargetGroupResponse),
 }
 
-impl Refusal {
-    /// `{"error": reason}` with status 400, for `event` (`None`: not an HTTP event).
-    pub(super) fn new(event: Option<&LambdaRequest>, reason: &'static str) -> Self {
-        let error = ApiError::bad_request(reason);
-        let body = Some(lambda_http::Body::Text(error.body()));
-        let response = error.into_response();
-        let status = response.status();
-        let headers = response.headers().clone();
-        match event {
-            Some(LambdaRequest::ApiGatewayV2(_)) => {
+impl Answer {
+    /// `response` in the format of `origin`, as lambda_http writes it (`LambdaResponse::
+    /// from_response` in its `src/response.rs`).
+    pub(super) fn new(origin: Origin, response: http::Response<Body>) -> Self {
+        let (parts, body) = response.into_parts();
+        let (is_base64_encoded, body) = match body {
+            body @ Body::Text(_) => (false, Some(body)),
+            body @ Body::Binary(_) => (true, Some(body)),
+            _ => (false, None),
+        };
+        let status_code = i64::from(parts.status.as_u16());
+        let headers = parts.headers;
+        match origin {
+            Origin::ApiGatewayV1 => {
+                let mut answer = ApiGatewayProxyResponse::default();
+                answer.status_code = status_code;
+                answer.is_base64_encoded = is_base64_encoded;
+                // API Gateway merges `headers` into `multiValueHeaders`: one of them only, or
+                // each header would be sent twice.
+                answer.multi_value_headers = headers;
+                answer.body = body;
+                Self::ApiGatewayV1(answer)
+            }
+            Origin::ApiGatewayV2 => {
+                // Payload 2.0 has no multi-value headers: `Set-Cookie` goes in `cookies`.
+                let mut headers = headers;
+                let cookies = headers
+                    .get_all(http::header::SET_COOKIE)
+                    .iter()
+                    .map(|cookie| cookie.to_str().unwrap_or_default().to_owned())
+                    .collect();
+                headers.remove(http::header::SET_COOKIE);
                 let mut answer = ApiGatewayV2httpResponse::default();
-                answer.status_code = status.as_u16().into();
+                answer.status_code = status_code;
+                answer.is_base64_encoded = is_base64_encoded;
+                answer.cookies = cookies;
                 answer.headers = headers;
                 answer.body = body;
                 Self::ApiGatewayV2(answer)
             }
-            Some(LambdaRequest::Alb(_)) => {
+            Origin::Alb => {
+                // Both forms: the target group reads the one its multi-value setting names.
                 let mut answer = AlbTargetGroupResponse::default();
-                answer.status_code = status.as_u16().into();
-                answer.status_description = Some(status.to_string());
+                answer.status_code = status_code;
+                answer.status_description = Some(format!(
+                    "{status_code} {}",
+                    parts.status.canonical_reason().unwrap_or_default()
+                ));
+                answer.is_base64_encoded = is_base64_encoded;
                 answer.headers = headers.clone();
                 answer.multi_value_headers = headers;
                 answer.body = body;
                 Self::Alb(answer)
             }
-            _ => {
-                let mut answer = ApiGatewayProxyResponse::default();
-                answer.status_code = status.as_u16().into();
-                answer.multi_value_headers = headers;
-                answer.body = body;
-                Self::ApiGatewayV1(answer)
-            }
         }
+    }
+
+    /// `{"error": reason}` with status 400, for an event from `origin` (`None`: not an HTTP
+    /// event; the API Gateway REST format, which the HTTP API and Function URLs read too).
+    pub(super) fn refusal(origin: Option<Origin>, reason: &'static str) -> Self {
+        let error = ApiError::bad_request(reason);
+        let body = Body::Text(error.body());
+        let (parts, _) = error.into_response().into_parts();
+        Self::new(
+            origin.unwrap_or(Origin::ApiGatewayV1),
+            http::Response::from_parts(parts, body),
+        )
     }
 }
 
@@ -186,7 +264,10 @@ mod tests {
             "requestContext": {
                 "accountId": "1", "apiId": "a", "domainName": host, "requestId": "r", "routeKey": "$default",
                 "stage": stage, "time": "t", "timeEpoch": 0,
-                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "t"}
+                "http": {
+                    "method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9",
+                    "userAgent": "t"
+                }
             },
             "body": body, "isBase64Encoded": base64
         });
@@ -195,7 +276,8 @@ mod tests {
             "multiValueHeaders": {}, "queryStringParameters": {"q": query}, "multiValueQueryStringParameters": null,
             "pathParameters": null, "stageVariables": null,
             "requestContext": {"accountId": "1", "apiId": "a", "resourceId": "r", "stage": stage, "requestId": "r",
-                "resourcePath": "/{proxy+}", "httpMethod": "POST", "path": path, "identity": {"sourceIp": "203.0.113.9"}},
+                "resourcePath": "/{proxy+}", "httpMethod": "POST", "path": path,
+                "identity": {"sourceIp": "203.0.113.9"}},
             "body": body, "isBase64Encoded": base64
         });
         let alb = json!({
@@ -207,16 +289,17 @@ mod tests {
     }
 
     /// Whether `lambda_http`'s conversion of the event panics.
-    fn conversion_panics(event: LambdaRequest) -> bool {
-        catch_unwind(AssertUnwindSafe(|| drop(http::Request::from(event)))).is_err()
+    fn conversion_panics(event: &str) -> bool {
+        catch_unwind(AssertUnwindSafe(|| drop(lambda_http::request::from_str(event)))).is_err()
     }
 
     fn check(event: &Value) {
-        let Ok(parsed) = serde_json::from_value::<LambdaRequest>(event.clone()) else {
+        let json = event.to_string();
+        let Some(parsed) = Event::parse(&json) else {
             return; // not an event lambda_http reads: refused before any conversion
         };
         let found = defect(&parsed, false);
-        assert_eq!(conversion_panics(parsed), found.is_some(), "{found:?} for {event}");
+        assert_eq!(conversion_panics(&json), found.is_some(), "{found:?} for {event}");
     }
 
     #[test]
@@ -279,7 +362,7 @@ mod tests {
             }
         }
         let event = &events("api.example.com", None, "$default", "/x", "", "%%%", true)[0];
-        let parsed: LambdaRequest = serde_json::from_value(event.clone()).unwrap();
+        let parsed = Event::parse(&event.to_string()).unwrap();
         assert_eq!(
             defect(&parsed, false),
             Some("the event's body is marked base64 but is not valid base64")
@@ -317,17 +400,52 @@ mod tests {
     #[test]
     fn a_refusal_has_the_origins_format() {
         let events = events("h", None, "$default", "/x", "", "%", true);
-        let v2: LambdaRequest = serde_json::from_value(events[0].clone()).unwrap();
-        let answer = serde_json::to_value(Refusal::new(Some(&v2), "why")).unwrap();
+        let v2 = Event::parse(&events[0].to_string()).unwrap().origin();
+        let answer = serde_json::to_value(Answer::refusal(Some(v2), "why")).unwrap();
         assert_eq!(answer["statusCode"], 400);
         assert_eq!(answer["headers"]["content-type"], "application/json");
         assert_eq!(answer["body"], r#"{"error":"why"}"#);
-        let unknown = serde_json::to_value(Refusal::new(None, "why")).unwrap();
+        let unknown = serde_json::to_value(Answer::refusal(None, "why")).unwrap();
         assert_eq!(unknown["statusCode"], 400);
         assert_eq!(
             unknown["multiValueHeaders"]["content-type"],
             json!(["application/json"])
         );
         assert_eq!(unknown["isBase64Encoded"], false);
+    }
+
+    /// A served response is written as lambda_http writes it: the REST API's headers only as
+    /// multi-value headers, the HTTP API's cookies apart, an ALB's headers in both forms with a
+    /// status line, and a binary body in base64.
+    #[test]
+    fn a_served_response_is_written_as_lambda_http_writes_it() {
+        let response = || {
+            http::Response::builder()
+                .status(201)
+                .header("set-cookie", "a=1")
+                .header("set-cookie", "b=2")
+                .header("x-one", "1")
+                .body(Body::Binary(vec![0, 159, 146, 150]))
+                .unwrap()
+        };
+        let v1 = serde_json::to_value(Answer::new(Origin::ApiGatewayV1, response())).unwrap();
+        assert_eq!(v1["statusCode"], 201);
+        assert_eq!(v1["isBase64Encoded"], true);
+        assert_eq!(v1["body"], "AJ+Slg==");
+        assert_eq!(v1["multiValueHeaders"]["set-cookie"], json!(["a=1", "b=2"]));
+        assert_eq!(v1["headers"], json!({}));
+        let v2 = serde_json::to_value(Answer::new(Origin::ApiGatewayV2, response())).unwrap();
+        assert_eq!(v2["cookies"], json!(["a=1", "b=2"]));
+        assert_eq!(v2["headers"], json!({"x-one": "1"}));
+        assert_eq!(v2["isBase64Encoded"], true);
+        let alb = serde_json::to_value(Answer::new(Origin::Alb, response())).unwrap();
+        assert_eq!(alb["statusDescription"], "201 Created");
+        assert_eq!(alb["headers"]["x-one"], "1");
+        assert_eq!(alb["multiValueHeaders"]["set-cookie"], json!(["a=1", "b=2"]));
+        let text = http::Response::new(Body::Text("{}".to_owned()));
+        let text = serde_json::to_value(Answer::new(Origin::ApiGatewayV2, text)).unwrap();
+        assert_eq!((&text["body"], &text["isBase64Encoded"]), (&json!("{}"), &json!(false)));
+        let empty = serde_json::to_value(Answer::new(Origin::ApiGatewayV1, http::Response::new(Body::Empty))).unwrap();
+        assert_eq!(empty["body"], Value::Null);
     }
 }
