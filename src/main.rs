@@ -93,7 +93,7 @@ async fn refuse(env: &Environment, command: Command, error: &StartupError) -> Ex
     eprintln!("signalr-negotiate: {error}");
     let (code, error_type) = match error {
         StartupError::Setting(_) => (ExitCode::from(2), "Runtime.InvalidSetting"),
-        StartupError::Runtime(_) => (ExitCode::FAILURE, "Runtime.InitError"),
+        StartupError::HttpClient(_) => (ExitCode::FAILURE, "Runtime.InitError"),
     };
     // As `Host::detect` finds Lambda (even when it refused the environment).
     let runtime_api = env.value_raw("AWS_LAMBDA_RUNTIME_API");

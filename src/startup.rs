@@ -2,7 +2,6 @@
 //! verifier, each endpoint's token issuer and the health board, assembled into an [`App`] that
 //! the HTTP edge serves and `check` samples. Nothing here runs per request.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,29 +31,15 @@ pub struct App {
 }
 
 /// Why the app could not be built.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// A setting that cannot be served (a credential that cannot be built): exit code 2.
-    Setting(SettingError),
-    /// Something of this machine (the HTTP client's TLS setup): exit code 1.
-    Runtime(String),
-}
-
-impl fmt::Display for StartupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Setting(error) => error.fmt(f),
-            Self::Runtime(message) => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for StartupError {}
-
-impl From<SettingError> for StartupError {
-    fn from(error: SettingError) -> Self {
-        Self::Setting(error)
-    }
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// The HTTP client could not be built (its TLS setup): a fault of this machine, not of the
+    /// settings, exit code 1.
+    #[error("the HTTP client could not be created: {0}")]
+    HttpClient(#[source] reqwest::Error),
 }
 
 /// The process's one HTTP client for calls out (Entra, the REST API, health probes, OIDC keys);
@@ -69,7 +54,7 @@ pub fn http_client(limits: &UpstreamLimits) -> Result<reqwest::Client, StartupEr
         .pool_idle_timeout(Duration::from_secs(90))
         .user_agent(concat!("signalr-negotiate/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|error| StartupError::Runtime(format!("the HTTP client could not be created: {error}")))
+        .map_err(StartupError::HttpClient)
 }
 
 impl App {
@@ -108,7 +93,7 @@ impl App {
             let issuer = match refresher.as_mut().and_then(|refresher| refresher.watch(endpoint)) {
                 Some(key) => TokenIssuer::RotatingKey(key),
                 None => TokenIssuer::new(endpoint, settings.entra_mode, &settings.entra, api.as_ref())
-                    .map_err(|error| SettingError::new(endpoint.source(), error.0))?,
+                    .map_err(|error| SettingError::new(endpoint.source(), error.to_string()))?,
             };
             endpoints.push(ServingEndpoint {
                 endpoint: endpoint.clone(),

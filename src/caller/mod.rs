@@ -112,22 +112,19 @@ struct Identity {
 }
 
 /// Why a caller gets no token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallerError {
     /// No valid credential (or none, where one is required).
-    Unauthorized(Unauthorized),
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
     /// Asked to be a diagnostic client without a claim value that allows it.
+    #[error("this caller may not open a diagnostic connection (SIGNALR_DIAGNOSTIC_CLIENTS names who may)")]
     NotDiagnostic,
 }
 
-impl From<Unauthorized> for CallerError {
-    fn from(unauthorized: Unauthorized) -> Self {
-        Self::Unauthorized(unauthorized)
-    }
-}
-
 /// A presented credential was invalid, or one was required and missing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
 pub struct Unauthorized {
     /// Why, in one sentence that repeats nothing of the credential.
     pub reason: Cow<'static, str>,

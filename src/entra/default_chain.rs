@@ -41,56 +41,56 @@ impl fmt::Debug for DefaultChain {
 impl DefaultChain {
     pub(super) fn new(client_id: Option<&str>, options: &ClientOptions) -> Self {
         let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        let mut sources: Vec<ChainSource> = Vec::new();
-        sources.push((
-            "WorkloadIdentityCredential",
-            match env("AZURE_FEDERATED_TOKEN_FILE") {
-                Some(_) => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                    credential_options: ClientAssertionCredentialOptions {
-                        client_options: options.clone(),
-                    },
-                    ..WorkloadIdentityCredentialOptions::default()
-                }))
-                .map(|c| c as Arc<dyn TokenCredential>)
-                .map_err(|error| error.to_string()),
-                None => Err("AZURE_FEDERATED_TOKEN_FILE is not set".to_owned()),
-            },
-        ));
-        sources.push((
-            "ManagedIdentityCredential",
-            match env("IDENTITY_ENDPOINT") {
-                Some(_) => {
-                    managed_identity(client_id.or(env("AZURE_CLIENT_ID").as_deref()), options).map_err(|error| error.0)
-                }
-                None => Err("IDENTITY_ENDPOINT is not set".to_owned()),
-            },
-        ));
-        sources.push((
-            "EnvironmentCredential",
-            match (
-                env("AZURE_TENANT_ID"),
-                env("AZURE_CLIENT_ID"),
-                env("AZURE_CLIENT_SECRET"),
-            ) {
-                (Some(tenant), Some(client), Some(secret)) => ClientSecretCredential::new(
-                    &tenant,
-                    client,
-                    AzureSecret::new(secret),
-                    Some(ClientSecretCredentialOptions {
-                        client_options: options.clone(),
-                    }),
-                )
-                .map(|c| c as Arc<dyn TokenCredential>)
-                .map_err(|error| error.to_string()),
-                _ => Err("AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set".to_owned()),
-            },
-        ));
-        sources.push((
-            "DeveloperToolsCredential",
-            DeveloperToolsCredential::new(None)
-                .map(|c| c as Arc<dyn TokenCredential>)
-                .map_err(|error| error.to_string()),
-        ));
+        let sources: Vec<ChainSource> = vec![
+            (
+                "WorkloadIdentityCredential",
+                match env("AZURE_FEDERATED_TOKEN_FILE") {
+                    Some(_) => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                        credential_options: ClientAssertionCredentialOptions {
+                            client_options: options.clone(),
+                        },
+                        ..WorkloadIdentityCredentialOptions::default()
+                    }))
+                    .map(|c| c as Arc<dyn TokenCredential>)
+                    .map_err(|error| error.to_string()),
+                    None => Err("AZURE_FEDERATED_TOKEN_FILE is not set".to_owned()),
+                },
+            ),
+            (
+                "ManagedIdentityCredential",
+                match env("IDENTITY_ENDPOINT") {
+                    Some(_) => managed_identity(client_id.or(env("AZURE_CLIENT_ID").as_deref()), options)
+                        .map_err(|error| error.to_string()),
+                    None => Err("IDENTITY_ENDPOINT is not set".to_owned()),
+                },
+            ),
+            (
+                "EnvironmentCredential",
+                match (
+                    env("AZURE_TENANT_ID"),
+                    env("AZURE_CLIENT_ID"),
+                    env("AZURE_CLIENT_SECRET"),
+                ) {
+                    (Some(tenant), Some(client), Some(secret)) => ClientSecretCredential::new(
+                        &tenant,
+                        client,
+                        AzureSecret::new(secret),
+                        Some(ClientSecretCredentialOptions {
+                            client_options: options.clone(),
+                        }),
+                    )
+                    .map(|c| c as Arc<dyn TokenCredential>)
+                    .map_err(|error| error.to_string()),
+                    _ => Err("AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set".to_owned()),
+                },
+            ),
+            (
+                "DeveloperToolsCredential",
+                DeveloperToolsCredential::new(None)
+                    .map(|c| c as Arc<dyn TokenCredential>)
+                    .map_err(|error| error.to_string()),
+            ),
+        ];
         Self {
             sources,
             chosen: AtomicUsize::new(usize::MAX),

@@ -62,7 +62,8 @@ pub enum IssueError {
     LoginEnded,
     /// The service makes tokens in whole minutes, and the caller's credential expires sooner.
     #[error(
-        "the caller's credential expires in less than a minute, the shortest token the SignalR service makes; get a fresh one and negotiate again"
+        "the caller's credential expires in less than a minute, the shortest token the SignalR service makes; \
+         get a fresh one and negotiate again"
     )]
     LoginEndsTooSoon,
 }
@@ -87,7 +88,7 @@ impl TokenIssuer {
             Authentication::AccessKey(key) => return Ok(Self::AccessKey(AccessKey::new(key.expose()))),
             Authentication::MicrosoftEntra(credential) => credential,
         };
-        let api = api.ok_or_else(|| CredentialError("no HTTP client for Microsoft Entra ID".to_owned()))?;
+        let api = api.ok_or(CredentialError::NoHttpClient)?;
         let target = EntraTarget::for_host(endpoint.host(), overrides);
         let entra = Arc::new(EntraTokenSource::new(credential, target, api.http())?);
         Ok(match mode {
