@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::caller::{CallerResolver, OidcVerifier};
 use crate::endpoints::{Authentication, EndpointRouter, start_health_probes};
 use crate::hub::HubName;
-use crate::negotiator::{Negotiator, ServingEndpoint};
+use crate::negotiator::Negotiator;
 use crate::service::{ServiceApi, UpstreamLimits};
 use crate::settings::aws_refresh::{KeyRefresher, KeyRefresherBuilder};
 use crate::settings::aws_secrets::AwsReferences;
@@ -87,29 +87,33 @@ impl App {
             .clone()
             .zip(http.clone())
             .map(|(oidc, http)| OidcVerifier::new(oidc, http, settings.upstream.deadline));
-        let mut endpoints = Vec::with_capacity(settings.endpoints.len());
+        let policy = Arc::new(settings.token_policy.clone());
+        let mut issuers = Vec::with_capacity(settings.endpoints.len());
         let mut refresher = KeyRefresherBuilder::new(references, settings.secret_refresh);
         for endpoint in &settings.endpoints {
+            let policy = Arc::clone(&policy);
             let issuer = match refresher.as_mut().and_then(|refresher| refresher.watch(endpoint)) {
-                Some(key) => TokenIssuer::RotatingKey(key),
-                None => TokenIssuer::new(endpoint, settings.entra_mode, &settings.entra, api.as_ref())
-                    .map_err(|error| SettingError::new(endpoint.source(), error.to_string()))?,
+                Some(key) => TokenIssuer::rotating(endpoint.clone(), policy, key),
+                None => TokenIssuer::new(
+                    endpoint.clone(),
+                    policy,
+                    settings.entra_mode,
+                    &settings.entra,
+                    api.as_ref(),
+                )
+                .map_err(|error| SettingError::new(endpoint.source(), error.to_string()))?,
             };
-            endpoints.push(ServingEndpoint {
-                endpoint: endpoint.clone(),
-                issuer,
-            });
+            issuers.push(issuer);
         }
         let health = http
             .as_ref()
             .filter(|_| several)
             .map(|http| start_health_probes(&settings.endpoints, http.clone(), settings.health));
         let negotiator = Negotiator::new(
-            endpoints,
+            issuers,
             EndpointRouter::new(&settings.endpoints, health),
             settings.allowed_hubs.clone(),
             settings.application_name.clone(),
-            settings.token_policy.clone(),
         );
         Ok(Self {
             negotiator,

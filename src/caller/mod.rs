@@ -19,6 +19,8 @@ use std::borrow::Cow;
 use axum::http::{Extensions, HeaderMap};
 use serde_json::Value;
 
+/// What this layer finds: the caller as its token describes it.
+pub use crate::tokens::Caller;
 pub use app_service::decode_client_principal;
 pub use claims::{copied_claims, token_claims};
 pub use oidc::{OidcSettings, OidcVerifier};
@@ -86,20 +88,6 @@ impl Default for CallerPolicy {
             diagnostic_clients: Vec::new(),
         }
     }
-}
-
-/// The caller as the token will describe it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Caller {
-    /// `asrs.s.uid` and `nameid`, when known.
-    pub user_id: Option<String>,
-    /// The token's custom claims: the copied ones, then the fixed ones, renamed and merged.
-    pub claims: Vec<(String, Value)>,
-    /// When the caller's credential expires (Unix seconds), when a trusted source says.
-    pub login_end: Option<u64>,
-    /// A diagnostic client (`asrs.s.dc`): the caller asked, and carries a claim value that
-    /// allows it.
-    pub diagnostic: bool,
 }
 
 /// What a trusted source vouches for: a user id, every claim (a name may repeat), and when the
