@@ -135,7 +135,10 @@ fn bench_token(c: &mut Criterion) {
 
 fn bench_connection_string(c: &mut Criterion) {
     let access_key = access_key_connection_string();
-    let entra = "Endpoint=https://bench.service.signalr.net;AuthType=azure.msi;ClientId=00000000-0000-0000-0000-000000000000;Version=1.0;";
+    let entra = concat!(
+        "Endpoint=https://bench.service.signalr.net;AuthType=azure.msi;",
+        "ClientId=00000000-0000-0000-0000-000000000000;Version=1.0;"
+    );
     let mut group = c.benchmark_group("connection_string");
     group.throughput(Throughput::Elements(1));
     group.bench_function("parse (AccessKey)", |b| {
