@@ -19,7 +19,8 @@ use serde_json::json;
 use tower::ServiceExt as _;
 
 use signalr_negotiate::{
-    AccessKey, AccessTokenClaims, App, ConnectionString, Host, Settings, TokenPolicy, log_subscriber, router, sign,
+    AccessKey, AccessTokenClaims, App, Caller, ConnectionString, Host, Settings, TokenPolicy, log_subscriber, router,
+    sign,
 };
 
 /// A realistic access key: 44 characters, as the portal shows them.
@@ -114,18 +115,19 @@ fn time_negotiates(runtime: &tokio::runtime::Runtime, router: &Router, iters: u6
 fn bench_token(c: &mut Criterion) {
     let key = AccessKey::new(ACCESS_KEY);
     let policy = TokenPolicy::default();
+    let anonymous = Caller::default();
     let audience = "https://bench.service.signalr.net/client/?hub=chat";
     let issued_at = now();
     let mut group = c.benchmark_group("token");
     group.throughput(Throughput::Elements(1));
     group.bench_function("sign (claims with a fresh unique value, HS256)", |b| {
         b.iter(|| {
-            let claims = AccessTokenClaims::new(black_box(audience), None, &policy, issued_at);
+            let claims = AccessTokenClaims::new(black_box(audience), &anonymous, &policy, issued_at);
             sign(&key, &claims).expect("signs")
         });
     });
     group.bench_function("sign (fixed claims, HS256 only)", |b| {
-        let claims = AccessTokenClaims::new(audience, None, &policy, issued_at);
+        let claims = AccessTokenClaims::new(audience, &anonymous, &policy, issued_at);
         b.iter(|| sign(&key, black_box(&claims)).expect("signs"));
     });
     group.finish();
@@ -133,7 +135,10 @@ fn bench_token(c: &mut Criterion) {
 
 fn bench_connection_string(c: &mut Criterion) {
     let access_key = access_key_connection_string();
-    let entra = "Endpoint=https://bench.service.signalr.net;AuthType=azure.msi;ClientId=00000000-0000-0000-0000-000000000000;Version=1.0;";
+    let entra = concat!(
+        "Endpoint=https://bench.service.signalr.net;AuthType=azure.msi;",
+        "ClientId=00000000-0000-0000-0000-000000000000;Version=1.0;"
+    );
     let mut group = c.benchmark_group("connection_string");
     group.throughput(Throughput::Elements(1));
     group.bench_function("parse (AccessKey)", |b| {

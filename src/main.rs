@@ -87,7 +87,7 @@ async fn refuse(env: &Environment, command: Command, error: &StartupError) -> Ex
     eprintln!("signalr-negotiate: {error}");
     let (code, error_type) = match error {
         StartupError::Setting(_) => (ExitCode::from(2), "Runtime.InvalidSetting"),
-        StartupError::Runtime(_) => (ExitCode::FAILURE, "Runtime.InitError"),
+        StartupError::HttpClient(_) => (ExitCode::FAILURE, "Runtime.InitError"),
     };
     if let (Some(runtime_api), Command::Serve) = (Host::lambda_runtime_api(env), command) {
         report_init_error(runtime_api, error_type, &format!("signalr-negotiate: {error}")).await;

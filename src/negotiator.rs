@@ -5,7 +5,7 @@
 use crate::caller::Caller;
 use crate::endpoints::{EndpointRouter, ServiceEndpoint};
 use crate::hub::{HubName, HubNameError};
-use crate::tokens::{AccessToken, IssueError, RandomId, TokenIssuer, TokenPolicy, TokenSubject};
+use crate::tokens::{AccessToken, IssueError, RandomId, TokenIssuer};
 
 /// The redirect a SignalR client follows: where to connect, and with which token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,51 +44,40 @@ pub enum NegotiateError {
     Issue(#[from] IssueError),
 }
 
-/// An endpoint with the way its tokens are issued.
-#[derive(Debug)]
-pub struct ServingEndpoint {
-    /// The endpoint.
-    pub endpoint: ServiceEndpoint,
-    /// How its tokens are made.
-    pub issuer: TokenIssuer,
-}
-
 /// Everything a negotiate needs, prepared at start.
 #[derive(Debug)]
 pub struct Negotiator {
-    endpoints: Vec<ServingEndpoint>,
+    issuers: Vec<TokenIssuer>,
     router: EndpointRouter,
     allowed_hubs: Option<Vec<String>>,
     application_name: Option<String>,
-    token_policy: TokenPolicy,
 }
 
 impl Negotiator {
-    /// A negotiator over prepared endpoints (in configuration order, as `router` indexes them).
+    /// A negotiator over the endpoints' issuers (in configuration order, as `router` indexes
+    /// them).
     pub fn new(
-        endpoints: Vec<ServingEndpoint>,
+        issuers: Vec<TokenIssuer>,
         router: EndpointRouter,
         allowed_hubs: Option<Vec<String>>,
         application_name: Option<String>,
-        token_policy: TokenPolicy,
     ) -> Self {
         Self {
-            endpoints,
+            issuers,
             router,
             allowed_hubs,
             application_name,
-            token_policy,
         }
     }
 
     /// The configured endpoints, in order.
     pub fn endpoints(&self) -> impl Iterator<Item = &ServiceEndpoint> {
-        self.endpoints.iter().map(|serving| &serving.endpoint)
+        self.issuers.iter().map(TokenIssuer::endpoint)
     }
 
     /// How the endpoint at `index` (in configuration order) gets its tokens.
     pub fn issuer(&self, index: usize) -> Option<&TokenIssuer> {
-        self.endpoints.get(index).map(|serving| &serving.issuer)
+        self.issuers.get(index)
     }
 
     /// Negotiates for a hub and a caller at `now` (seconds since the epoch), on the endpoint
@@ -149,7 +138,7 @@ impl Negotiator {
     fn negotiated(&self, index: usize, response: NegotiateResponse, service_hub: String) -> Negotiated<'_> {
         Negotiated {
             response,
-            endpoint: &self.endpoints[index].endpoint,
+            endpoint: self.issuers[index].endpoint(),
             service_hub,
         }
     }
@@ -161,18 +150,9 @@ impl Negotiator {
         caller: &Caller,
         now: u64,
     ) -> Result<NegotiateResponse, IssueError> {
-        let serving = &self.endpoints[index];
-        let subject = TokenSubject {
-            user_id: caller.user_id.as_deref(),
-            custom: &caller.claims,
-            login_end: caller.login_end,
-            diagnostic: caller.diagnostic,
-        };
-        let access_token = serving
-            .issuer
-            .issue(&serving.endpoint, service_hub, &subject, &self.token_policy, now)
-            .await?;
-        let url = serving.endpoint.client_url(service_hub, RandomId::generate().as_str());
+        let issuer = &self.issuers[index];
+        let access_token = issuer.issue(service_hub, caller, now).await?;
+        let url = issuer.endpoint().client_url(service_hub, RandomId::generate().as_str());
         Ok(NegotiateResponse { url, access_token })
     }
 }

@@ -2,7 +2,6 @@
 //! verifier, each endpoint's token issuer and the health board, assembled into an [`App`] that
 //! the HTTP edge serves and `check` samples. Nothing here runs per request.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use crate::aws::{AwsReferences, KeyRefresher, KeyRefresherBuilder};
 use crate::caller::{CallerResolver, OidcVerifier};
 use crate::endpoints::{Authentication, EndpointRouter, start_health_probes};
 use crate::hub::HubName;
-use crate::negotiator::{Negotiator, ServingEndpoint};
+use crate::negotiator::Negotiator;
 use crate::service::{ServiceApi, UpstreamLimits};
 use crate::settings::{Host, SettingError, Settings};
 use crate::tokens::TokenIssuer;
@@ -31,29 +30,15 @@ pub struct App {
 }
 
 /// Why the app could not be built.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// A setting that cannot be served (a credential that cannot be built): exit code 2.
-    Setting(SettingError),
-    /// Something of this machine (the HTTP client's TLS setup): exit code 1.
-    Runtime(String),
-}
-
-impl fmt::Display for StartupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Setting(error) => error.fmt(f),
-            Self::Runtime(message) => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for StartupError {}
-
-impl From<SettingError> for StartupError {
-    fn from(error: SettingError) -> Self {
-        Self::Setting(error)
-    }
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// The HTTP client could not be built (its TLS setup): a fault of this machine, not of the
+    /// settings, exit code 1.
+    #[error("the HTTP client could not be created: {0}")]
+    HttpClient(#[source] reqwest::Error),
 }
 
 /// The process's one HTTP client for calls out (Entra, the REST API, health probes, OIDC keys);
@@ -68,7 +53,7 @@ pub fn http_client(limits: &UpstreamLimits) -> Result<reqwest::Client, StartupEr
         .pool_idle_timeout(Duration::from_secs(90))
         .user_agent(concat!("signalr-negotiate/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|error| StartupError::Runtime(format!("the HTTP client could not be created: {error}")))
+        .map_err(StartupError::HttpClient)
 }
 
 impl App {
@@ -101,29 +86,33 @@ impl App {
             .clone()
             .zip(http.clone())
             .map(|(oidc, http)| OidcVerifier::new(oidc, http, settings.upstream.deadline));
-        let mut endpoints = Vec::with_capacity(settings.endpoints.len());
+        let policy = Arc::new(settings.token_policy.clone());
+        let mut issuers = Vec::with_capacity(settings.endpoints.len());
         let mut refresher = KeyRefresherBuilder::new(references, settings.secret_refresh);
         for endpoint in &settings.endpoints {
+            let policy = Arc::clone(&policy);
             let issuer = match refresher.as_mut().and_then(|refresher| refresher.watch(endpoint)) {
-                Some(key) => TokenIssuer::RotatingKey(key),
-                None => TokenIssuer::new(endpoint, settings.entra_mode, &settings.entra, api.as_ref())
-                    .map_err(|error| SettingError::new(endpoint.source(), error.0))?,
+                Some(key) => TokenIssuer::rotating(endpoint.clone(), policy, key),
+                None => TokenIssuer::new(
+                    endpoint.clone(),
+                    policy,
+                    settings.entra_mode,
+                    &settings.entra,
+                    api.as_ref(),
+                )
+                .map_err(|error| SettingError::new(endpoint.source(), error.to_string()))?,
             };
-            endpoints.push(ServingEndpoint {
-                endpoint: endpoint.clone(),
-                issuer,
-            });
+            issuers.push(issuer);
         }
         let health = http
             .as_ref()
             .filter(|_| several)
             .map(|http| start_health_probes(&settings.endpoints, http.clone(), settings.health));
         let negotiator = Negotiator::new(
-            endpoints,
+            issuers,
             EndpointRouter::new(&settings.endpoints, health),
             settings.allowed_hubs.clone(),
             settings.application_name.clone(),
-            settings.token_policy.clone(),
         );
         Ok(Self {
             negotiator,

@@ -19,6 +19,8 @@ use std::borrow::Cow;
 use axum::http::{Extensions, HeaderMap};
 use serde_json::Value;
 
+/// What this layer finds: the caller as its token describes it.
+pub use crate::tokens::Caller;
 pub use app_service::decode_client_principal;
 pub use claims::{copied_claims, token_claims};
 pub use oidc::{OidcSettings, OidcVerifier};
@@ -88,20 +90,6 @@ impl Default for CallerPolicy {
     }
 }
 
-/// The caller as the token will describe it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Caller {
-    /// `asrs.s.uid` and `nameid`, when known.
-    pub user_id: Option<String>,
-    /// The token's custom claims: the copied ones, then the fixed ones, renamed and merged.
-    pub claims: Vec<(String, Value)>,
-    /// When the caller's credential expires (Unix seconds), when a trusted source says.
-    pub login_end: Option<u64>,
-    /// A diagnostic client (`asrs.s.dc`): the caller asked, and carries a claim value that
-    /// allows it.
-    pub diagnostic: bool,
-}
-
 /// What a trusted source vouches for: a user id, every claim (a name may repeat), and when the
 /// credential expires.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -112,22 +100,19 @@ struct Identity {
 }
 
 /// Why a caller gets no token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallerError {
     /// No valid credential (or none, where one is required).
-    Unauthorized(Unauthorized),
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
     /// Asked to be a diagnostic client without a claim value that allows it.
+    #[error("this caller may not open a diagnostic connection (SIGNALR_DIAGNOSTIC_CLIENTS names who may)")]
     NotDiagnostic,
 }
 
-impl From<Unauthorized> for CallerError {
-    fn from(unauthorized: Unauthorized) -> Self {
-        Self::Unauthorized(unauthorized)
-    }
-}
-
 /// A presented credential was invalid, or one was required and missing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
 pub struct Unauthorized {
     /// Why, in one sentence that repeats nothing of the credential.
     pub reason: Cow<'static, str>,

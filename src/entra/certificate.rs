@@ -35,7 +35,42 @@ use super::CredentialError;
 const ASSERTION_LIFETIME_SECS: u64 = 600;
 
 /// What every refusal starts with: the connection string key it is about.
-const KEY: &str = "ClientCert (ClientCertPath) in the connection string";
+pub(super) const KEY: &str = "ClientCert (ClientCertPath) in the connection string";
+
+/// Why the file `ClientCert` names cannot sign assertions.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // each message says it
+pub enum CertificateError {
+    /// The path is not echoed: the reason is the I/O error's kind.
+    #[error("the certificate file could not be read ({})", .0.kind())]
+    Unreadable(#[source] std::io::Error),
+    #[error(
+        "the file is PFX (PKCS#12) or DER; this build reads PEM only: convert it with \
+         `openssl pkcs12 -in cert.pfx -out cert.pem -nodes` (the certificate and its private key, in one file)"
+    )]
+    NotPemButBinary,
+    #[error("the file is not PEM (expected -----BEGIN CERTIFICATE----- and the private key in one file)")]
+    NotPem,
+    #[error("the PEM file cannot be read")]
+    BadPem,
+    #[error("the PEM file has no certificate (expected -----BEGIN CERTIFICATE----- and the private key in one file)")]
+    NoCertificate,
+    #[error(
+        "the PEM file has no unencrypted private key (expected -----BEGIN PRIVATE KEY----- or \
+         -----BEGIN RSA PRIVATE KEY----- after the certificate; encrypted keys are not read)"
+    )]
+    NoKey,
+    #[error("the private key cannot be read")]
+    BadKey,
+    #[error("the key is not RSA: Microsoft Entra ID takes certificate assertions signed with RSA (PS256)")]
+    NotRsa,
+    #[error("the private key does not belong to the certificate")]
+    KeyMismatch,
+    #[error("the key cannot sign with RSA-PSS (PS256)")]
+    NoPss,
+    #[error("the assertion header could not be written")]
+    Header,
+}
 
 /// A certificate and its key, read and checked at start: what signs the assertions.
 pub(super) struct Certificate {
@@ -72,38 +107,30 @@ struct Claims<'a> {
 impl Certificate {
     /// Reads the file `ClientCert` names.
     pub(super) fn read(path: &str) -> Result<Self, CredentialError> {
-        let pem = std::fs::read(path)
-            .map_err(|error| refused(format!("the certificate file could not be read ({})", error.kind())))?;
+        let pem = std::fs::read(path).map_err(CertificateError::Unreadable)?;
         Self::from_pem(&pem)
     }
 
     /// The certificate and key of a PEM file; refused with a reason when it cannot sign.
     pub(super) fn from_pem(pem: &[u8]) -> Result<Self, CredentialError> {
         if !pem.windows(11).any(|window| window == b"-----BEGIN ") {
-            return Err(refused(if pem.first() == Some(&0x30) {
-                "the file is PFX (PKCS#12) or DER; this build reads PEM only: convert it with `openssl pkcs12 -in cert.pfx -out cert.pem -nodes` (the certificate and its private key, in one file)"
+            return Err(if pem.first() == Some(&0x30) {
+                CertificateError::NotPemButBinary
             } else {
-                "the file is not PEM (expected -----BEGIN CERTIFICATE----- and the private key in one file)"
-            }));
+                CertificateError::NotPem
+            }
+            .into());
         }
         let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<_, _>>()
-            .map_err(|_| refused("the PEM file cannot be read"))?;
+            .map_err(|_| CertificateError::BadPem)?;
         if certificates.is_empty() {
-            return Err(refused(
-                "the PEM file has no certificate (expected -----BEGIN CERTIFICATE----- and the private key in one file)",
-            ));
+            return Err(CertificateError::NoCertificate.into());
         }
-        let key_der = PrivateKeyDer::from_pem_slice(pem).map_err(|_| {
-            refused(
-                "the PEM file has no unencrypted private key (expected -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY----- after the certificate; encrypted keys are not read)",
-            )
-        })?;
-        let key = any_supported_type(&key_der).map_err(|_| refused("the private key cannot be read"))?;
+        let key_der = PrivateKeyDer::from_pem_slice(pem).map_err(|_| CertificateError::NoKey)?;
+        let key = any_supported_type(&key_der).map_err(|_| CertificateError::BadKey)?;
         if key.algorithm() != SignatureAlgorithm::RSA {
-            return Err(refused(
-                "the key is not RSA: Microsoft Entra ID takes certificate assertions signed with RSA (PS256)",
-            ));
+            return Err(CertificateError::NotRsa.into());
         }
         // The certificate that goes with the key (usually the first; a chain may follow it).
         let certificate = certificates
@@ -113,17 +140,17 @@ impl Certificate {
                     .keys_match()
                     .is_ok()
             })
-            .ok_or_else(|| refused("the private key does not belong to the certificate"))?;
+            .ok_or(CertificateError::KeyMismatch)?;
         let signer = key
             .choose_scheme(&[SignatureScheme::RSA_PSS_SHA256])
-            .ok_or_else(|| refused("the key cannot sign with RSA-PSS (PS256)"))?;
+            .ok_or(CertificateError::NoPss)?;
         let thumbprint = URL_SAFE_NO_PAD.encode(Sha256::digest(certificate.as_ref()));
         let header = serde_json::to_vec(&Header {
             alg: "PS256",
             typ: "JWT",
             x5t_s256: &thumbprint,
         })
-        .map_err(|_| refused("the assertion header could not be written"))?;
+        .map_err(|_| CertificateError::Header)?;
         Ok(Self {
             encoded_header: URL_SAFE_NO_PAD.encode(header),
             signer,
@@ -151,10 +178,6 @@ impl Certificate {
         URL_SAFE_NO_PAD.encode_string(signature, &mut token);
         Ok(token)
     }
-}
-
-fn refused(reason: impl fmt::Display) -> CredentialError {
-    CredentialError(format!("{KEY}: {reason}"))
 }
 
 /// The assertions of one app registration, for azure_identity's `ClientAssertionCredential`.
@@ -222,7 +245,7 @@ mod tests {
     }
 
     fn error(pem: &[u8]) -> String {
-        Certificate::from_pem(pem).unwrap_err().0
+        Certificate::from_pem(pem).unwrap_err().to_string()
     }
 
     #[test]
@@ -297,7 +320,7 @@ mod tests {
         assert!(error(b"not a certificate").contains("the file is not PEM"));
         let missing = Certificate::read("/nonexistent/signalr-negotiate/app.pem")
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(missing.contains("could not be read (entity not found)"), "{missing}");
         assert!(!missing.contains("/nonexistent"), "the path is not echoed: {missing}");
     }

@@ -59,53 +59,55 @@ impl fmt::Debug for DefaultChain {
 
 impl DefaultChain {
     pub(super) fn new(client_id: Option<&str>, settings: &ChainSettings, options: &ClientOptions) -> Self {
-        let mut sources: Vec<ChainSource> = Vec::new();
-        sources.push((
-            "WorkloadIdentityCredential",
-            match &settings.federated_token_file {
-                Some(file) => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                    credential_options: ClientAssertionCredentialOptions {
-                        client_options: options.clone(),
-                    },
-                    client_id: settings.client_id.clone(),
-                    tenant_id: settings.tenant_id.clone(),
-                    token_file_path: Some(PathBuf::from(file)),
-                }))
-                .map(|c| c as Arc<dyn TokenCredential>)
-                .map_err(|error| error.to_string()),
-                None => Err("AZURE_FEDERATED_TOKEN_FILE is not set".to_owned()),
-            },
-        ));
-        sources.push((
-            "ManagedIdentityCredential",
-            if settings.identity_endpoint {
-                managed_identity(client_id.or(settings.client_id.as_deref()), options).map_err(|error| error.0)
-            } else {
-                Err("IDENTITY_ENDPOINT is not set".to_owned())
-            },
-        ));
-        sources.push((
-            "EnvironmentCredential",
-            match (&settings.tenant_id, &settings.client_id, &settings.client_secret) {
-                (Some(tenant), Some(client), Some(secret)) => ClientSecretCredential::new(
-                    tenant,
-                    client.clone(),
-                    AzureSecret::new(secret.expose().to_owned()),
-                    Some(ClientSecretCredentialOptions {
-                        client_options: options.clone(),
-                    }),
-                )
-                .map(|c| c as Arc<dyn TokenCredential>)
-                .map_err(|error| error.to_string()),
-                _ => Err("AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set".to_owned()),
-            },
-        ));
-        sources.push((
-            "DeveloperToolsCredential",
-            DeveloperToolsCredential::new(None)
-                .map(|c| c as Arc<dyn TokenCredential>)
-                .map_err(|error| error.to_string()),
-        ));
+        let sources: Vec<ChainSource> = vec![
+            (
+                "WorkloadIdentityCredential",
+                match &settings.federated_token_file {
+                    Some(file) => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                        credential_options: ClientAssertionCredentialOptions {
+                            client_options: options.clone(),
+                        },
+                        client_id: settings.client_id.clone(),
+                        tenant_id: settings.tenant_id.clone(),
+                        token_file_path: Some(PathBuf::from(file)),
+                    }))
+                    .map(|c| c as Arc<dyn TokenCredential>)
+                    .map_err(|error| error.to_string()),
+                    None => Err("AZURE_FEDERATED_TOKEN_FILE is not set".to_owned()),
+                },
+            ),
+            (
+                "ManagedIdentityCredential",
+                if settings.identity_endpoint {
+                    managed_identity(client_id.or(settings.client_id.as_deref()), options)
+                        .map_err(|error| error.to_string())
+                } else {
+                    Err("IDENTITY_ENDPOINT is not set".to_owned())
+                },
+            ),
+            (
+                "EnvironmentCredential",
+                match (&settings.tenant_id, &settings.client_id, &settings.client_secret) {
+                    (Some(tenant), Some(client), Some(secret)) => ClientSecretCredential::new(
+                        tenant,
+                        client.clone(),
+                        AzureSecret::new(secret.expose().to_owned()),
+                        Some(ClientSecretCredentialOptions {
+                            client_options: options.clone(),
+                        }),
+                    )
+                    .map(|c| c as Arc<dyn TokenCredential>)
+                    .map_err(|error| error.to_string()),
+                    _ => Err("AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set".to_owned()),
+                },
+            ),
+            (
+                "DeveloperToolsCredential",
+                DeveloperToolsCredential::new(None)
+                    .map(|c| c as Arc<dyn TokenCredential>)
+                    .map_err(|error| error.to_string()),
+            ),
+        ];
         Self {
             sources,
             chosen: AtomicUsize::new(usize::MAX),

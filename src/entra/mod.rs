@@ -21,23 +21,44 @@ use azure_identity::{
 };
 
 use crate::endpoints::EntraCredential;
-use certificate::{Certificate, CertificateAssertion};
+use certificate::{Certificate, CertificateAssertion, CertificateError};
 pub use cloud::{EntraOverrides, EntraTarget};
 pub use default_chain::ChainSettings;
 use default_chain::DefaultChain;
 
-/// A credential that cannot be built here (found at start, named in the error).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CredentialError(pub String);
+/// Why an endpoint's credential cannot be built (found at start; the start is refused naming
+/// the endpoint's setting).
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// An Entra endpoint, and no HTTP client to reach Microsoft Entra ID with.
+    #[error("no HTTP client for Microsoft Entra ID")]
+    NoHttpClient,
+    /// azure_identity refused to build the credential (a malformed tenant id, …).
+    #[error("{credential}: {source}")]
+    NotBuilt {
+        /// The credential's name (`ClientSecretCredential`, …).
+        credential: &'static str,
+        /// azure_identity's reason.
+        source: azure_core::Error,
+    },
+    /// The certificate file `ClientCert` names cannot sign assertions.
+    #[error("{key}: {0}", key = certificate::KEY)]
+    Certificate(#[from] CertificateError),
+}
 
-/// Getting a token failed; `credential` names which one, `detail` is for the log only.
+impl CredentialError {
+    fn not_built(credential: &'static str) -> impl FnOnce(azure_core::Error) -> Self {
+        move |source| Self::NotBuilt { credential, source }
+    }
+}
+
+/// Getting a token failed: the credential is named; `detail` is for the log only.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{credential} could not get a Microsoft Entra token: {detail}")]
+#[error("{credential} could not get a Microsoft Entra token for the SignalR service")]
 pub struct EntraError {
     /// The credential's name (`ManagedIdentityCredential`, …).
     pub credential: &'static str,
-    /// What went wrong, for the log only (it may name internal addresses).
+    /// What went wrong (see [`describe`]), for the log only: it may name internal addresses.
     pub detail: String,
 }
 
@@ -88,7 +109,7 @@ impl EntraTokenSource {
                         client_options: options,
                     }),
                 )
-                .map_err(|error| CredentialError(format!("ClientSecretCredential: {error}")))?;
+                .map_err(CredentialError::not_built("ClientSecretCredential"))?;
                 ("ClientSecretCredential", credential)
             }
             EntraCredential::ClientCertificate {
@@ -110,7 +131,7 @@ impl EntraTokenSource {
                         client_options: options,
                     }),
                 )
-                .map_err(|error| CredentialError(format!("ClientCertificateCredential: {error}")))?;
+                .map_err(CredentialError::not_built("ClientCertificateCredential"))?;
                 ("ClientCertificateCredential", credential)
             }
         };
@@ -226,7 +247,7 @@ pub(crate) fn managed_identity(
         user_assigned_id: client_id.map(|id| UserAssignedId::ClientId(id.to_owned())),
         client_options: options.clone(),
     }))
-    .map_err(|error| CredentialError(format!("ManagedIdentityCredential: {error}")))?;
+    .map_err(CredentialError::not_built("ManagedIdentityCredential"))?;
     Ok(credential)
 }
 
@@ -313,7 +334,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            error.0.starts_with(
+            error.to_string().starts_with(
                 "ClientCert (ClientCertPath) in the connection string: the certificate file could not be read"
             ),
             "{error}"
@@ -379,6 +400,6 @@ mod tests {
             &reqwest::Client::new(),
         )
         .unwrap_err();
-        assert!(error.0.starts_with("ClientSecretCredential:"), "{error}");
+        assert!(error.to_string().starts_with("ClientSecretCredential:"), "{error}");
     }
 }

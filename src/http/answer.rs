@@ -15,16 +15,20 @@ use crate::service::UpstreamError;
 use crate::tokens::{IssueError, TokenError};
 
 /// An error answer. The message is one sentence a developer can act on; it never carries a
-/// secret or repeats request data verbatim.
+/// secret or repeats request data verbatim. For a domain error it is the error's own message,
+/// with advice added here where the answer gives some.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// The status.
+    /// Chosen here, by the kind of error.
     pub status: StatusCode,
-    /// The `error` of the body.
+    /// The body's `error`, and the `reason` of the log line.
     pub message: Cow<'static, str>,
-    /// `WWW-Authenticate` of a 401.
+    /// `WWW-Authenticate` of a 401: `Bearer` when bearer tokens are what the function takes.
     pub challenge: Option<String>,
 }
+
+/// The advice of an answer about a service URL that leads nowhere.
+const CHECK_ENDPOINT_URL: &str = "check the endpoint URL (Endpoint, ServerEndpoint or serviceUri)";
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
@@ -41,12 +45,12 @@ impl ApiError {
         }
     }
 
-    /// A 400.
+    /// 400 Bad Request.
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
-    /// A 404.
+    /// 404 Not Found.
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
@@ -128,10 +132,7 @@ impl From<&CallerError> for ApiError {
     fn from(error: &CallerError) -> Self {
         match error {
             CallerError::Unauthorized(unauthorized) => unauthorized.into(),
-            CallerError::NotDiagnostic => Self::new(
-                StatusCode::FORBIDDEN,
-                "this caller may not open a diagnostic connection (SIGNALR_DIAGNOSTIC_CLIENTS names who may)",
-            ),
+            CallerError::NotDiagnostic => Self::new(StatusCode::FORBIDDEN, error.to_string()),
         }
     }
 }
@@ -166,52 +167,22 @@ impl From<&UpstreamError> for ApiError {
     /// in the log.
     fn from(error: &UpstreamError) -> Self {
         use UpstreamError::*;
-        match error {
-            Entra(error) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "{} could not get a Microsoft Entra token for the SignalR service; see the function's log",
-                    error.credential
-                ),
-            ),
-            EntraTimeout(credential) => Self::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!("{credential} did not get a Microsoft Entra token in time"),
-            ),
-            Refused(status) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "the SignalR service refused this function's identity ({status}): grant it the role SignalR REST API Owner on the SignalR instance"
-                ),
-            ),
-            Status(status @ 300..=399) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "the SignalR service answered {status}, a redirect, which this function does not follow: check the endpoint URL (Endpoint, ServerEndpoint or serviceUri)"
-                ),
-            ),
-            Status(404) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "the SignalR service answered 404: check the endpoint URL (Endpoint, ServerEndpoint or serviceUri)",
-            ),
-            Status(status) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                format!("the SignalR service answered {status}"),
-            ),
-            Throttled => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the SignalR service is throttling this function; try again shortly",
-            ),
-            Timeout => Self::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "the SignalR service did not answer in time",
-            ),
-            Unreachable => Self::new(StatusCode::BAD_GATEWAY, "could not reach the SignalR service"),
-            Malformed => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "the SignalR service answered with an unexpected body",
-            ),
-        }
+        let status = match error {
+            EntraTimeout(_) | Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Throttled => StatusCode::SERVICE_UNAVAILABLE,
+            Entra(_) | Refused(_) | Status(_) | Unreachable | Malformed => StatusCode::BAD_GATEWAY,
+        };
+        let message = match error {
+            Entra(_) => format!("{error}; see the function's log"),
+            Refused(_) => format!("{error}: grant it the role SignalR REST API Owner on the SignalR instance"),
+            Status(300..=399) => {
+                format!("{error}, a redirect, which this function does not follow: {CHECK_ENDPOINT_URL}")
+            }
+            Status(404) => format!("{error}: {CHECK_ENDPOINT_URL}"),
+            Throttled => format!("{error}; try again shortly"),
+            EntraTimeout(_) | Status(_) | Timeout | Unreachable | Malformed => error.to_string(),
+        };
+        Self::new(status, message)
     }
 }
 

@@ -34,14 +34,15 @@ impl Default for UpstreamLimits {
     }
 }
 
-/// Why a call upstream did not give what was needed.
+/// Why a call upstream did not give what was needed. Each message is the one a caller of the
+/// negotiate function reads too (the HTTP edge adds advice to some).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
     /// The credential could not get a Microsoft Entra token.
     #[error(transparent)]
     Entra(#[from] EntraError),
     /// The credential (named) did not get a token within the deadline.
-    #[error("timed out getting a Microsoft Entra token with {0}")]
+    #[error("{0} did not get a Microsoft Entra token in time")]
     EntraTimeout(&'static str),
     /// 401 or 403: the service does not accept this function's identity.
     #[error("the SignalR service refused this function's identity ({0})")]
@@ -50,7 +51,7 @@ pub enum UpstreamError {
     #[error("the SignalR service answered {0}")]
     Status(u16),
     /// 429 that did not clear within the deadline.
-    #[error("the SignalR service is throttling requests (429)")]
+    #[error("the SignalR service is throttling this function")]
     Throttled,
     /// No answer within the deadline.
     #[error("the SignalR service did not answer in time")]
@@ -245,7 +246,11 @@ async fn entra_token(
     match timeout_at(deadline, entra.token()).await {
         Ok(Ok(token)) => Ok(token),
         Ok(Err(error)) => {
-            tracing::warn!(credential = error.credential, detail = %error.detail, "Microsoft Entra token request failed");
+            tracing::warn!(
+                credential = error.credential,
+                detail = %error.detail,
+                "Microsoft Entra token request failed"
+            );
             Err(UpstreamError::Entra(error))
         }
         Err(_) => Err(UpstreamError::EntraTimeout(entra.name())),

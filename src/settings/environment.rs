@@ -9,8 +9,9 @@ use std::ops::RangeInclusive;
 
 use super::table::{self, Setting};
 
-/// A setting that stops the start. `Display` names the setting and never shows its value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A setting that stops the start. The message names the setting and never shows its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting {setting}: {message}")]
 pub struct SettingError {
     /// The setting's name, as it was set (or as declared, when it was not set).
     pub setting: String,
@@ -27,14 +28,6 @@ impl SettingError {
         }
     }
 }
-
-impl fmt::Display for SettingError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "setting {}: {}", self.setting, self.message)
-    }
-}
-
-impl std::error::Error for SettingError {}
 
 /// `Err` for a setting.
 pub(super) fn fail<T>(setting: &str, message: impl Into<String>) -> Result<T, SettingError> {

@@ -76,16 +76,20 @@ impl TokenPolicy {
     }
 }
 
-/// What a token says of its caller: who, with which claims, and what the login allows.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct TokenSubject<'a> {
-    /// `asrs.s.uid` and `nameid`.
-    pub user_id: Option<&'a str>,
-    /// Copied and configured claims, already renamed and merged.
-    pub custom: &'a [(String, serde_json::Value)],
+/// The caller as its token describes it: who, with which claims, and what the login allows.
+/// The caller layer (`crate::caller`) finds it, from a trusted source only; the token borrows
+/// it (defined here, with the token, so that the caller layer depends on the token and not
+/// the other way round).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// `asrs.s.uid` and `nameid`, when known.
+    pub user_id: Option<String>,
+    /// The token's custom claims: the copied ones, then the fixed ones, renamed and merged.
+    pub claims: Vec<(String, serde_json::Value)>,
     /// When the caller's credential expires (Unix seconds), when a trusted source says.
     pub login_end: Option<u64>,
-    /// `asrs.s.dc`: a diagnostic client (the caller asked, and may).
+    /// A diagnostic client (`asrs.s.dc`): the caller asked, and carries a claim value that
+    /// allows it.
     pub diagnostic: bool,
 }
 
@@ -98,80 +102,62 @@ pub struct AccessTokenClaims<'a> {
     pub issued_at: u64,
     /// `exp` − `iat`.
     pub lifetime_secs: u64,
-    /// `asrs.s.uid` and `nameid`.
-    pub user_id: Option<&'a str>,
+    /// Whom the token is for: its user id (`asrs.s.uid` and `nameid`), whether it is a
+    /// diagnostic client (`asrs.s.dc`), and its custom claims, last.
+    pub caller: &'a Caller,
     /// Name and value of the unique-token claim.
     pub unique: Option<(&'a str, RandomId)>,
-    /// `asrs.s.dc` = `"true"`.
-    pub diagnostic: bool,
     /// `asrs.s.coae` = `"true"` and `asrs.s.aeo` = this (Unix seconds): the service closes the
     /// connection then.
     pub close_at: Option<u64>,
     /// The connection claims every token carries: a [`ConnectionClaims`] fragment (empty, or
     /// `,"name":"value"` per claim), copied as it is.
     pub connection: &'a str,
-    /// Copied and configured claims, already renamed and merged.
-    pub custom: &'a [(String, serde_json::Value)],
 }
 
 impl<'a> AccessTokenClaims<'a> {
-    /// The claims for a token issued now under `policy`, with a fresh unique value.
-    pub fn new(audience: &'a str, user_id: Option<&'a str>, policy: &'a TokenPolicy, now: u64) -> Self {
-        Self {
-            audience,
-            issued_at: now,
-            lifetime_secs: policy.lifetime_secs,
-            user_id,
-            unique: policy.unique_claim.as_deref().map(|name| (name, RandomId::generate())),
-            diagnostic: false,
-            close_at: None,
-            connection: policy.connection.as_str(),
-            custom: &[],
-        }
+    /// The claims of `caller`'s token issued now under `policy`, living as long as the policy
+    /// says, with a fresh unique value.
+    pub fn new(audience: &'a str, caller: &'a Caller, policy: &'a TokenPolicy, now: u64) -> Self {
+        Self::for_caller(audience, caller, policy, now, policy.lifetime_secs)
     }
 
-    /// The claims of `subject`'s token issued now under `policy`, living `lifetime_secs`
-    /// (see [`TokenPolicy::lifetime_for`]).
-    pub fn for_subject(
+    /// As [`Self::new`], living `lifetime_secs` (see [`TokenPolicy::lifetime_for`]).
+    pub fn for_caller(
         audience: &'a str,
-        subject: &TokenSubject<'a>,
+        caller: &'a Caller,
         policy: &'a TokenPolicy,
         now: u64,
         lifetime_secs: u64,
     ) -> Self {
         Self {
+            audience,
+            issued_at: now,
             lifetime_secs,
-            diagnostic: subject.diagnostic,
+            caller,
+            unique: policy.unique_claim.as_deref().map(|name| (name, RandomId::generate())),
             // As the SDK: only when asked for and the login's end is known.
-            close_at: subject.login_end.filter(|_| policy.close_on_auth_expiration),
-            custom: subject.custom,
-            ..Self::new(audience, subject.user_id, policy, now)
+            close_at: caller.login_end.filter(|_| policy.close_on_auth_expiration),
+            connection: policy.connection.as_str(),
         }
-    }
-
-    /// Adds the caller's and the configured claims (tests; the issuer builds with
-    /// [`Self::for_subject`]).
-    #[cfg(test)]
-    pub fn with_custom(mut self, custom: &'a [(String, serde_json::Value)]) -> Self {
-        self.custom = custom;
-        self
     }
 
     /// The claims as a JSON object, appended to `json`. The members that differ per token are
     /// serialised, the connection claims copied as they were serialised at start.
     pub fn write_json(&self, json: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         serde_json::to_writer(&mut *json, &PerToken(self))?;
-        if self.connection.is_empty() && self.custom.is_empty() {
+        let custom = &self.caller.claims;
+        if self.connection.is_empty() && custom.is_empty() {
             return Ok(());
         }
         // `{…}` always ends with its closing brace: reopen the object after its members.
         json.pop();
         json.extend_from_slice(self.connection.as_bytes());
-        if self.custom.is_empty() {
+        if custom.is_empty() {
             json.push(b'}');
         } else {
             let open = json.len();
-            serde_json::to_writer(&mut *json, &Custom(self.custom))?;
+            serde_json::to_writer(&mut *json, &Custom(custom))?;
             // The custom claims' `{` becomes the `,` after the members before them.
             json[open] = b',';
         }
@@ -201,14 +187,14 @@ impl Serialize for PerToken<'_, '_> {
         map.serialize_entry("nbf", &claims.issued_at)?;
         map.serialize_entry("exp", &(claims.issued_at + claims.lifetime_secs))?;
         map.serialize_entry("iss", ISSUER)?;
-        if let Some(user_id) = claims.user_id {
+        if let Some(user_id) = &claims.caller.user_id {
             map.serialize_entry("asrs.s.uid", user_id)?;
             map.serialize_entry("nameid", user_id)?;
         }
         if let Some((name, value)) = &claims.unique {
             map.serialize_entry(name, value.as_str())?;
         }
-        if claims.diagnostic {
+        if claims.caller.diagnostic {
             map.serialize_entry(DIAGNOSTIC_CLIENT, "true")?;
         }
         if let Some(end) = claims.close_at {
@@ -301,15 +287,35 @@ mod tests {
             unique_claim: Some("jti2".into()),
             ..TokenPolicy::default()
         };
-        let claims = AccessTokenClaims::new("A", Some("user-1"), &policy, 10);
+        let caller = user("user-1");
+        let claims = AccessTokenClaims::new("A", &caller, &policy, 10);
         let unique = claims.unique.unwrap().1;
         assert_eq!(
             claims.to_json().unwrap(),
             format!(
-                r#"{{"aud":"A","iat":10,"nbf":10,"exp":70,"iss":"azure-signalr","asrs.s.uid":"user-1","nameid":"user-1","jti2":"{}"}}"#,
+                concat!(
+                    r#"{{"aud":"A","iat":10,"nbf":10,"exp":70,"iss":"azure-signalr","#,
+                    r#""asrs.s.uid":"user-1","nameid":"user-1","jti2":"{}"}}"#
+                ),
                 unique.as_str()
             )
         );
+    }
+
+    /// A caller known by a user id only.
+    fn user(user_id: &str) -> Caller {
+        Caller {
+            user_id: Some(user_id.to_owned()),
+            ..Caller::default()
+        }
+    }
+
+    /// An anonymous caller with custom claims.
+    fn with_claims(claims: &[(String, Value)]) -> Caller {
+        Caller {
+            claims: claims.to_vec(),
+            ..Caller::default()
+        }
     }
 
     fn options() -> ConnectionOptions {
@@ -331,14 +337,14 @@ mod tests {
             connection: ConnectionClaims::new(&options()),
         };
         let custom = vec![("roles".to_owned(), json!(["a", "b"])), ("n".to_owned(), json!(1))];
-        let subject = TokenSubject {
-            user_id: Some("u"),
-            custom: &custom,
+        let subject = Caller {
+            user_id: Some("u".into()),
+            claims: custom,
             login_end: Some(130),
             diagnostic: true,
         };
         let lifetime = policy.lifetime_for(subject.login_end, 10).unwrap();
-        let claims = AccessTokenClaims::for_subject("A", &subject, &policy, 10, lifetime);
+        let claims = AccessTokenClaims::for_caller("A", &subject, &policy, 10, lifetime);
         assert_eq!(
             claims.to_json().unwrap(),
             concat!(
@@ -364,10 +370,8 @@ mod tests {
         let custom = [("tier".to_owned(), json!("gold"))];
         for policy in [&bare, &with_connection] {
             for custom in [&[][..], &custom[..]] {
-                let json = AccessTokenClaims::new("A", None, policy, 0)
-                    .with_custom(custom)
-                    .to_json()
-                    .unwrap();
+                let caller = with_claims(custom);
+                let json = AccessTokenClaims::new("A", &caller, policy, 0).to_json().unwrap();
                 let parsed: serde_json::Map<String, Value> = serde_json::from_str(&json).expect(&json);
                 assert_eq!(parsed["aud"], "A", "{json}");
                 assert_eq!(parsed.contains_key("tier"), !custom.is_empty(), "{json}");
@@ -387,21 +391,21 @@ mod tests {
             ..TokenPolicy::default()
         };
         let off = TokenPolicy::default();
-        let known = TokenSubject {
+        let known = Caller {
             login_end: Some(100),
-            ..TokenSubject::default()
+            ..Caller::default()
         };
-        let unknown = TokenSubject::default();
+        let unknown = Caller::default();
         assert_eq!(
-            AccessTokenClaims::for_subject("a", &known, &on, 0, 100).close_at,
+            AccessTokenClaims::for_caller("a", &known, &on, 0, 100).close_at,
             Some(100)
         );
         assert_eq!(
-            AccessTokenClaims::for_subject("a", &unknown, &on, 0, 3600).close_at,
+            AccessTokenClaims::for_caller("a", &unknown, &on, 0, 3600).close_at,
             None
         );
-        assert_eq!(AccessTokenClaims::for_subject("a", &known, &off, 0, 100).close_at, None);
-        let json = AccessTokenClaims::for_subject("a", &unknown, &on, 0, 3600)
+        assert_eq!(AccessTokenClaims::for_caller("a", &known, &off, 0, 100).close_at, None);
+        let json = AccessTokenClaims::for_caller("a", &unknown, &on, 0, 3600)
             .to_json()
             .unwrap();
         assert!(!json.contains("asrs.s.coae") && !json.contains("asrs.s.aeo"), "{json}");
@@ -444,12 +448,20 @@ mod tests {
             ("tier".to_owned(), serde_json::json!("gold")),
             ("level".to_owned(), serde_json::json!(3)),
         ];
-        let claims = AccessTokenClaims::new("A", Some("u"), &policy, 10).with_custom(&custom);
+        let caller = Caller {
+            claims: custom.to_vec(),
+            ..user("u")
+        };
+        let claims = AccessTokenClaims::new("A", &caller, &policy, 10);
         assert_eq!(
             claims.to_json().unwrap(),
-            r#"{"aud":"A","iat":10,"nbf":10,"exp":11,"iss":"azure-signalr","asrs.s.uid":"u","nameid":"u","roles":["admin","ops"],"tier":"gold","level":3}"#
+            concat!(
+                r#"{"aud":"A","iat":10,"nbf":10,"exp":11,"iss":"azure-signalr","asrs.s.uid":"u","nameid":"u","#,
+                r#""roles":["admin","ops"],"tier":"gold","level":3}"#
+            )
         );
-        let anonymous = AccessTokenClaims::new("A", None, &policy, 10).with_custom(&custom[1..2]);
+        let caller = with_claims(&custom[1..2]);
+        let anonymous = AccessTokenClaims::new("A", &caller, &policy, 10);
         assert_eq!(
             anonymous.to_json().unwrap(),
             r#"{"aud":"A","iat":10,"nbf":10,"exp":11,"iss":"azure-signalr","tier":"gold"}"#
@@ -459,8 +471,9 @@ mod tests {
     #[test]
     fn unique_values_differ_between_tokens() {
         let policy = TokenPolicy::default();
-        let a = AccessTokenClaims::new("a", None, &policy, 0).unique.unwrap().1;
-        let b = AccessTokenClaims::new("a", None, &policy, 0).unique.unwrap().1;
+        let anonymous = Caller::default();
+        let a = AccessTokenClaims::new("a", &anonymous, &policy, 0).unique.unwrap().1;
+        let b = AccessTokenClaims::new("a", &anonymous, &policy, 0).unique.unwrap().1;
         assert_ne!(a, b);
     }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::entra_access_key::{KeyLifetime, TemporaryKeyStore};
-use super::{AccessKey, AccessToken, AccessTokenClaims, RotatingKey, TokenError, TokenPolicy, TokenSubject, jwt};
+use super::{AccessKey, AccessToken, AccessTokenClaims, Caller, RotatingKey, TokenError, TokenPolicy, jwt};
 use crate::endpoints::{Authentication, ServiceEndpoint};
 use crate::entra::{CredentialError, EntraOverrides, EntraTarget, EntraTokenSource};
 use crate::service::{ServiceApi, UpstreamError};
@@ -30,9 +30,19 @@ impl EntraMode {
     }
 }
 
-/// One endpoint's way of making tokens, prepared at start.
+/// An endpoint's issuer of client tokens, prepared at start: the endpoint, how its tokens are
+/// made, and the policy every token follows (shared by all endpoints). A negotiate asks it
+/// only for what varies, a hub and a caller.
 #[derive(Debug)]
-pub enum TokenIssuer {
+pub struct TokenIssuer {
+    endpoint: ServiceEndpoint,
+    policy: Arc<TokenPolicy>,
+    method: Method,
+}
+
+/// How an endpoint's tokens are made.
+#[derive(Debug)]
+enum Method {
     /// Sign with the connection string's key.
     AccessKey(AccessKey),
     /// Sign with the connection string's key, re-read while serving (a connection string kept
@@ -62,7 +72,8 @@ pub enum IssueError {
     LoginEnded,
     /// The service makes tokens in whole minutes, and the caller's credential expires sooner.
     #[error(
-        "the caller's credential expires in less than a minute, the shortest token the SignalR service makes; get a fresh one and negotiate again"
+        "the caller's credential expires in less than a minute, the shortest token the SignalR service makes; \
+         get a fresh one and negotiate again"
     )]
     LoginEndsTooSoon,
 }
@@ -78,74 +89,89 @@ impl TokenIssuer {
     /// The issuer for an endpoint. `api` is needed only by Entra endpoints, whose tokens are for
     /// the cloud of the endpoint's host unless `overrides` say otherwise.
     pub fn new(
-        endpoint: &ServiceEndpoint,
+        endpoint: ServiceEndpoint,
+        policy: Arc<TokenPolicy>,
         mode: EntraMode,
         overrides: &EntraOverrides,
         api: Option<&ServiceApi>,
     ) -> Result<Self, CredentialError> {
-        let credential = match endpoint.auth() {
-            Authentication::AccessKey(key) => return Ok(Self::AccessKey(AccessKey::new(key.expose()))),
-            Authentication::MicrosoftEntra(credential) => credential,
+        let method = match endpoint.auth() {
+            Authentication::AccessKey(key) => Method::AccessKey(AccessKey::new(key.expose())),
+            Authentication::MicrosoftEntra(credential) => {
+                let api = api.ok_or(CredentialError::NoHttpClient)?;
+                let target = EntraTarget::for_host(endpoint.host(), overrides);
+                let entra = Arc::new(EntraTokenSource::new(credential, target, api.http())?);
+                match mode {
+                    EntraMode::GenerateToken => Method::GenerateToken {
+                        entra,
+                        api: api.clone(),
+                    },
+                    EntraMode::AccessKey => Method::TemporaryKey(Arc::new(TemporaryKeyStore::new(
+                        entra,
+                        api.clone(),
+                        endpoint.server_base().to_owned(),
+                        KeyLifetime::default(),
+                    ))),
+                }
+            }
         };
-        let api = api.ok_or_else(|| CredentialError("no HTTP client for Microsoft Entra ID".to_owned()))?;
-        let target = EntraTarget::for_host(endpoint.host(), overrides);
-        let entra = Arc::new(EntraTokenSource::new(credential, target, api.http())?);
-        Ok(match mode {
-            EntraMode::GenerateToken => Self::GenerateToken {
-                entra,
-                api: api.clone(),
-            },
-            EntraMode::AccessKey => Self::TemporaryKey(Arc::new(TemporaryKeyStore::new(
-                entra,
-                api.clone(),
-                endpoint.server_base().to_owned(),
-                KeyLifetime::default(),
-            ))),
+        Ok(Self {
+            endpoint,
+            policy,
+            method,
         })
+    }
+
+    /// The issuer for an endpoint whose access key is re-read while serving.
+    pub fn rotating(endpoint: ServiceEndpoint, policy: Arc<TokenPolicy>, key: Arc<RotatingKey>) -> Self {
+        Self {
+            endpoint,
+            policy,
+            method: Method::RotatingKey(key),
+        }
+    }
+
+    /// The endpoint whose tokens this issues.
+    pub fn endpoint(&self) -> &ServiceEndpoint {
+        &self.endpoint
     }
 
     /// The source of Entra tokens, for Entra endpoints.
     pub fn entra(&self) -> Option<&EntraTokenSource> {
-        match self {
-            Self::AccessKey(_) | Self::RotatingKey(_) => None,
-            Self::GenerateToken { entra, .. } => Some(entra),
-            Self::TemporaryKey(store) => Some(store.entra()),
+        match &self.method {
+            Method::AccessKey(_) | Method::RotatingKey(_) => None,
+            Method::GenerateToken { entra, .. } => Some(entra),
+            Method::TemporaryKey(store) => Some(store.entra()),
         }
     }
 
-    /// A client token for `service_hub` on `endpoint`, for `subject`; it never outlives the
-    /// subject's login.
-    pub async fn issue(
-        &self,
-        endpoint: &ServiceEndpoint,
-        service_hub: &str,
-        subject: &TokenSubject<'_>,
-        policy: &TokenPolicy,
-        now: u64,
-    ) -> Result<AccessToken, IssueError> {
+    /// A client token for `service_hub`, for `caller`, issued at `now`; it never outlives the
+    /// caller's login.
+    pub async fn issue(&self, service_hub: &str, caller: &Caller, now: u64) -> Result<AccessToken, IssueError> {
+        let policy = &*self.policy;
         let lifetime = policy
-            .lifetime_for(subject.login_end, now)
+            .lifetime_for(caller.login_end, now)
             .ok_or(IssueError::LoginEnded)?;
         let sign = |key: &AccessKey| {
-            let audience = endpoint.audience(service_hub);
-            let claims = AccessTokenClaims::for_subject(&audience, subject, policy, now, lifetime);
+            let audience = self.endpoint.audience(service_hub);
+            let claims = AccessTokenClaims::for_caller(&audience, caller, policy, now, lifetime);
             jwt::sign(key, &claims)
         };
-        match self {
-            Self::AccessKey(key) => Ok(sign(key)?),
-            Self::RotatingKey(cell) => Ok(cell.with(sign)?),
+        match &self.method {
+            Method::AccessKey(key) => Ok(sign(key)?),
+            Method::RotatingKey(cell) => Ok(cell.with(sign)?),
             // The Entra paths are boxed: their futures are large (an HTTP call), and the
             // access-key path should not move them around on every negotiate.
-            Self::TemporaryKey(store) => {
+            Method::TemporaryKey(store) => {
                 let key = Box::pin(store.key()).await?;
                 Ok(sign(&key)?)
             }
-            Self::GenerateToken { entra, api } => {
-                let login_left = subject.login_end.map(|end| end.saturating_sub(now));
+            Method::GenerateToken { entra, api } => {
+                let login_left = caller.login_end.map(|end| end.saturating_sub(now));
                 let minutes = minutes_to_expire(lifetime, login_left)?;
-                let token =
-                    Box::pin(api.generate_token(entra, endpoint.server_base(), service_hub, subject.user_id, minutes))
-                        .await?;
+                let user_id = caller.user_id.as_deref();
+                let server = self.endpoint.server_base();
+                let token = Box::pin(api.generate_token(entra, server, service_hub, user_id, minutes)).await?;
                 AccessToken::from_service(token).map_err(|error| match error {
                     TokenError::NotCompact => IssueError::Upstream(UpstreamError::Malformed),
                     other => IssueError::Token(other),

@@ -72,7 +72,9 @@ pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<AccessTok
     // Sized for the usual claims at once: the audience, five numbers and names, two ids, the
     // connection claims.
     let mut json = Vec::with_capacity(
-        192 + claims.audience.len() + claims.user_id.map_or(0, |id| 2 * id.len()) + claims.connection.len(),
+        192 + claims.audience.len()
+            + claims.caller.user_id.as_ref().map_or(0, |id| 2 * id.len())
+            + claims.connection.len(),
     );
     claims.write_json(&mut json).map_err(|_| TokenError::Signing)?;
     let header = key.encoded_header();
@@ -104,7 +106,7 @@ mod tests {
     use sha2::Sha256;
 
     use super::*;
-    use crate::tokens::TokenPolicy;
+    use crate::tokens::{Caller, TokenPolicy};
 
     const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 
@@ -113,6 +115,14 @@ mod tests {
     fn verify(token: &str, key: &str) -> BTreeMap<String, Value> {
         let key: Hmac<Sha256> = Hmac::new_from_slice(key.as_bytes()).unwrap();
         token.verify_with_key(&key).expect("signature verifies")
+    }
+
+    /// A caller known by a user id only.
+    fn user(user_id: &str) -> Caller {
+        Caller {
+            user_id: Some(user_id.to_owned()),
+            ..Caller::default()
+        }
     }
 
     fn header(token: &str) -> Value {
@@ -125,7 +135,7 @@ mod tests {
         let policy = TokenPolicy::default();
         let signed = sign(
             &AccessKey::new(KEY),
-            &AccessTokenClaims::new("a", Some("u"), &policy, 0),
+            &AccessTokenClaims::new("a", &user("u"), &policy, 0),
         )
         .unwrap();
         let again = AccessToken::from_service(signed.as_str().to_owned()).unwrap();
@@ -167,7 +177,8 @@ mod tests {
     #[test]
     fn a_token_verifies_with_an_independent_decoder_and_carries_the_claims() {
         let policy = TokenPolicy::default();
-        let claims = AccessTokenClaims::new("http://localhost/client/?hub=chat", None, &policy, 1_700_000_000);
+        let anonymous = Caller::default();
+        let claims = AccessTokenClaims::new("http://localhost/client/?hub=chat", &anonymous, &policy, 1_700_000_000);
         let token = sign(&AccessKey::new(KEY), &claims).unwrap();
         assert_eq!(header(&token), json!({"alg": "HS256", "typ": "JWT"}));
         let got = verify(&token, KEY);
@@ -183,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_token_with_every_claim_verifies_and_reads_back() {
-        use crate::tokens::{ConnectionClaims, ConnectionOptions, TokenSubject, Transports};
+        use crate::tokens::{ConnectionClaims, ConnectionOptions, Transports};
         let policy = TokenPolicy {
             close_on_auth_expiration: true,
             connection: ConnectionClaims::new(&ConnectionOptions {
@@ -195,14 +206,13 @@ mod tests {
             }),
             ..TokenPolicy::default()
         };
-        let custom = vec![("email".to_owned(), json!("a@example.com"))];
-        let subject = TokenSubject {
-            user_id: Some("u-1"),
-            custom: &custom,
+        let caller = Caller {
+            user_id: Some("u-1".into()),
+            claims: vec![("email".to_owned(), json!("a@example.com"))],
             login_end: Some(1_700_000_120),
             diagnostic: true,
         };
-        let claims = AccessTokenClaims::for_subject("aud", &subject, &policy, 1_700_000_000, 120);
+        let claims = AccessTokenClaims::for_caller("aud", &caller, &policy, 1_700_000_000, 120);
         let got = verify(&sign(&AccessKey::new(KEY), &claims).unwrap(), KEY);
         assert_eq!(got["exp"], 1_700_000_120);
         assert_eq!(got["asrs.s.aeo"], "1700000120");
@@ -220,7 +230,8 @@ mod tests {
     #[test]
     fn the_wrong_key_does_not_verify() {
         let policy = TokenPolicy::default();
-        let claims = AccessTokenClaims::new("aud", None, &policy, 0);
+        let anonymous = Caller::default();
+        let claims = AccessTokenClaims::new("aud", &anonymous, &policy, 0);
         let token = sign(&AccessKey::new(KEY), &claims).unwrap();
         let other: Hmac<Sha256> = Hmac::new_from_slice(b"another key").unwrap();
         assert!(VerifyWithKey::<BTreeMap<String, Value>>::verify_with_key(token.as_str(), &other).is_err());
@@ -231,7 +242,11 @@ mod tests {
         // A key that is valid base64: signing with its decoded bytes would differ.
         let key = "c2VjcmV0LWtleS1ieXRlcw==";
         let policy = TokenPolicy::default();
-        let token = sign(&AccessKey::new(key), &AccessTokenClaims::new("aud", None, &policy, 0)).unwrap();
+        let token = sign(
+            &AccessKey::new(key),
+            &AccessTokenClaims::new("aud", &Caller::default(), &policy, 0),
+        )
+        .unwrap();
         verify(&token, key);
     }
 
@@ -242,7 +257,11 @@ mod tests {
             unique_claim: Some("tid".into()),
             ..TokenPolicy::default()
         };
-        let token = sign(&AccessKey::new(KEY), &AccessTokenClaims::new("a", None, &renamed, 5)).unwrap();
+        let token = sign(
+            &AccessKey::new(KEY),
+            &AccessTokenClaims::new("a", &Caller::default(), &renamed, 5),
+        )
+        .unwrap();
         let got = verify(&token, KEY);
         assert!(got.contains_key("tid") && !got.contains_key("uniqueToken"));
         assert_eq!(got["exp"], 6);
@@ -252,7 +271,11 @@ mod tests {
             unique_claim: None,
             ..TokenPolicy::default()
         };
-        let token = sign(&AccessKey::new(KEY), &AccessTokenClaims::new("a", None, &none, 5)).unwrap();
+        let token = sign(
+            &AccessKey::new(KEY),
+            &AccessTokenClaims::new("a", &Caller::default(), &none, 5),
+        )
+        .unwrap();
         assert_eq!(verify(&token, KEY).len(), 5);
     }
 
@@ -261,7 +284,7 @@ mod tests {
         let policy = TokenPolicy::default();
         let token = sign(
             &AccessKey::with_id("kid-7", KEY),
-            &AccessTokenClaims::new("a", None, &policy, 0),
+            &AccessTokenClaims::new("a", &Caller::default(), &policy, 0),
         )
         .unwrap();
         assert_eq!(header(&token)["kid"], "kid-7");
@@ -278,7 +301,7 @@ mod tests {
         let audience = "a".repeat(len);
         match sign(
             &AccessKey::new(KEY),
-            &AccessTokenClaims::new(&audience, None, &policy, 0),
+            &AccessTokenClaims::new(&audience, &Caller::default(), &policy, 0),
         ) {
             Ok(token) => Ok(token.len()),
             Err(TokenError::TooLong(len)) => Err(len),
@@ -306,7 +329,8 @@ mod tests {
     fn tokens_over_4096_characters_are_refused() {
         let policy = TokenPolicy::default();
         let long_user = "u".repeat(2000);
-        let claims = AccessTokenClaims::new("a", Some(&long_user), &policy, 0);
+        let long_user = user(&long_user);
+        let claims = AccessTokenClaims::new("a", &long_user, &policy, 0);
         match sign(&AccessKey::new(KEY), &claims) {
             Err(TokenError::TooLong(len)) => assert!(len > MAX_TOKEN_LEN),
             other => panic!("expected TooLong, got {other:?}"),
@@ -315,7 +339,7 @@ mod tests {
         assert!(
             sign(
                 &AccessKey::new(KEY),
-                &AccessTokenClaims::new("a", Some(&fits), &policy, 0)
+                &AccessTokenClaims::new("a", &user(&fits), &policy, 0)
             )
             .is_ok()
         );

@@ -1,5 +1,6 @@
-//! Client access tokens: their claims, HS256 signing with an access key, and the issuer that
-//! makes an endpoint's tokens (locally, or through the service with Microsoft Entra ID).
+//! Client access tokens: the caller they describe, their claims, HS256 signing with an access
+//! key, and the issuer that makes an endpoint's tokens (locally, or through the service with
+//! Microsoft Entra ID).
 
 mod access_key;
 mod claims;
@@ -12,7 +13,7 @@ mod rotating_key;
 
 pub use access_key::AccessKey;
 pub use claims::{
-    AccessTokenClaims, DEFAULT_UNIQUE_CLAIM, TokenPolicy, TokenSubject, custom_claim_name, is_system_claim,
+    AccessTokenClaims, Caller, DEFAULT_UNIQUE_CLAIM, TokenPolicy, custom_claim_name, is_system_claim,
     may_name_unique_claim,
 };
 pub use connection::{

@@ -14,7 +14,8 @@ use proptest::sample::{Index, select};
 use proptest::test_runner::TestCaseError;
 use sha2::Sha256;
 use signalr_negotiate::{
-    AccessKey, AccessTokenClaims, Authentication, ConnectionString, ConnectionStringError, EntraCredential, sign,
+    AccessKey, AccessTokenClaims, Authentication, Caller, ConnectionString, ConnectionStringError, EntraCredential,
+    sign,
 };
 use url::{Host, Url};
 
@@ -389,12 +390,10 @@ fn sample_token(key: &AccessKey) -> String {
         audience: "https://a/client/?hub=h",
         issued_at: 1_700_000_000,
         lifetime_secs: 60,
-        user_id: None,
+        caller: &Caller::default(),
         unique: None,
-        diagnostic: false,
         close_at: None,
         connection: "",
-        custom: &[],
     };
     sign(key, &claims).expect("a small token is signed").as_str().to_owned()
 }
