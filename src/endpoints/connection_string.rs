@@ -81,7 +81,8 @@ pub enum ConnectionStringError {
     DuplicateKey(String),
     /// An unknown key appears twice: never echoed, it may be a piece of a secret.
     #[error(
-        "Duplicate properties found in connection string (an unknown key appears twice; is there a ';' inside a value?)."
+        "Duplicate properties found in connection string (an unknown key appears twice; is there a ';' inside a \
+        value?)."
     )]
     DuplicateUnknownKey,
     /// No `Endpoint`.
@@ -103,7 +104,8 @@ pub enum ConnectionStringError {
     MissingAccessKey,
     /// An `AuthType` the SDK does not know.
     #[error(
-        "AuthType in the connection string must be azure, azure.msi or azure.app (or aad, the older name); leave it out to sign with AccessKey"
+        "AuthType in the connection string must be azure, azure.msi or azure.app (or aad, the older name); leave it \
+        out to sign with AccessKey"
     )]
     UnknownAuthType,
     /// `azure.app` without one of its keys.
@@ -111,7 +113,8 @@ pub enum ConnectionStringError {
     MissingForApp(&'static str),
     /// `aad` with a secret or certificate but not the keys that make it an app registration.
     #[error(
-        "{0} is required in the connection string for AuthType=aad with an app registration (ClientId, TenantId, and ClientSecret or ClientCert); with ClientId alone it means a managed identity"
+        "{0} is required in the connection string for AuthType=aad with an app registration (ClientId, TenantId, and \
+        ClientSecret or ClientCert); with ClientId alone it means a managed identity"
     )]
     MissingForAadApp(&'static str),
     /// `azure.app` with both a secret and a certificate.
@@ -395,7 +398,8 @@ mod tests {
 
     #[test]
     fn endpoint_must_be_an_absolute_http_url() {
-        let expected = "Endpoint in the connection string must be an absolute http:// or https:// URL with a host and no query or fragment";
+        let expected = "Endpoint in the connection string must be an absolute http:// or https:// URL with a host and \
+                       no query or fragment";
         for bad in [
             "localhost",
             "ftp://a",
@@ -415,11 +419,13 @@ mod tests {
     fn client_and_server_endpoints_are_checked_and_named() {
         assert_eq!(
             error(&format!("Endpoint=https://a;AccessKey={KEY};ClientEndpoint=proxy")),
-            "ClientEndpoint in the connection string must be an absolute http:// or https:// URL with a host and no query or fragment"
+            "ClientEndpoint in the connection string must be an absolute http:// or https:// URL with a host and no \
+            query or fragment"
         );
         assert_eq!(
             error(&format!("Endpoint=https://a;AccessKey={KEY};ServerEndpoint=tcp://x")),
-            "ServerEndpoint in the connection string must be an absolute http:// or https:// URL with a host and no query or fragment"
+            "ServerEndpoint in the connection string must be an absolute http:// or https:// URL with a host and no \
+            query or fragment"
         );
         let cs = parse(&format!(
             "Endpoint=https://a;AccessKey={KEY};ServerEndpoint=http://10.0.0.1:8080/sig/"
@@ -547,15 +553,19 @@ mod tests {
     fn aad_refuses_what_the_sdk_would_misread() {
         assert_eq!(
             error("Endpoint=https://a;AuthType=aad;ClientId=c;TenantId=t"),
-            "ClientSecret (or ClientCert) is required in the connection string for AuthType=aad with an app registration (ClientId, TenantId, and ClientSecret or ClientCert); with ClientId alone it means a managed identity"
+            "ClientSecret (or ClientCert) is required in the connection string for AuthType=aad with an app \
+            registration (ClientId, TenantId, and ClientSecret or ClientCert); with ClientId alone it means a managed \
+            identity"
         );
         assert_eq!(
             error("Endpoint=https://a;AuthType=aad;ClientId=c;ClientSecret=s"),
-            "TenantId is required in the connection string for AuthType=aad with an app registration (ClientId, TenantId, and ClientSecret or ClientCert); with ClientId alone it means a managed identity"
+            "TenantId is required in the connection string for AuthType=aad with an app registration (ClientId, \
+            TenantId, and ClientSecret or ClientCert); with ClientId alone it means a managed identity"
         );
         assert_eq!(
             error("Endpoint=https://a;AuthType=aad;TenantId=t;ClientCert=/x"),
-            "ClientId is required in the connection string for AuthType=aad with an app registration (ClientId, TenantId, and ClientSecret or ClientCert); with ClientId alone it means a managed identity"
+            "ClientId is required in the connection string for AuthType=aad with an app registration (ClientId, \
+            TenantId, and ClientSecret or ClientCert); with ClientId alone it means a managed identity"
         );
         assert_eq!(
             error("Endpoint=https://a;AuthType=aad;ClientCert=/x;ClientCertPath=/y"),
@@ -578,7 +588,8 @@ mod tests {
         for unknown in ["azure.ad", "aad.app", "accesskey", "none"] {
             assert_eq!(
                 error(&format!("Endpoint=https://a;AuthType={unknown};AccessKey={KEY}")),
-                "AuthType in the connection string must be azure, azure.msi or azure.app (or aad, the older name); leave it out to sign with AccessKey",
+                "AuthType in the connection string must be azure, azure.msi or azure.app (or aad, the older name); \
+                leave it out to sign with AccessKey",
                 "{unknown}: refused, where the SDK would quietly sign with AccessKey"
             );
         }

@@ -312,7 +312,8 @@ mod tests {
     #[test]
     fn the_host_is_that_of_endpoint_not_of_the_client_or_server_endpoint() {
         let e = endpoint(
-            "Endpoint=https://demo.signalr.azure.cn;Port=444;ClientEndpoint=http://127.0.0.1:81;ServerEndpoint=http://127.0.0.1:82;AccessKey=k",
+            "Endpoint=https://demo.signalr.azure.cn;Port=444;ClientEndpoint=http://127.0.0.1:81;\
+            ServerEndpoint=http://127.0.0.1:82;AccessKey=k",
         );
         assert_eq!(e.host(), "demo.signalr.azure.cn");
     }

@@ -131,7 +131,8 @@ impl Environment {
         fail(
             first,
             format!(
-                "is also set as {second}, to another value: names are case-insensitive, : equals __ and CUSTOMCONNSTR_ equals ConnectionStrings__, so one would silently win; set it once"
+                "is also set as {second}, to another value: names are case-insensitive, : equals __ and CUSTOMCONNSTR_ \
+                equals ConnectionStrings__, so one would silently win; set it once"
             ),
         )
     }

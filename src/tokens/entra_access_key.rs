@@ -132,7 +132,11 @@ impl TemporaryKeyStore {
         let store = Arc::clone(self);
         tokio::spawn(async move {
             if let Err(error) = store.fetch().await {
-                tracing::warn!(%error, server = %store.server_base, "refreshing the temporary access key failed; the held key is used meanwhile");
+                tracing::warn!(
+                    %error,
+                    server = %store.server_base,
+                    "refreshing the temporary access key failed; the held key is used meanwhile"
+                );
                 *store
                     .last_failed_refresh
                     .lock()

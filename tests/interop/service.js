@@ -115,7 +115,9 @@ const TRANSPORTS = [[1, 'WebSockets'], [2, 'ServerSentEvents'], [4, 'LongPolling
 function connectionOptions(claims) {
   const get = (name) => {
     if (!(name in claims)) return undefined;
-    if (typeof claims[name] !== 'string') throw new Error(`claim ${name} is not a string: ${JSON.stringify(claims[name])}`);
+    if (typeof claims[name] !== 'string') {
+      throw new Error(`claim ${name} is not a string: ${JSON.stringify(claims[name])}`);
+    }
     return claims[name];
   };
   const whole = (name, min, max) => {
@@ -129,7 +131,9 @@ function connectionOptions(claims) {
   const boolean = (name) => {
     const value = get(name);
     if (value === undefined) return false;
-    if (!/^(true|false)$/i.test(value)) throw new Error(`claim ${name} must be true or false, got ${JSON.stringify(value)}`);
+    if (!/^(true|false)$/i.test(value)) {
+      throw new Error(`claim ${name} must be true or false, got ${JSON.stringify(value)}`);
+    }
     return value.toLowerCase() === 'true';
   };
   const options = {
@@ -144,7 +148,9 @@ function connectionOptions(claims) {
   if (boolean('asrs.s.coae')) {
     const closeAt = whole('asrs.s.aeo', 0, Number.MAX_SAFE_INTEGER);
     if (closeAt === undefined) throw new Error('claim asrs.s.coae without asrs.s.aeo');
-    if (claims.exp > closeAt) throw new Error(`the token (exp ${claims.exp}) outlives the login (asrs.s.aeo ${closeAt})`);
+    if (claims.exp > closeAt) {
+      throw new Error(`the token (exp ${claims.exp}) outlives the login (asrs.s.aeo ${closeAt})`);
+    }
     options.closeAt = closeAt;
   }
   return options;
@@ -213,9 +219,13 @@ function requireEntraToken(req) {
 function identityToken(req, q) {
   if (!IDENTITY_HEADER) throw new HttpError(500, 'IDENTITY_HEADER is not set in the environment of service.js');
   const apiVersion = single(q, 'api-version');
-  if (apiVersion !== '2019-08-01') throw new HttpError(400, `api-version must be 2019-08-01, got ${JSON.stringify(apiVersion)}`);
+  if (apiVersion !== '2019-08-01') {
+    throw new HttpError(400, `api-version must be 2019-08-01, got ${JSON.stringify(apiVersion)}`);
+  }
   const resource = single(q, 'resource');
-  if (resource !== ENTRA_RESOURCE) throw new HttpError(400, `resource must be ${ENTRA_RESOURCE}, got ${JSON.stringify(resource)}`);
+  if (resource !== ENTRA_RESOURCE) {
+    throw new HttpError(400, `resource must be ${ENTRA_RESOURCE}, got ${JSON.stringify(resource)}`);
+  }
   const secret = req.headers['x-identity-header'];
   if (secret === undefined) throw new HttpError(400, 'x-identity-header header missing');
   if (secret !== IDENTITY_HEADER) throw new HttpError(400, 'x-identity-header does not match IDENTITY_HEADER');
@@ -231,7 +241,9 @@ function identityToken(req, q) {
 function generateToken(req, q, hub) {
   requireEntraToken(req);
   const apiVersion = single(q, 'api-version');
-  if (apiVersion !== '2022-11-01') throw new HttpError(400, `api-version must be 2022-11-01, got ${JSON.stringify(apiVersion)}`);
+  if (apiVersion !== '2022-11-01') {
+    throw new HttpError(400, `api-version must be 2022-11-01, got ${JSON.stringify(apiVersion)}`);
+  }
   const minutes = single(q, 'minutesToExpire');
   if (minutes === null) throw new HttpError(400, 'minutesToExpire query parameter missing');
   if (!/^[0-9]+$/.test(minutes) || Number(minutes) < 1) {
@@ -309,7 +321,9 @@ const server = http.createServer((req, res) => {
     issued.set(connectionToken, { hub, requestId: url.searchParams.get('asrs_request_id') });
     // The transports the token allows; this stand-in speaks WebSockets only.
     const offered = TRANSPORTS.filter(([flag]) => options.transports & flag).map(([, name]) => name);
-    if (!offered.includes('WebSockets')) throw new Error(`the token allows no WebSockets (asrs.s.htt ${options.transports})`);
+    if (!offered.includes('WebSockets')) {
+      throw new Error(`the token allows no WebSockets (asrs.s.htt ${options.transports})`);
+    }
     sendJson(res, 200, {
       negotiateVersion: 1,
       connectionId,
@@ -333,7 +347,9 @@ server.on('upgrade', (req, socket, head) => {
     // Browsers can only send the token as ?access_token=; the Node client
     // sends it as an Authorization header instead. Accept either.
     ({ options } = verifyToken(bearer(req) || url.searchParams.get('access_token'), req.headers.host, hub));
-    if (!(options.transports & 1)) throw new Error(`the token does not allow WebSockets (asrs.s.htt ${options.transports})`);
+    if (!(options.transports & 1)) {
+      throw new Error(`the token does not allow WebSockets (asrs.s.htt ${options.transports})`);
+    }
     const conn = issued.get(url.searchParams.get('id'));
     if (!conn) throw new Error('id is not a connectionToken this service issued');
     if (conn.hub !== hub) throw new Error(`connectionToken was issued for hub ${conn.hub}, not ${hub}`);

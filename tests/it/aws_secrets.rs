@@ -224,7 +224,8 @@ fn denied_access_stops_the_start() {
 import boto3, json, os
 kw = dict(endpoint_url=os.environ["ENDPOINT"], region_name="eu-west-1",
           aws_access_key_id="testing", aws_secret_access_key="testing")
-secret = boto3.client("secretsmanager", **kw).create_secret(Name="signalr/denied", SecretString="Endpoint=https://x;AccessKey=k")
+secret = boto3.client("secretsmanager", **kw).create_secret(Name="signalr/denied",
+                                                             SecretString="Endpoint=https://x;AccessKey=k")
 iam = boto3.client("iam", **kw)
 iam.create_user(UserName="reader")
 key = iam.create_access_key(UserName="reader")["AccessKey"]
@@ -439,7 +440,8 @@ kw = dict(endpoint_url=os.environ["ENDPOINT"], region_name="eu-west-1",
           aws_access_key_id="testing", aws_secret_access_key="testing")
 secret = boto3.client("secretsmanager", **kw).create_secret(Name="signalr/rotating", SecretString=os.environ["CS"])
 iam = boto3.client("iam", **kw)
-allow = lambda action: json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
+allow = lambda action: json.dumps({"Version": "2012-10-17",
+                                   "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
 iam.create_user(UserName="reader")
 iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=allow("secretsmanager:GetSecretValue"))
 reader = iam.create_access_key(UserName="reader")["AccessKey"]
@@ -458,7 +460,8 @@ if os.environ["ACTION"] == "deny":
     iam.delete_user_policy(UserName="reader", PolicyName="read")
 else:
     iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}))
+        {"Version": "2012-10-17",
+         "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}))
 print("{}")
 "#;
 

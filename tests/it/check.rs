@@ -93,7 +93,8 @@ async fn entra_endpoints_show_their_cloud_scope_and_authority() {
     let (fake, port) = start_fake().await;
     let (entra, proxy) = FakeEntra::start().await;
     let cs = format!(
-        "Endpoint=https://demo.signalr.azure.us;ServerEndpoint=http://127.0.0.1:{port};AuthType=azure.app;ClientId={CLIENT_ID};TenantId={TENANT};ClientCert={};",
+        "Endpoint=https://demo.signalr.azure.us;ServerEndpoint=http://127.0.0.1:{port};AuthType=azure.app;\
+        ClientId={CLIENT_ID};TenantId={TENANT};ClientCert={};",
         fixture("app.pem")
     );
     let [(proxy_name, proxy_value), (ca_name, ca_value)] = FakeEntra::env(proxy);

@@ -14,7 +14,8 @@ use crate::common::{Function, free_port, run_binary, verify_token, wait_ready};
 /// An `Endpoint` at `host` whose REST API and client URL are the fake service on `port`.
 fn endpoint(host: &str, port: u16, auth: &str) -> String {
     format!(
-        "Endpoint=https://{host};ServerEndpoint=http://127.0.0.1:{port};ClientEndpoint=http://127.0.0.1:{port};{auth};Version=1.0;"
+        "Endpoint=https://{host};ServerEndpoint=http://127.0.0.1:{port};ClientEndpoint=http://127.0.0.1:{port};{auth};\
+        Version=1.0;"
     )
 }
 
@@ -234,7 +235,8 @@ fn a_certificate_that_cannot_sign_stops_the_start_naming_the_setting() {
         ("app.pfx", "the file is PFX (PKCS#12) or DER; this build reads PEM only"),
     ] {
         let cs = format!(
-            "Endpoint=https://demo.signalr.azure.cn;AuthType=azure.app;ClientId={CLIENT_ID};TenantId={TENANT};ClientCertPath={}",
+            "Endpoint=https://demo.signalr.azure.cn;AuthType=azure.app;ClientId={CLIENT_ID};TenantId={TENANT};\
+            ClientCertPath={}",
             fixture(file)
         );
         let (code, output) = run_binary(
@@ -299,7 +301,8 @@ async fn aad_is_the_older_name_and_reads_as_the_sdk_reads_it() {
 
 #[test]
 fn an_unknown_auth_type_is_refused_not_read_as_an_access_key() {
-    let cs = "Endpoint=https://demo.service.signalr.net;AuthType=azure.ad;AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;";
+    let cs = "Endpoint=https://demo.service.signalr.net;AuthType=azure.ad;\
+             AccessKey=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH;";
     let (code, output) = run_binary(&[], &[("AzureSignalRConnectionString", cs)]);
     assert_eq!(code, 2, "{output}");
     assert!(

@@ -32,7 +32,12 @@ fn a_deployed_function_app_without_a_connection_string_does_not_start() {
     );
     let output = exits_with_2(&mut function, "deployed-no-cs");
     assert!(
-        output.contains("signalr-negotiate: setting AzureSignalRConnectionString: is not set, nor any other connection string: in a Function App in Azure (WEBSITE_INSTANCE_ID is set) one is required (looked for AzureSignalRConnectionString (or CUSTOMCONNSTR_AzureSignalRConnectionString), Azure__SignalR__ConnectionString"),
+        output.contains(
+            "signalr-negotiate: setting AzureSignalRConnectionString: is not set, nor any other connection string: in \
+            a Function App in Azure (WEBSITE_INSTANCE_ID is set) one is required (looked for \
+            AzureSignalRConnectionString (or CUSTOMCONNSTR_AzureSignalRConnectionString), \
+            Azure__SignalR__ConnectionString"
+        ),
         "{output}"
     );
     assert!(!output.contains("localhost:8999"), "{output}");
@@ -141,7 +146,8 @@ fn two_names_with_different_connection_strings_stop_the_start() {
     let output = exits_with_2(&mut function, "two-connection-strings");
     assert!(
         output.contains(
-            "setting AzureSignalRConnectionString: differs from CUSTOMCONNSTR_AzureSignalRConnectionString: set the connection string in one of them only"
+            "setting AzureSignalRConnectionString: differs from CUSTOMCONNSTR_AzureSignalRConnectionString: set the \
+            connection string in one of them only"
         ),
         "{output}"
     );

@@ -323,7 +323,8 @@ async fn a_failing_generate_token_fails_over_and_marks_the_endpoint_offline() {
 
 /// Asks the binary for `?endpoint=a` until `until` holds or `limit` passes; checks on each
 /// answer, with the probes `a` had failed by the time it came, that `a` was served while fewer
-/// than [`PROBES_TO_OFFLINE`] probes had failed, and not served only once that many had. Returns the last answer's port.
+/// than [`PROBES_TO_OFFLINE`] probes had failed, and not served only once that many had. Returns the last answer's
+/// port.
 async fn watch_a(
     client: &reqwest::Client,
     base: &str,

@@ -485,7 +485,10 @@ fn http_api_event(authorizer: Value) -> Value {
             "accountId": "123456789012", "apiId": "abc", "domainName": "abc.execute-api.eu-west-1.amazonaws.com",
             "domainPrefix": "abc", "requestId": "r1", "routeKey": "ANY /api/{hub}/negotiate", "stage": "$default",
             "time": "23/Nov/2026:13:00:00 +0000", "timeEpoch": 1_795_438_800_000_i64,
-            "http": {"method": "POST", "path": "/api/chat/negotiate", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "t"},
+            "http": {
+                "method": "POST", "path": "/api/chat/negotiate", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9",
+                "userAgent": "t"
+            },
             "authorizer": authorizer
         },
         "isBase64Encoded": false
@@ -496,7 +499,11 @@ fn http_api_event(authorizer: Value) -> Value {
 async fn api_gateway_http_api_jwt_authorizer_claims() {
     let router = router(&[("SIGNALR_AUTH", "api-gateway"), ("SIGNALR_COPY_CLAIMS", "email")]);
     let event = http_api_event(json!({"jwt": {
-        "claims": {"sub": "cognito-sub-1", "email": "ada@example.com", "iss": "https://cognito-idp.eu-west-1.amazonaws.com/pool"},
+        "claims": {
+            "sub": "cognito-sub-1",
+            "email": "ada@example.com",
+            "iss": "https://cognito-idp.eu-west-1.amazonaws.com/pool"
+        },
         "scopes": ["negotiate"]
     }}));
     let got = Answer::from(common::send(&router, lambda_request(event)).await).claims();

@@ -181,14 +181,16 @@ async fn a_wrong_key_audience_or_url_is_caught() {
         (
             "wrong-aud",
             format!(
-                "Endpoint=http://localhost.localdomain;Port={port};ClientEndpoint=http://127.0.0.1:{port};AccessKey={KEY};Version=1.0;"
+                "Endpoint=http://localhost.localdomain;Port={port};ClientEndpoint=http://127.0.0.1:{port};\
+                AccessKey={KEY};Version=1.0;"
             ),
             "audience",
         ),
         (
             "wrong-url",
             format!(
-                "Endpoint=http://127.0.0.1;Port={port};ClientEndpoint=http://127.0.0.1:{dead_port};AccessKey={KEY};Version=1.0;"
+                "Endpoint=http://127.0.0.1;Port={port};ClientEndpoint=http://127.0.0.1:{dead_port};AccessKey={KEY};\
+                Version=1.0;"
             ),
             "negotiation",
         ),

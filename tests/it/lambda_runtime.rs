@@ -402,7 +402,10 @@ async fn each_invocations_lines_are_written_before_its_response_is_posted() {
 /// An ALB event (multi-value headers off) for `POST /api/{hub}/negotiate`.
 fn alb_event(hub: &str) -> Value {
     json!({
-        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/negotiate/6d0ecf831eec9f09"}},
+        "requestContext": {"elb": {"targetGroupArn": concat!(
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:",
+            "targetgroup/negotiate/6d0ecf831eec9f09"
+        )}},
         "httpMethod": "POST",
         "path": format!("/api/{hub}/negotiate"),
         "queryStringParameters": {},
@@ -553,7 +556,8 @@ async fn no_connection_string_is_an_init_error_on_lambda() {
     let message = posted.body["errorMessage"].as_str().unwrap_or_default();
     assert!(
         message.starts_with(
-            "signalr-negotiate: setting AzureSignalRConnectionString: is not set, nor any other connection string: on AWS Lambda one is required (looked for AzureSignalRConnectionString"
+            "signalr-negotiate: setting AzureSignalRConnectionString: is not set, nor any other connection string: on \
+            AWS Lambda one is required (looked for AzureSignalRConnectionString"
         ),
         "{message}"
     );
@@ -588,7 +592,10 @@ async fn a_bad_setting_is_an_init_error_on_lambda() {
     assert_eq!(posted.kind, "init-error", "{posted:?}");
     let message = posted.body["errorMessage"].as_str().unwrap_or_default();
     assert!(
-        message.starts_with("signalr-negotiate: setting CUSTOMCONNSTR_AzureSignalRConnectionString: the connection string has no Endpoint"),
+        message.starts_with(
+            "signalr-negotiate: setting CUSTOMCONNSTR_AzureSignalRConnectionString: the connection string has no \
+            Endpoint"
+        ),
         "{message}"
     );
     assert!(!message.contains(KEY), "{message}");

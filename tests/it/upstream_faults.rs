@@ -187,7 +187,8 @@ async fn a_redirect_from_the_identity_endpoint_is_not_followed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_identity_error_body_is_logged_as_its_status_and_a_short_excerpt() {
     let body = format!(
-        "{{\"error\":\"invalid_request\",\"error_description\":\"no identity\"}}\r\nFORGED-LINE level=ERROR all is lost\n\x1b[31mred{}PAST-THE-EXCERPT",
+        "{{\"error\":\"invalid_request\",\"error_description\":\"no identity\"}}\r\nFORGED-LINE level=ERROR all is \
+        lost\n\x1b[31mred{}PAST-THE-EXCERPT",
         " padding".repeat(8 * 1024)
     );
     let (fake, port) = start_fake().await;
