@@ -1,7 +1,7 @@
 //! The AWS SDK's HTTP client: requests go through reqwest, the HTTP/1.1 and rustls stack this
-//! binary already carries, instead of the SDK's default client, which would bring a second
-//! hyper client with HTTP/2 (about half a megabyte). The SDK's connect and read timeouts are
-//! applied per request; its retries and signing are unchanged.
+//! binary already carries, instead of the SDK's default client, which would add a second hyper
+//! client with HTTP/2 to the binary. The SDK's connect and read timeouts are applied per
+//! request; its retries and signing are unchanged.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,

@@ -168,14 +168,11 @@ fn on_raw_event_path<B>(mut request: http::Request<B>) -> http::Request<B> {
     request
 }
 
-/// Tells Lambda why the function cannot start: `POST /2018-06-01/runtime/init/error` with
-/// the header `Lambda-Runtime-Function-Error-Type` and a JSON body `{"errorMessage",
-/// "errorType"}` (the Runtime API's "Initialization error"), so that the invoke fails at once
-/// with this message instead of waiting for a process that never asks for an event, and the
-/// message reaches CloudWatch with the init report. `lambda_runtime` reports init errors only
-/// for its SnapStart hooks, once `run` is called; a refusal before that is ours to send. The
-/// message names a setting, never a value. A Runtime API that cannot be reached is noted on
-/// standard error; the exit code says the rest.
+/// Tells Lambda why the function cannot start (the Runtime API's "Initialization error"), so
+/// that the invoke fails at once with `message` (a setting's name, never its value), which
+/// CloudWatch shows with the init report. `lambda_runtime` reports init errors only for its
+/// SnapStart hooks, so a refusal before `run` is ours to send. An unreachable Runtime API is
+/// noted on standard error; the exit code says the rest.
 pub async fn report_init_error(runtime_api: &str, error_type: &str, message: &str) {
     let body = lambda_http::lambda_runtime::Diagnostic {
         error_type: error_type.to_owned(),

@@ -39,14 +39,8 @@ pub(super) fn layer(router: Router, origins: &[AllowedOrigin]) -> Router {
         .allow_origin(AllowOrigin::predicate(move |origin, _| rules.allows(origin)))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST])
-        // The requested headers are allowed, for listed origins only (the middleware below
-        // strips every CORS header from an answer to any other). A fixed list refused what an
-        // app adds through the client's documented `headers` option (`X-Api-Key`, a tracing
-        // header), and a setting listing extra headers would be one more thing to get wrong
-        // for no protection: a listed origin is already trusted with credentials, and a header
-        // the function does not read changes nothing. `*` cannot be used with credentials,
-        // hence the reflection. ASP.NET Core's `AllowAnyHeader()`, which the SignalR CORS
-        // guidance pairs with `WithOrigins(...).AllowCredentials()`, does the same.
+        // Any requested header, reflected (`*` cannot go with credentials), and only to listed
+        // origins, which are trusted with credentials already (as ASP.NET Core's `AllowAnyHeader()`).
         .allow_headers(AllowHeaders::mirror_request())
         .max_age(std::time::Duration::from_secs(600));
     router
@@ -86,11 +80,8 @@ fn is_preflight(request: &Request) -> bool {
 }
 
 /// Refused origins already logged, so that each is logged once. Anyone can send endless
-/// made-up origins, so memory is bounded: at most [`RefusedOrigins::REMEMBERED`] origins are
-/// remembered, as 8-byte keyed hashes (about 10 KB in all, whatever the origins' length); once
-/// full, one line says so and later new origins are not logged. A wrong
-/// `SIGNALR_CORS_ORIGINS` shows up among the first origins a deployment sees, so the cap
-/// costs nothing in practice; a restart starts afresh.
+/// made-up origins, so at most [`RefusedOrigins::REMEMBERED`] are kept, as keyed hashes; once
+/// full, one line says so. A wrong `SIGNALR_CORS_ORIGINS` shows among the first origins seen.
 #[derive(Default)]
 struct RefusedOrigins {
     /// Keyed per process (SipHash with random keys): nobody can make two origins collide.

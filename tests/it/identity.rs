@@ -255,8 +255,8 @@ async fn a_discovered_jwks_uri_must_be_https_or_a_loopback_address() {
     }
 }
 
-/// Discovery and keys are fetched where they are, never through a redirect (a JWKS URL that
-/// answered 302 to plain http elsewhere used to be followed).
+/// Discovery and keys are fetched where they are, never through a redirect (a 302 could send
+/// the fetch to plain http elsewhere).
 #[tokio::test]
 async fn discovery_and_keys_follow_no_redirect() {
     let issuer = TestIssuer::start().await;

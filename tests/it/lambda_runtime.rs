@@ -416,7 +416,7 @@ fn alb_event(hub: &str) -> Value {
 }
 
 /// Every event the runtime hands over gets an answer, never a dead process: a body marked
-/// base64 that is not (it used to abort the process inside lambda_http), a Host that makes no
+/// base64 that is not (lambda_http's conversion would abort the process), a Host that makes no
 /// URL, a query that makes no URI, and a payload that is no HTTP event are each a 400 in the
 /// origin's format, and the events after them are served.
 #[tokio::test]

@@ -287,8 +287,8 @@ async fn near_the_cap_connections_are_not_kept_alive() {
     }
 }
 
-/// With the file limit at 64, seventy silent connections used to stop every new negotiate;
-/// now they are closed after the header timeout, and a negotiate behind them is answered.
+/// With the file limit at 64, seventy silent connections are closed after the header timeout,
+/// so a negotiate behind them is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seventy_silent_connections_under_a_file_limit_of_64_do_not_stop_negotiates() {
     let running = start_with(
