@@ -9,14 +9,20 @@
 //! claims that reach the token) → the hub (`hub.rs`: validated once, as [`HubName`]) → the
 //! endpoint (`endpoints/`: connection strings, `ServiceEndpoint`, the endpoint router and its
 //! health board) → the token (`tokens/`: claims, signing, issuers; with Microsoft Entra ID
-//! through `entra` and the service's REST API in `service`) → the answer. The core of it,
-//! hub and caller in and URL and token out, is `negotiator`.
+//! through `entra/` and the service's REST API in `service/`) → the answer. The core of it,
+//! hub and caller in and URL and token out, is `negotiator.rs`.
 //!
-//! **Start-up** flows one way too: the environment → `settings` (every setting declared once,
+//! **Start-up** flows one way too: the environment → `settings/` (every setting declared once,
 //! and the only reader of the environment; connection strings kept in AWS are read first by
-//! `aws`, which also reads them again while serving) → `startup` (the composition root: HTTP
-//! client, REST API, OIDC verifier, issuers, health) → `hosts` (Lambda, the Functions host,
-//! the local server; logs).
+//! `aws/`, which also reads them again while serving) → `startup.rs` (the composition root:
+//! HTTP client, REST API, OIDC verifier, issuers, health) → `hosts/` (Lambda, the Functions
+//! host, the local server; logs).
+//!
+//! **Shared** by both: `url_rules.rs` (which URLs a connection string, a CORS origin or an OIDC
+//! provider may name), `fetch_cache.rs` (a fetched value held in memory, fetched by one caller
+//! at a time) and `secret.rs` (a string that never prints). **The command line**: `main.rs`
+//! starts the binary, `cli.rs` reads its arguments and writes `--help`, and `check.rs` is the
+//! `check` command's report.
 //!
 //! ```
 //! use std::sync::Arc;
