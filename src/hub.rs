@@ -44,7 +44,7 @@ impl HubName {
         Ok(Self(name))
     }
 
-    /// The name as written.
+    /// The name as written, case kept (the service's name is [`HubName::service_name`]).
     pub fn as_str(&self) -> &str {
         &self.0
     }

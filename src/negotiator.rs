@@ -12,7 +12,7 @@ use crate::tokens::{AccessToken, IssueError, RandomId, TokenIssuer};
 pub struct NegotiateResponse {
     /// `{ClientEndpoint | Endpoint}/client/?hub=…&asrs_request_id=…`
     pub url: String,
-    /// The client access token.
+    /// What the client presents to the service at `url`: signed here, or made by the service.
     pub access_token: AccessToken,
 }
 
@@ -21,7 +21,7 @@ pub struct NegotiateResponse {
 pub struct Negotiated<'a> {
     /// What the client gets.
     pub response: NegotiateResponse,
-    /// The endpoint chosen.
+    /// The endpoint that gave the token (after any failover).
     pub endpoint: &'a ServiceEndpoint,
     /// The hub's name in the service (prefixed, lower-case).
     pub service_hub: String,

@@ -8,7 +8,7 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
-    /// Holds a value.
+    /// Wraps a value so that it is printed only as `<redacted>`.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }

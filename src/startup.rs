@@ -127,12 +127,12 @@ impl App {
         })
     }
 
-    /// The negotiate core.
+    /// Hub and caller in, URL and token out: what the negotiate route and `check` call.
     pub fn negotiator(&self) -> &Negotiator {
         &self.negotiator
     }
 
-    /// Who is calling.
+    /// Finds each request's caller from the configured sources.
     pub fn callers(&self) -> &CallerResolver {
         &self.callers
     }

@@ -133,7 +133,7 @@ impl CallerResolver {
         Self { policy, oidc }
     }
 
-    /// The caller settings.
+    /// The sources, user id claim and claims this resolver applies, fixed at start.
     pub fn policy(&self) -> &CallerPolicy {
         &self.policy
     }

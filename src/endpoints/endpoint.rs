@@ -91,7 +91,7 @@ impl ServiceEndpoint {
         self
     }
 
-    /// The setting this endpoint was read from.
+    /// The setting this endpoint was read from, which messages name (never its value).
     pub fn source(&self) -> &str {
         &self.source
     }

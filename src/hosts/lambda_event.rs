@@ -57,7 +57,7 @@ impl Event {
         serde_json::from_str(json).ok().map(|event| Self::Alb(Box::new(event)))
     }
 
-    /// Where the event came from.
+    /// Where the event came from, which picks the format of its answer.
     pub(super) fn origin(&self) -> Origin {
         match self {
             Self::ApiGatewayV1(_) => Origin::ApiGatewayV1,

@@ -36,7 +36,7 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    /// An error answer with a status and a message.
+    /// An error answer with no `WWW-Authenticate` challenge.
     pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             status,
@@ -45,12 +45,12 @@ impl ApiError {
         }
     }
 
-    /// 400 Bad Request.
+    /// 400: the request itself is wrong (its hub, query, body or the event carrying it).
     pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
-    /// 404 Not Found.
+    /// 404: no route has this path, or this function serves no such hub.
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }

@@ -56,7 +56,7 @@ pub enum UpstreamError {
     /// No answer within the deadline.
     #[error("the SignalR service did not answer in time")]
     Timeout,
-    /// No connection.
+    /// The request could not be sent, or its answer's body not read (no timeout involved).
     #[error("could not reach the SignalR service")]
     Unreachable,
     /// A 2xx whose body is not what the API documents.

@@ -12,12 +12,12 @@ pub enum DefaultValue {
     Described(&'static str),
 }
 
-/// One setting.
+/// A setting's declaration, from which `--help`, `check` and the README's table are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Setting {
     /// The name, in its documented spelling (any case and `:` for `__` work too).
     pub name: &'static str,
-    /// The default when unset.
+    /// What applies when unset, as `--help` and the README show it.
     pub default: DefaultValue,
     /// One line for `--help`.
     pub help: &'static str,

@@ -66,7 +66,7 @@ impl Transports {
         Self(self.0 | other.0)
     }
 
-    /// The flags as an integer.
+    /// The flags as the integer `asrs.s.htt` carries.
     pub fn bits(self) -> u8 {
         self.0
     }

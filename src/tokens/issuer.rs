@@ -63,7 +63,7 @@ pub enum IssueError {
     /// Entra or the service's REST API did not give what was needed.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
-    /// The token could not be made.
+    /// Signing failed, or the token would be too long for the service.
     #[error(transparent)]
     Token(#[from] TokenError),
     /// The caller's credential has expired (it was accepted within the clock-skew leeway):

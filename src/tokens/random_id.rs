@@ -11,7 +11,7 @@ use rand::RngCore as _;
 pub struct RandomId([u8; 22]);
 
 impl RandomId {
-    /// A fresh identifier.
+    /// A new identifier, independent of every other.
     pub fn generate() -> Self {
         let mut bytes = [0u8; 16];
         rand::rng().fill_bytes(&mut bytes);
@@ -21,7 +21,7 @@ impl RandomId {
         Self(text)
     }
 
-    /// The identifier's text.
+    /// The 22 base64url characters.
     pub fn as_str(&self) -> &str {
         // base64url is ASCII.
         std::str::from_utf8(&self.0).unwrap_or_default()
