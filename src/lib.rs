@@ -69,4 +69,6 @@ pub use settings::aws_refresh::KeyRefresher;
 pub use settings::aws_secrets::{AwsReferences, resolve as resolve_aws_references};
 pub use settings::{Environment, Host, SettingError, Settings};
 pub use startup::{App, StartupError};
-pub use tokens::{AccessKey, AccessToken, AccessTokenClaims, MAX_TOKEN_LEN, TokenError, TokenPolicy, sign};
+pub use tokens::{
+    AccessKey, AccessToken, AccessTokenClaims, MAX_TOKEN_LEN, RotatingKey, TokenError, TokenPolicy, sign,
+};
