@@ -182,7 +182,8 @@ profile_callgrind() {
             first=$per
             echo "callgrind: $name: $per instructions per negotiate (user space)"
         else
-            echo "callgrind: $name: $per instructions per negotiate (user space), $((per - first)) against ${NAMES[0]}" \
+            echo "callgrind: $name: $per instructions per negotiate (user space)," \
+                "$((per - first)) against ${NAMES[0]}" \
                 "($(awk -v a="$per" -v b="$first" 'BEGIN { printf "%+.2f%%", (a - b) * 100 / b }'))"
         fi
         callgrind_annotate --inclusive=yes "$WORK/callgrind-$name-$REQUESTS.out" 2>/dev/null |
@@ -211,7 +212,8 @@ profile_key() {
             if [[ $mode == fixed ]]; then
                 fixed=$per
             else
-                echo "key: $name: fixed key $fixed, rotating key $per instructions per token ($((per - fixed)) for the read)"
+                echo "key: $name: fixed key $fixed, rotating key $per instructions per token" \
+                    "($((per - fixed)) for the read)"
             fi
         done
     done
@@ -229,7 +231,8 @@ profile_syscalls() {
             drive "$n"
             stop
         done
-        python3 - "$name" "$((REQUESTS / 4))" "$REQUESTS" "$WORK/strace-$name-"{"$((REQUESTS / 4))","$REQUESTS"}.txt <<'EOF'
+        python3 - "$name" "$((REQUESTS / 4))" "$REQUESTS" \
+            "$WORK/strace-$name-$((REQUESTS / 4)).txt" "$WORK/strace-$name-$REQUESTS.txt" <<'EOF'
 import sys
 name, small, large = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def calls(path):

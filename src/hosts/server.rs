@@ -136,7 +136,10 @@ async fn accept_failed(
         return false;
     }
     if !*failing {
-        tracing::warn!(%error, "cannot accept connections; retrying (is SIGNALR_MAX_CONNECTIONS above the file limit?)");
+        tracing::warn!(
+            %error,
+            "cannot accept connections; retrying (is SIGNALR_MAX_CONNECTIONS above the file limit?)"
+        );
         *failing = true;
     }
     tokio::select! {

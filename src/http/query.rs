@@ -46,7 +46,8 @@ impl NegotiateQuery {
         }
         match self.hub.take() {
             Some(hub) if joined && hub.contains(',') => Err(ApiError::bad_request(
-                "a comma in ?hub= cannot be told from a repeated hub parameter under the Azure Functions host (it joins repeated values with commas): give the hub once, or in the path, /{prefix}/{hub}/negotiate",
+                "a comma in ?hub= cannot be told from a repeated hub parameter under the Azure Functions host \
+                 (it joins repeated values with commas): give the hub once, or in the path, /{prefix}/{hub}/negotiate",
             )),
             Some(hub) => Ok(Cow::Owned(HubName::from_string(hub)?)),
             None => default_hub.map(Cow::Borrowed).ok_or_else(|| {

@@ -324,7 +324,14 @@ mod tests {
 
     fn negotiate_line() {
         let hub = String::from("chat");
-        tracing::info!(request_id = Some("abc-1"), hub = %hub, endpoint = "", status = 200u16, latency_us = 27u64, "negotiate");
+        tracing::info!(
+            request_id = Some("abc-1"),
+            hub = %hub,
+            endpoint = "",
+            status = 200u16,
+            latency_us = 27u64,
+            "negotiate"
+        );
     }
 
     #[test]
