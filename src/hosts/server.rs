@@ -41,6 +41,7 @@ pub(super) fn as_is(request: Request) -> Request {
 
 /// Listens on `addr` and serves until SIGTERM or Ctrl-C, finishing requests in flight within
 /// the grace period; `prepare` is applied to each request, `announce` logs the address bound.
+// Hand-written: axum::serve has no header-read timeout, connection cap or grace (BENCHMARKS.md, "Crates or ours").
 pub(super) async fn serve(
     addr: SocketAddr,
     router: Router,
