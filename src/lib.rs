@@ -77,4 +77,6 @@ pub use negotiator::{NegotiateResponse, Negotiated, Negotiator};
 pub use secret::Secret;
 pub use settings::{Environment, Host, SettingError, Settings};
 pub use startup::{App, StartupError};
-pub use tokens::{AccessKey, AccessToken, AccessTokenClaims, MAX_TOKEN_LEN, TokenError, TokenPolicy, sign};
+pub use tokens::{
+    AccessKey, AccessToken, AccessTokenClaims, MAX_TOKEN_LEN, RotatingKey, TokenError, TokenPolicy, sign,
+};

@@ -41,6 +41,7 @@ pub(super) fn as_is(request: Request) -> Request {
 
 /// Listens on `addr` and serves until SIGTERM or Ctrl-C, finishing requests in flight within
 /// the grace period; `prepare` is applied to each request, `announce` logs the address bound.
+// Hand-written: axum::serve has no header-read timeout, connection cap or grace (BENCHMARKS.md, "Crates or ours").
 pub(super) async fn serve(
     addr: SocketAddr,
     router: Router,
@@ -136,7 +137,10 @@ async fn accept_failed(
         return false;
     }
     if !*failing {
-        tracing::warn!(%error, "cannot accept connections; retrying (is SIGNALR_MAX_CONNECTIONS above the file limit?)");
+        tracing::warn!(
+            %error,
+            "cannot accept connections; retrying (is SIGNALR_MAX_CONNECTIONS above the file limit?)"
+        );
         *failing = true;
     }
     tokio::select! {

@@ -86,11 +86,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `200` with `{"url","accessToken"}`, camelCase exactly as the SignalR client reads it. The
-/// body is written once into a buffer of its final size. Hand-written around serde_json's
-/// string writer because the token, a third of the answer, needs no escaping (it is an
-/// [`AccessToken`](crate::tokens::AccessToken): base64url and dots) and passing it through the escaper cost about 5% of a
-/// negotiate (callgrind, `bench/profile.sh`).
+/// `200` with `{"url","accessToken"}`, camelCase exactly as the SignalR client reads it, written
+/// once into a buffer of its final size. The URL goes through serde_json's string writer; the
+/// token goes in as it is: an [`AccessToken`](crate::tokens::AccessToken) has nothing to escape.
+// Hand-written: a serde derive costs 2,975 instructions per negotiate more (BENCHMARKS.md, "Crates or ours").
 pub fn negotiated(response: &NegotiateResponse) -> Response {
     const URL: &[u8] = br#"{"url":"#;
     const TOKEN: &[u8] = br#","accessToken":""#;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::HttpBody as _;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::LengthLimitError;
@@ -26,16 +26,15 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct HostRequestId(pub String);
 
-/// Any query string is read (bad percent-encoding decodes lossily); a rejection reads as none.
-fn query(query: Result<Query<NegotiateQuery>, QueryRejection>) -> NegotiateQuery {
-    query.map(|Query(query)| query).unwrap_or_default()
+/// The request's query parameters (any query string is read).
+fn query(request: &Request) -> NegotiateQuery {
+    NegotiateQuery::parse(request.uri().query())
 }
 
 /// `/{prefix}/{hub}/negotiate`
 pub(super) async fn path_hub(
     State(app): State<Arc<App>>,
     hub: Result<Path<String>, PathRejection>,
-    parameters: Result<Query<NegotiateQuery>, QueryRejection>,
     request: Request,
 ) -> Response {
     let hub = match hub {
@@ -44,16 +43,13 @@ pub(super) async fn path_hub(
             "the hub name in the path is not valid percent-encoded UTF-8",
         )),
     };
-    respond(&app, hub, query(parameters), request).await
+    let query = query(&request);
+    respond(&app, hub, query, request).await
 }
 
 /// `/{prefix}/negotiate?hub=…` (or `SIGNALR_HUB`)
-pub(super) async fn query_hub(
-    State(app): State<Arc<App>>,
-    parameters: Result<Query<NegotiateQuery>, QueryRejection>,
-    request: Request,
-) -> Response {
-    let mut query = query(parameters);
+pub(super) async fn query_hub(State(app): State<Arc<App>>, request: Request) -> Response {
+    let mut query = query(&request);
     let hub = query.hub(app.default_hub(), app.query_values_joined());
     respond(&app, hub, query, request).await
 }

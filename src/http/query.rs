@@ -1,11 +1,8 @@
-//! The query parameters a negotiate reads, taken with axum's `Query` extractor: `hub` (once),
-//! `endpoint`, `userId` and `diagnostic` (the first of each); every other parameter
+//! The query parameters a negotiate reads, with `form_urlencoded` over the raw query: `hub`
+//! (once), `endpoint`, `userId` and `diagnostic` (the first of each); every other parameter
 //! (`negotiateVersion`, `useStatefulReconnect`, …) is skipped without being copied.
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::answer::ApiError;
 use crate::hub::HubName;
@@ -49,7 +46,8 @@ impl NegotiateQuery {
         }
         match self.hub.take() {
             Some(hub) if joined && hub.contains(',') => Err(ApiError::bad_request(
-                "a comma in ?hub= cannot be told from a repeated hub parameter under the Azure Functions host (it joins repeated values with commas): give the hub once, or in the path, /{prefix}/{hub}/negotiate",
+                "a comma in ?hub= cannot be told from a repeated hub parameter under the Azure Functions host \
+                 (it joins repeated values with commas): give the hub once, or in the path, /{prefix}/{hub}/negotiate",
             )),
             Some(hub) => Ok(Cow::Owned(HubName::from_string(hub)?)),
             None => default_hub.map(Cow::Borrowed).ok_or_else(|| {
@@ -59,43 +57,25 @@ impl NegotiateQuery {
     }
 }
 
-// A hand-written visitor rather than a derive: the derive refuses any repeated parameter (and
-// `?endpoint=a&endpoint=b` has always meant the first), and it would copy the parameters it
-// skips. Keys are compared borrowed; only the three values read are copied.
-impl<'de> Deserialize<'de> for NegotiateQuery {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(QueryVisitor)
-    }
-}
-
-struct QueryVisitor;
-
-impl<'de> Visitor<'de> for QueryVisitor {
-    type Value = NegotiateQuery;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("query parameters")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NegotiateQuery, A::Error> {
-        let mut query = NegotiateQuery::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+impl NegotiateQuery {
+    /// The parameters of a request's query string, percent-decoded (bad UTF-8 lossily, so any
+    /// query string is read). Keys are compared borrowed; only the values read are copied.
+    pub fn parse(query: Option<&str>) -> Self {
+        let mut parsed = Self::default();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match key.as_ref() {
-                "hub" if query.hub.is_some() || query.repeated_hub => {
-                    map.next_value::<IgnoredAny>()?;
-                    query.hub = None;
-                    query.repeated_hub = true;
+                "hub" if parsed.hub.is_some() || parsed.repeated_hub => {
+                    parsed.hub = None;
+                    parsed.repeated_hub = true;
                 }
-                "hub" => query.hub = Some(map.next_value()?),
-                "endpoint" if query.endpoint.is_none() => query.endpoint = Some(map.next_value()?),
-                "userId" if query.user_id.is_none() => query.user_id = Some(map.next_value()?),
-                "diagnostic" if query.diagnostic.is_none() => query.diagnostic = Some(map.next_value()?),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                "hub" => parsed.hub = Some(value.into_owned()),
+                "endpoint" if parsed.endpoint.is_none() => parsed.endpoint = Some(value.into_owned()),
+                "userId" if parsed.user_id.is_none() => parsed.user_id = Some(value.into_owned()),
+                "diagnostic" if parsed.diagnostic.is_none() => parsed.diagnostic = Some(value.into_owned()),
+                _ => {}
             }
         }
-        Ok(query)
+        parsed
     }
 }
 
@@ -107,9 +87,7 @@ mod tests {
 
     fn parse(query: &str) -> NegotiateQuery {
         let uri: axum::http::Uri = format!("/api/negotiate?{query}").parse().unwrap();
-        axum::extract::Query::<NegotiateQuery>::try_from_uri(&uri)
-            .expect("any query string is read")
-            .0
+        NegotiateQuery::parse(uri.query())
     }
 
     fn hub_from_query(query: Option<&str>, default_hub: Option<&str>) -> Result<String, ApiError> {

@@ -46,7 +46,7 @@ enum Method {
     /// Sign with the connection string's key.
     AccessKey(AccessKey),
     /// Sign with the connection string's key, re-read while serving (a connection string kept
-    /// in AWS): one atomic load per token, no lock.
+    /// in AWS): read per token without a lock.
     RotatingKey(Arc<RotatingKey>),
     /// Ask the service (`generateToken`).
     GenerateToken {

@@ -1,11 +1,10 @@
 //! Log lines written in batches: each line is appended to a buffer in memory (a lock and a copy,
 //! no system call), and the buffer goes to standard output in one `write` — from a background
 //! thread on a short timer or when it fills, at the end of each Lambda invocation, and at exit.
-//!
-//! Hand-written rather than tracing-appender's non-blocking writer, which copies each line into
-//! a message of its own and writes it with a system call of its own on its worker thread.
 //! Nothing is dropped: a writer that finds the buffer at its cap writes it out itself
 //! (back-pressure), so memory stays bounded and every line reaches standard output in order.
+//!
+//! Hand-written: writing each line to stdout costs a `write` per negotiate (BENCHMARKS.md, "Crates or ours").
 
 use std::io::{self, Write as _};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
