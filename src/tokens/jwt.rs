@@ -79,7 +79,15 @@ pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<AccessTok
             + claims.connection.len(),
     );
     claims.write_json(&mut json).map_err(|_| TokenError::Signing)?;
-    compact(key, &json)
+    let header = key.encoded_header();
+    let mut token = String::with_capacity(header.len() + 2 + json.len() * 4 / 3 + 48);
+    token.push_str(header);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&json, &mut token);
+    let signature = key.sign(token.as_bytes());
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    check_length(token).map(AccessToken)
 }
 
 /// A token for the service's REST API, as the SDK's REST client signs one with an access key
@@ -102,18 +110,7 @@ pub fn sign_server_token(
         "nameid": server_name,
     });
     let json = serde_json::to_vec(&claims).map_err(|_| TokenError::Signing)?;
-    compact(key, &json)
-}
-
-/// `header.claims.signature` of the claims' JSON, signed with the key; inlined, as `sign` runs on
-/// every negotiate.
-#[inline]
-fn compact(key: &AccessKey, json: &[u8]) -> Result<AccessToken, TokenError> {
-    let header = key.encoded_header();
-    let mut token = String::with_capacity(header.len() + 2 + json.len() * 4 / 3 + 48);
-    token.push_str(header);
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(json, &mut token);
+    let mut token = format!("{}.{}", key.encoded_header(), URL_SAFE_NO_PAD.encode(json));
     let signature = key.sign(token.as_bytes());
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(signature, &mut token);
