@@ -13,6 +13,8 @@ pub enum Command {
         hub: String,
         /// The sample's user id.
         user: Option<String>,
+        /// Send nothing over the network.
+        offline: bool,
     },
     /// Print the usage.
     Help,
@@ -25,11 +27,15 @@ signalr-negotiate: the negotiate function for Azure SignalR Service.
 
 USAGE:
     signalr-negotiate                   serve negotiate (host chosen by the environment, below)
-    signalr-negotiate check [--hub HUB] [--user USER]
+    signalr-negotiate check [--hub HUB] [--user USER] [--offline]
                                         load the configuration as serving would, print each
                                         endpoint (secrets masked), probe its health, sign a
-                                        sample token and print its header and claims; exit 0
-                                        when all is well, 1 on a problem, 2 on a bad setting
+                                        sample token and print its header and claims, prove
+                                        that the service takes it (its client negotiate, its
+                                        REST API, its clock), and say which firewall rules
+                                        the tokens serve; exit 0 when all is well, 1 on a
+                                        problem, 2 on a bad setting. --offline sends nothing
+                                        over the network (no probe, no proof)
     signalr-negotiate --help | --version
 
 HOSTS:
@@ -96,17 +102,18 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         "-h" | "--help" | "help" => Ok(Command::Help),
         "-V" | "--version" => Ok(Command::Version),
         "check" => {
-            let (mut hub, mut user) = ("chat".to_owned(), None);
+            let (mut hub, mut user, mut offline) = ("chat".to_owned(), None, false);
             while let Some(flag) = args.next() {
                 let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
                 match flag.as_str() {
                     "--hub" => hub = value("--hub")?,
                     "--user" => user = Some(value("--user")?),
+                    "--offline" => offline = true,
                     "-h" | "--help" => return Ok(Command::Help),
                     other => return Err(format!("unknown option for check: {other}")),
                 }
             }
-            Ok(Command::Check { hub, user })
+            Ok(Command::Check { hub, user, offline })
         }
         other => Err(format!("unknown command: {other}")),
     }
@@ -205,14 +212,24 @@ mod tests {
             args(&["check"]),
             Ok(Command::Check {
                 hub: "chat".into(),
-                user: None
+                user: None,
+                offline: false
             })
         );
         assert_eq!(
             args(&["check", "--hub", "news", "--user", "ada"]),
             Ok(Command::Check {
                 hub: "news".into(),
-                user: Some("ada".into())
+                user: Some("ada".into()),
+                offline: false
+            })
+        );
+        assert_eq!(
+            args(&["check", "--offline"]),
+            Ok(Command::Check {
+                hub: "chat".into(),
+                user: None,
+                offline: true
             })
         );
         assert!(args(&["check", "--hub"]).is_err());

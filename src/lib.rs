@@ -21,8 +21,8 @@
 //! **Shared** by both: `url_rules.rs` (which URLs a connection string, a CORS origin or an OIDC
 //! provider may name), `fetch_cache.rs` (a fetched value held in memory, fetched by one caller
 //! at a time) and `secret.rs` (a string that never prints). **The command line**: `main.rs`
-//! starts the binary, `cli.rs` reads its arguments and writes `--help`, and `check.rs` is the
-//! `check` command's report.
+//! starts the binary, `cli.rs` reads its arguments and writes `--help`, and `check/` is the
+//! `check` command's report, with its proof against the service.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -65,7 +65,7 @@ mod url_rules;
 
 pub use aws::{AwsReferences, KeyRefresher, resolve as resolve_aws_references};
 pub use caller::{Caller, decode_client_principal};
-pub use check::run as check;
+pub use check::{CheckOptions, run as check};
 pub use endpoints::{
     Authentication, ConnectionString, ConnectionStringError, EndpointType, EntraCredential, ServiceEndpoint,
 };

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use signalr_negotiate::cli::{self, Command};
 use signalr_negotiate::{
-    App, Environment, Host, Settings, StartupError, check, init_logging, report_init_error, resolve_aws_references,
-    serve,
+    App, CheckOptions, Environment, Host, Settings, StartupError, check, init_logging, report_init_error,
+    resolve_aws_references, serve,
 };
 
 fn main() -> ExitCode {
@@ -67,12 +67,21 @@ async fn run(command: Command, process: &Environment, host: Host) -> ExitCode {
     for warning in settings.warnings.iter().filter(|_| command == Command::Serve) {
         tracing::warn!("{warning}");
     }
-    let app = match App::with_aws(&settings, &aws) {
+    // `check --offline` starts nothing that calls out (the health probes of several endpoints).
+    let offline = matches!(command, Command::Check { offline: true, .. });
+    let app = match App::build(&settings, &aws, !offline) {
         Ok(app) => app,
         Err(error) => return refuse(process, command, &error).await,
     };
     match command {
-        Command::Check { hub, user } => check(&env, &settings, &app, &hub, user.as_deref()).await,
+        Command::Check { hub, user, offline } => {
+            let options = CheckOptions {
+                hub: &hub,
+                user: user.as_deref(),
+                offline,
+            };
+            check(&env, &settings, &app, options).await
+        }
         _ => {
             let refresher = app.key_refresher().cloned();
             serve(&settings, signalr_negotiate::router(Arc::new(app)), refresher).await

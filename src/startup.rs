@@ -66,6 +66,12 @@ impl App {
     /// As [`App::new`], with the settings whose values were read from AWS: the keys of their
     /// endpoints are re-read every `SIGNALR_SECRET_REFRESH_SECONDS` by [`App::key_refresher`].
     pub fn with_aws(settings: &Settings, references: &AwsReferences) -> Result<Self, StartupError> {
+        Self::build(settings, references, true)
+    }
+
+    /// As [`App::with_aws`]; without `probe_health`, the health of several endpoints is not
+    /// probed in the background (each counts as online), so that nothing calls out at start.
+    pub fn build(settings: &Settings, references: &AwsReferences, probe_health: bool) -> Result<Self, StartupError> {
         let uses_entra = settings
             .endpoints
             .iter()
@@ -106,7 +112,7 @@ impl App {
         }
         let health = http
             .as_ref()
-            .filter(|_| several)
+            .filter(|_| several && probe_health)
             .map(|http| start_health_probes(&settings.endpoints, http.clone(), settings.health));
         let negotiator = Negotiator::new(
             issuers,

@@ -11,6 +11,9 @@ use url::Url;
 
 use super::{Authentication, ConnectionString};
 
+/// What follows the audience base in a client token's `aud`, before the hub.
+const CLIENT_AUDIENCE_PATH: &str = "/client/?hub=";
+
 /// Primary endpoints take clients; secondary ones only when no primary is online.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointType {
@@ -68,7 +71,7 @@ impl ServiceEndpoint {
             .as_ref()
             .map_or_else(|| endpoint_base.clone(), base_of);
         let audience_prefix = format!(
-            "{}://{}/client/?hub=",
+            "{}://{}{CLIENT_AUDIENCE_PATH}",
             endpoint.scheme(),
             endpoint.host_str().unwrap_or_default()
         );
@@ -124,6 +127,12 @@ impl ServiceEndpoint {
     /// Base URL of the service's REST API and health probe.
     pub fn server_base(&self) -> &str {
         &self.server_base
+    }
+
+    /// `{scheme}://{host}` of `Endpoint`: what every `aud` the service checks starts with, the
+    /// REST API's included (the SDK's `AudienceBaseUrl`, without its trailing `/`).
+    pub fn audience_base(&self) -> &str {
+        &self.audience_prefix[..self.audience_prefix.len() - CLIENT_AUDIENCE_PATH.len()]
     }
 
     /// Whether `other` is this endpoint with another access key: the same name, type and URLs,
@@ -227,6 +236,7 @@ mod tests {
             "http://localhost:8999/client/?hub=chat&asrs_request_id=RID"
         );
         assert_eq!(e.audience("chat"), "http://localhost/client/?hub=chat");
+        assert_eq!(e.audience_base(), "http://localhost");
         assert_eq!(e.server_base(), "http://localhost:8999");
     }
 

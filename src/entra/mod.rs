@@ -197,7 +197,7 @@ pub(crate) fn describe(error: &azure_core::Error) -> String {
 
 /// `text` as one line of printable ASCII (any other character, control characters included,
 /// as `?`; each run of whitespace as one space), cut at `limit` characters with `…`.
-fn excerpt(text: &str, limit: usize) -> String {
+pub(crate) fn excerpt(text: &str, limit: usize) -> String {
     let mut out = String::with_capacity(text.len().min(limit + 3));
     let mut chars = 0;
     let mut space = false;

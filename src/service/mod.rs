@@ -1,5 +1,10 @@
-//! The Azure SignalR service's REST API, as this function calls it with Microsoft Entra ID.
+//! The Azure SignalR service as this function calls it: its REST API (with Microsoft Entra ID
+//! while serving, and the read-only users call `check` makes), and its client side (the client
+//! negotiate `check` makes with a sample token).
 
+mod answer;
+mod client;
 mod rest_api;
 
-pub use rest_api::{ServiceApi, UpstreamError, UpstreamLimits};
+pub use client::{NegotiateAnswerError, check_negotiate_body, negotiate_url};
+pub use rest_api::{ServiceApi, UpstreamError, UpstreamLimits, UserProbe};

@@ -1,6 +1,7 @@
 //! The SignalR service's REST API as this function uses it with Microsoft Entra ID:
 //! `generateToken` (a client token made by the service) and `auth/accessKey` (a temporary key
-//! to sign with locally).
+//! to sign with locally); and the read-only users call with which `check` proves an endpoint's
+//! server side.
 //!
 //! Every call goes through the process's one HTTP client (connections are reused), is bounded
 //! by a per-attempt timeout and an overall deadline, and is retried once on a connect error,
@@ -11,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::{Instant, timeout_at};
 
+use super::answer::{self, ServiceAnswer};
 use crate::entra::{EntraError, EntraTokenSource};
 
 /// `api-version` of the generateToken call.
@@ -87,6 +89,59 @@ impl std::fmt::Debug for IssuedKey {
         f.debug_struct("IssuedKey")
             .field("key_id", &self.key_id)
             .finish_non_exhaustive()
+    }
+}
+
+/// `api-version` of the users call (Azure/azure-signalr, `docs/swagger/V20220601.md`).
+pub const USERS_API_VERSION: &str = "2022-06-01";
+
+/// The user `check` asks about, whom no client is: a 404 then says the call was authorised.
+const PROBE_USER: &str = "signalr-negotiate-check";
+
+/// `x-ms-error-code` of the 404 that means "no such user" rather than "no such route" (the
+/// SDK's `Constants.ErrorCodes`, checked in `ServiceHubLifetimeManager.FilterExpectedResponse`).
+const USER_NOT_EXISTED: &str = "Warning.User.NotExisted";
+
+/// `HEAD {server}/api/hubs/{hub}/users/{user}?api-version=2022-06-01` — "has this user any
+/// connection", which changes nothing — and the `aud` of a token for it.
+#[derive(Debug, Clone)]
+pub struct UserProbe {
+    url: url::Url,
+    audience: String,
+}
+
+impl UserProbe {
+    /// The call for a service hub on the endpoint whose REST API is at `server_base` and whose
+    /// tokens' `aud` start with `audience_base`.
+    pub fn new(server_base: &str, audience_base: &str, service_hub: &str) -> Option<Self> {
+        let mut url = url::Url::parse(server_base).ok()?;
+        let base_path = url.path().trim_end_matches('/').len();
+        url.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .extend(["api", "hubs", service_hub, "users", PROBE_USER]);
+        // As the SDK's REST client: the audience base and the service's path, without query or
+        // port (`AccessTokenHttpMessageHandler`; the REST API's docs: "trailing slash and query
+        // parameters not included").
+        let audience = format!("{audience_base}{}", &url.path()[base_path..]);
+        url.query_pairs_mut().append_pair("api-version", USERS_API_VERSION);
+        Some(Self { url, audience })
+    }
+
+    /// The `aud` a token for this call carries.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// The URL, for a report.
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// Whether the service authorised the call: 200 (the user has connections), or the 404
+    /// that says there is no such user.
+    pub fn authorised(answer: &ServiceAnswer) -> bool {
+        answer.status == 200 || (answer.status == 404 && answer.error_code.as_deref() == Some(USER_NOT_EXISTED))
     }
 }
 
@@ -167,6 +222,12 @@ impl ServiceApi {
             return Err(UpstreamError::Malformed);
         }
         Ok(key)
+    }
+
+    /// The users call, with `bearer` (a token signed for [`UserProbe::audience`]); one attempt.
+    pub async fn head_user(&self, probe: &UserProbe, bearer: &str) -> Result<ServiceAnswer, UpstreamError> {
+        let request = self.http.head(probe.url.clone()).bearer_auth(bearer);
+        answer::send(request, self.limits.attempt_timeout).await
     }
 
     /// Sends with at most one retry, within `deadline`; returns the body of a 2xx answer.
@@ -282,6 +343,55 @@ mod tests {
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
         assert_eq!(retry_after(&headers), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_users_call_and_its_audience_are_the_sdks() {
+        let probe = UserProbe::new(
+            "https://demo.service.signalr.net:8443",
+            "https://demo.service.signalr.net",
+            "a_chat",
+        )
+        .unwrap();
+        assert_eq!(
+            probe.url(),
+            "https://demo.service.signalr.net:8443/api/hubs/a_chat/users/signalr-negotiate-check?api-version=2022-06-01"
+        );
+        assert_eq!(
+            probe.audience(),
+            "https://demo.service.signalr.net/api/hubs/a_chat/users/signalr-negotiate-check"
+        );
+        // A ServerEndpoint with a path (a gateway) keeps it in the URL; the `aud` is the service's.
+        let probe = UserProbe::new(
+            "https://gw.contoso.com/signalr/",
+            "https://demo.service.signalr.net",
+            "h`1",
+        )
+        .unwrap();
+        assert_eq!(
+            probe.url(),
+            "https://gw.contoso.com/signalr/api/hubs/h%601/users/signalr-negotiate-check?api-version=2022-06-01"
+        );
+        assert_eq!(
+            probe.audience(),
+            "https://demo.service.signalr.net/api/hubs/h%601/users/signalr-negotiate-check"
+        );
+    }
+
+    #[test]
+    fn only_a_200_or_the_no_such_user_404_is_authorised() {
+        let answer = |status, code: Option<&str>| ServiceAnswer {
+            status,
+            clock_skew: None,
+            error_code: code.map(str::to_owned),
+            refusal: None,
+            body: bytes::Bytes::new(),
+        };
+        assert!(UserProbe::authorised(&answer(200, None)));
+        assert!(UserProbe::authorised(&answer(404, Some("Warning.User.NotExisted"))));
+        assert!(!UserProbe::authorised(&answer(404, None)));
+        assert!(!UserProbe::authorised(&answer(401, None)));
+        assert!(!UserProbe::authorised(&answer(403, None)));
     }
 
     #[test]

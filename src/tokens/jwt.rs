@@ -5,6 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::claims::ISSUER;
 use super::{AccessKey, AccessTokenClaims};
 
 /// The service refuses longer tokens (SDK).
@@ -89,6 +90,33 @@ pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<AccessTok
     check_length(token).map(AccessToken)
 }
 
+/// A token for the service's REST API, as the SDK's REST client signs one with an access key
+/// (Azure/azure-signalr, `AuthUtility.GenerateJwtToken` called by `RestApiAccessTokenGenerator`):
+/// `aud` the request's URL without its query, `iat` = `nbf` = now, `exp`, `iss`, and `nameid`
+/// naming the server that calls.
+pub fn sign_server_token(
+    key: &AccessKey,
+    audience: &str,
+    server_name: &str,
+    now: u64,
+    lifetime_secs: u64,
+) -> Result<AccessToken, TokenError> {
+    let claims = serde_json::json!({
+        "aud": audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime_secs,
+        "iss": ISSUER,
+        "nameid": server_name,
+    });
+    let json = serde_json::to_vec(&claims).map_err(|_| TokenError::Signing)?;
+    let mut token = format!("{}.{}", key.encoded_header(), URL_SAFE_NO_PAD.encode(json));
+    let signature = key.sign(token.as_bytes());
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    check_length(token).map(AccessToken)
+}
+
 /// A token the service will take: at most [`MAX_TOKEN_LEN`] characters.
 fn check_length(token: String) -> Result<String, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
@@ -167,6 +195,23 @@ mod tests {
             AccessToken::from_service(over),
             Err(TokenError::TooLong(len)) if len == MAX_TOKEN_LEN + 1
         ));
+    }
+
+    #[test]
+    fn a_server_token_carries_the_sdks_rest_claims() {
+        let aud = "https://demo.service.signalr.net/api/hubs/chat/users/u";
+        let token = sign_server_token(&AccessKey::new(KEY), aud, "server_1", 1_700_000_000, 300).unwrap();
+        assert_eq!(header(&token), json!({"alg": "HS256", "typ": "JWT"}));
+        let got = verify(&token, KEY);
+        assert_eq!(got["aud"], aud);
+        assert_eq!(
+            (got["iat"].clone(), got["nbf"].clone()),
+            (json!(1_700_000_000), json!(1_700_000_000))
+        );
+        assert_eq!(got["exp"], 1_700_000_300);
+        assert_eq!(got["iss"], "azure-signalr");
+        assert_eq!(got["nameid"], "server_1");
+        assert_eq!(got.len(), 6);
     }
 
     #[test]

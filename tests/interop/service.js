@@ -332,7 +332,11 @@ const server = http.createServer((req, res) => {
     });
   } catch (e) {
     console.error(`negotiate 401: ${e.message}`);
-    sendJson(res, 401, { error: e.message });
+    // As the service (ASP.NET Core's JwtBearer) refuses a token: a challenge naming the reason,
+    // and no body.
+    const reason = e.message.replace(/["\\\r\n]/g, ' ');
+    res.writeHead(401, { 'www-authenticate': `Bearer error="invalid_token", error_description="${reason}"` });
+    res.end();
   }
 });
 

@@ -1,5 +1,6 @@
 //! `signalr-negotiate check` through the real binary: the configuration as serving loads it,
-//! the health of each endpoint, a decoded sample token, and never a secret in the output.
+//! the health of each endpoint, a decoded sample token, the proof against the stand-in service
+//! (its client negotiate, its REST API, its clock), and never a secret in the output.
 
 use std::process::Command;
 
@@ -69,8 +70,10 @@ async fn entra_endpoints_are_sampled_through_the_service() {
 async fn entra_endpoints_show_their_cloud_scope_and_authority() {
     let (fake, port) = start_fake().await;
     fake.expect_resource("https://signalr.azure.cn");
+    // Clients reach the stand-in, which `check` presents the sample token to.
     let cs = format!(
-        "Endpoint=https://demo.signalr.azure.cn;ServerEndpoint=http://127.0.0.1:{port};AuthType=azure.msi;Version=1.0;"
+        "Endpoint=https://demo.signalr.azure.cn;ServerEndpoint=http://127.0.0.1:{port};\
+        ClientEndpoint=http://127.0.0.1:{port};AuthType=azure.msi;Version=1.0;"
     );
     let identity = format!("http://127.0.0.1:{port}/msi/token");
     let (code, output) = check(
@@ -93,8 +96,8 @@ async fn entra_endpoints_show_their_cloud_scope_and_authority() {
     let (fake, port) = start_fake().await;
     let (entra, proxy) = FakeEntra::start().await;
     let cs = format!(
-        "Endpoint=https://demo.signalr.azure.us;ServerEndpoint=http://127.0.0.1:{port};AuthType=azure.app;\
-        ClientId={CLIENT_ID};TenantId={TENANT};ClientCert={};",
+        "Endpoint=https://demo.signalr.azure.us;ServerEndpoint=http://127.0.0.1:{port};\
+        ClientEndpoint=http://127.0.0.1:{port};AuthType=azure.app;ClientId={CLIENT_ID};TenantId={TENANT};ClientCert={};",
         fixture("app.pem")
     );
     let [(proxy_name, proxy_value), (ca_name, ca_value)] = FakeEntra::env(proxy);
@@ -158,4 +161,161 @@ fn help_and_unknown_commands() {
     assert!(text.contains("check [--hub HUB] [--user USER]") && text.contains("SIGNALR_CORS_ORIGINS"));
     let unknown = Command::new(BINARY).arg("serve-all").output().unwrap();
     assert_eq!(unknown.status.code(), Some(2));
+}
+
+/// The key of another resource: the stand-in's, when the binary signs with [`KEY`].
+const OTHER_RESOURCES_KEY: &str = "OtherResourceKey0123456789abcdefghijklmnopqrs";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_takes_the_right_key_and_refuses_another_resources() {
+    let (fake, port) = start_fake().await;
+    let cs = format!("Endpoint=http://127.0.0.1;Port={port};AccessKey={KEY};Version=1.0;");
+    let (code, output) = check(&[], &[("AzureSignalRConnectionString", &cs)]);
+    assert_eq!(code, 0, "{output}");
+    for expected in [
+        "clock:      ok:",
+        "result: OK",
+        &format!(
+            "negotiate:  ok: the service took the sample token (POST http://127.0.0.1:{port}/client/negotiate \
+            answered 200)"
+        ),
+        &format!(
+            "REST API:   ok: http://127.0.0.1:{port} took a server token signed with the AccessKey (HEAD users: 404, \
+            no such user)"
+        ),
+    ] {
+        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
+    }
+    assert_eq!(fake.count(|c| &c.client_negotiates), 1);
+    assert_eq!(fake.count(|c| &c.user_calls), 1);
+
+    fake.use_key(OTHER_RESOURCES_KEY);
+    let (code, output) = check(&[], &[("AzureSignalRConnectionString", &cs)]);
+    assert_eq!(code, 1, "{output}");
+    for expected in [
+        "negotiate:  PROBLEM: the service refused the sample token (401: The signature key was not found): the \
+        AccessKey in AzureSignalRConnectionString is not a key of this resource (rotated? copied from another \
+        resource?): copy a current key from the resource's Keys into AzureSignalRConnectionString",
+        &format!(
+            "REST API:   PROBLEM: http://127.0.0.1:{port} refused a server token signed with the AccessKey (401: The \
+            signature key was not found): the AccessKey in AzureSignalRConnectionString is not a key of the resource \
+            at Endpoint"
+        ),
+        "result: 2 problem(s)",
+    ] {
+        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_endpoint_that_leads_elsewhere_is_named() {
+    let (resource, port) = start_fake().await;
+    let (elsewhere, other_port) = start_fake().await;
+    elsewhere.use_key(OTHER_RESOURCES_KEY);
+    let cs = format!(
+        "Endpoint=http://127.0.0.1;Port={port};ClientEndpoint=http://127.0.0.1:{other_port};AccessKey={KEY};Version=1.0;"
+    );
+    let (code, output) = check(&[], &[("AzureSignalRConnectionString", &cs)]);
+    assert_eq!(code, 1, "{output}");
+    let expected = "negotiate:  PROBLEM: through ClientEndpoint, the service refused the sample token (401: The \
+        signature key was not found); through Endpoint the service took it: ClientEndpoint in \
+        AzureSignalRConnectionString does not lead to this resource (another resource's URL, or a proxy that routes \
+        elsewhere): correct it or remove it";
+    assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
+    assert!(output.contains("REST API:   ok:"), "{output}");
+    assert!(output.contains("result: 1 problem(s)"), "{output}");
+    assert_eq!(elsewhere.count(|c| &c.client_negotiates), 1);
+    assert_eq!(resource.count(|c| &c.client_negotiates), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_without_its_role_is_named_with_the_roles_that_grant_it() {
+    const IDENTITY: &str = "7d1c5b8e-0a4f-4e2b-9c3d-5f6a7b8c9d0e";
+    for (mode, action, roles) in [
+        (
+            "generate-token",
+            "Microsoft.SignalRService/SignalR/auth/clientToken/action",
+            "SignalR REST API Owner or SignalR Service Owner",
+        ),
+        (
+            "access-key",
+            "Microsoft.SignalRService/SignalR/auth/accessKey/action",
+            "SignalR App Server or SignalR Service Owner",
+        ),
+    ] {
+        let (fake, port) = start_fake().await;
+        fake.deny_role();
+        let cs = format!("Endpoint=http://127.0.0.1;Port={port};AuthType=azure.msi;ClientId={IDENTITY};Version=1.0;");
+        let identity = format!("http://127.0.0.1:{port}/msi/token");
+        let (code, output) = check(
+            &[],
+            &[
+                ("AzureSignalRConnectionString", &cs),
+                ("IDENTITY_ENDPOINT", &identity),
+                ("IDENTITY_HEADER", IDENTITY_HEADER),
+                ("SIGNALR_ENTRA_MODE", mode),
+            ],
+        );
+        assert_eq!(code, 1, "{output}");
+        let expected = format!(
+            "REST API:   PROBLEM: the service refused the managed identity with client id {IDENTITY} \
+            (ManagedIdentityCredential) (403): it has no role on this resource that grants {action}, which {mode} \
+            mode needs: assign it {roles} (an assignment takes up to 30 minutes to apply)"
+        );
+        assert!(output.contains(&expected), "missing {expected:?} in:\n{output}");
+        assert_eq!(fake.count(|c| &c.client_negotiates), 0, "no token to present");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_clock_hours_ahead_is_named_with_its_size() {
+    let (fake, port) = start_fake().await;
+    fake.skew_clock(2 * 3600);
+    let cs = format!("Endpoint=http://127.0.0.1;Port={port};AccessKey={KEY};Version=1.0;");
+    let (code, output) = check(&[], &[("AzureSignalRConnectionString", &cs)]);
+    assert_eq!(code, 1, "{output}");
+    for expected in [
+        "clock:      PROBLEM: this machine's clock is 2 h behind the service's: by the service's clock every token \
+        (lifetime 60 min) has expired when it is made; set this machine's clock (NTP)",
+        "negotiate:  PROBLEM: the service refused the sample token (401: The token expired at",
+        "by the service's clock the token is outside its lifetime (see clock)",
+    ] {
+        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_sends_nothing_and_says_so() {
+    // Two endpoints (their health would be probed in the background) and an Entra one.
+    let (fake, port) = start_fake().await;
+    let (other, other_port) = start_fake().await;
+    let cs = format!("Endpoint=http://127.0.0.1;Port={port};AccessKey={KEY};Version=1.0;");
+    let other_cs = format!("Endpoint=http://127.0.0.1;Port={other_port};AccessKey={KEY};Version=1.0;");
+    let entra = format!("Endpoint=http://localhost;Port={port};AuthType=azure.msi;Version=1.0;");
+    let identity = format!("http://127.0.0.1:{port}/msi/token");
+    let (code, output) = check(
+        &["--offline"],
+        &[
+            ("Azure__SignalR__Endpoints__a", &cs),
+            ("Azure__SignalR__Endpoints__b", &other_cs),
+            ("Azure__SignalR__Endpoints__c", &entra),
+            ("IDENTITY_ENDPOINT", &identity),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+        ],
+    );
+    assert_eq!(code, 0, "{output}");
+    for expected in [
+        "offline: nothing is sent over the network",
+        "health:     not probed (--offline)",
+        r#""aud":"http://127.0.0.1/client/?hub=chat""#,
+        "sample:     not made (--offline: the service makes or signs a Microsoft Entra endpoint's tokens)",
+        "ThrottleByJwtSignatureRule, TrafficThrottleByJwtSignatureRule: partly: the tokens of c are made by the \
+        service",
+        "result: OK",
+    ] {
+        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
+    }
+    assert!(!output.contains("negotiate:"), "{output}");
+    assert_eq!(fake.count(|c| &c.connections), 0, "the stand-in was reached");
+    assert_eq!(other.count(|c| &c.connections), 0, "the other stand-in was reached");
 }

@@ -1,10 +1,16 @@
 //! A fake Azure SignalR service and App Service managed-identity endpoint on loopback, speaking
 //! the real wire contracts: `GET /msi/token` (api-version 2019-08-01, `x-identity-header`),
-//! `POST /api/hubs/{hub}/:generateToken`, `GET /api/v1/auth/accessKey` and `HEAD /api/health`.
+//! `POST /api/hubs/{hub}/:generateToken`, `GET /api/v1/auth/accessKey`, `HEAD /api/health`,
+//! `HEAD /api/hubs/{hub}/users/{user}` (the REST API's users call) and the client's
+//! `POST /client/negotiate`. Bearer tokens are checked as the service checks them: the
+//! signature with the resource's access key (or a temporary key by its `kid`, or a token this
+//! fake made), `aud` (the scheme and host the request reached, without port), and `exp` by the
+//! service's clock; a refusal is a 401 with JwtBearer's challenge. Every answer carries the
+//! service's clock as `Date`, which a test can skew; an identity can be denied its role (403).
 //! Calls and accepted connections are counted; REST faults can be scripted.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,9 +18,11 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, head, post};
 use axum::serve::{Listener as _, ListenerExt as _};
 use serde_json::json;
+
+mod bearer;
 
 pub const IDENTITY_HEADER: &str = "identity-header-secret-4c1d";
 pub const ENTRA_TOKEN: &str = "entra-access-token-7f3a9b";
@@ -44,6 +52,10 @@ pub struct Counters {
     pub generate: AtomicUsize,
     pub keys: AtomicUsize,
     pub connections: AtomicUsize,
+    /// Client negotiates (`POST /client/negotiate`), answered or refused.
+    pub client_negotiates: AtomicUsize,
+    /// Users calls of the REST API, answered or refused.
+    pub user_calls: AtomicUsize,
 }
 
 #[derive(Clone, Default)]
@@ -57,11 +69,32 @@ pub struct Fake {
     /// The query of every managed-identity request.
     pub identity_queries: Arc<Mutex<Vec<String>>>,
     pub queries: Arc<Mutex<Vec<String>>>,
+    /// The resource's access key, when not [`super::KEY`].
+    key: Arc<Mutex<Option<String>>>,
+    /// The service's clock minus the real one, in seconds.
+    clock_skew: Arc<AtomicI64>,
+    /// The managed identity has no role on the resource: its calls get 403.
+    role_denied: Arc<AtomicBool>,
 }
 
 impl Fake {
     pub fn fault(&self, faults: &[Fault]) {
         self.faults.lock().unwrap().extend(faults.iter().cloned());
+    }
+
+    /// Makes this the resource's access key (another resource's, as far as [`super::KEY`] goes).
+    pub fn use_key(&self, key: &str) {
+        *self.key.lock().unwrap() = Some(key.to_owned());
+    }
+
+    /// Sets the service's clock `seconds` ahead of the real one (behind when negative).
+    pub fn skew_clock(&self, seconds: i64) {
+        self.clock_skew.store(seconds, Ordering::SeqCst);
+    }
+
+    /// Takes the identity's role away: the REST API answers its Entra token with 403.
+    pub fn deny_role(&self) {
+        self.role_denied.store(true, Ordering::SeqCst);
     }
 
     /// Makes the managed-identity endpoint accept this `resource` only (the scope without `/.default`).
@@ -111,6 +144,13 @@ async fn identity(
         "resource": resource
     }))
     .into_response()
+}
+
+/// A 403 for an identity without a role (the body the SDK's tests use).
+fn role_denied(fake: &Fake) -> Option<Response> {
+    fake.role_denied
+        .load(Ordering::SeqCst)
+        .then(|| (StatusCode::FORBIDDEN, "Please check your role assignments.").into_response())
 }
 
 fn authorised(headers: &HeaderMap) -> bool {
@@ -171,6 +211,9 @@ async fn generate_token(
     if !authorised(&headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    if let Some(denied) = role_denied(&fake) {
+        return denied;
+    }
     if let Some(response) = apply_fault(&fake).await {
         return response;
     }
@@ -182,6 +225,9 @@ async fn access_key(State(fake): State<Fake>, headers: HeaderMap) -> Response {
     fake.counters.keys.fetch_add(1, Ordering::SeqCst);
     if !authorised(&headers) {
         return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if let Some(denied) = role_denied(&fake) {
+        return denied;
     }
     if let Some(response) = apply_fault(&fake).await {
         return response;
@@ -222,7 +268,13 @@ pub async fn start_stoppable_fake() -> (Fake, u16, Stop) {
         .route("/msi/token", get(identity))
         .route("/api/hubs/{hub}/:generateToken", post(generate_token))
         .route("/api/v1/auth/accessKey", get(access_key))
-        .route("/api/health", axum::routing::head(|| async { StatusCode::OK }))
+        .route("/api/health", head(|| async { StatusCode::OK }))
+        .route("/api/hubs/{hub}/users/{user}", head(bearer::user_connected))
+        .route("/client/negotiate", post(bearer::client_negotiate))
+        .layer(axum::middleware::map_response_with_state(
+            fake.clone(),
+            bearer::service_date,
+        ))
         .with_state(fake.clone());
     let counters = fake.counters.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
