@@ -1,6 +1,7 @@
 //! The command line: serving (no arguments), `check`, `--help`, `--version`.
 
-use crate::settings::table::{DefaultValue, TABLE};
+use crate::endpoints::looks_like_connection_string;
+use crate::settings::table::{CONNECTION_STRING, DefaultValue, TABLE};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +93,17 @@ fn settings_help() -> String {
     out
 }
 
-/// Reads the arguments (without the program name).
+/// Reads the arguments (without the program name). An argument that looks like a connection
+/// string is refused before anything could echo it: it holds a key.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let args: Vec<String> = args.into_iter().collect();
+    if args.iter().any(|arg| looks_like_connection_string(arg)) {
+        return Err(format!(
+            "an argument looks like a connection string (not shown: it holds a key); connection strings are \
+            settings, read from the environment: set {} to it instead",
+            CONNECTION_STRING.name
+        ));
+    }
     let mut args = args.into_iter();
     let Some(first) = args.next() else {
         return Ok(Command::Serve);
@@ -235,6 +245,27 @@ mod tests {
         assert!(args(&["check", "--hub"]).is_err());
         assert!(args(&["check", "--verbose"]).is_err());
         assert!(args(&["serve"]).is_err());
+    }
+
+    #[test]
+    fn a_connection_string_argument_is_refused_unechoed_and_sent_to_its_setting() {
+        const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
+        let connection_string = format!("Endpoint=https://a.service.signalr.net;AccessKey={KEY};Version=1.0;");
+        for list in [
+            vec![connection_string.as_str()],
+            vec!["check", connection_string.as_str()],
+            vec!["check", "--user", connection_string.as_str()],
+        ] {
+            let error = args(&list).unwrap_err();
+            assert!(!error.contains(KEY) && !error.contains("Endpoint="), "{error}");
+            assert_eq!(
+                error,
+                "an argument looks like a connection string (not shown: it holds a key); connection strings are \
+                settings, read from the environment: set AzureSignalRConnectionString to it instead"
+            );
+        }
+        // Other unknown arguments are still named.
+        assert_eq!(args(&["serve"]), Err("unknown command: serve".to_owned()));
     }
 
     #[test]

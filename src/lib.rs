@@ -67,7 +67,8 @@ pub use aws::{AwsReferences, KeyRefresher, resolve as resolve_aws_references};
 pub use caller::{Caller, decode_client_principal};
 pub use check::{CheckOptions, run as check};
 pub use endpoints::{
-    Authentication, ConnectionString, ConnectionStringError, EndpointType, EntraCredential, ServiceEndpoint,
+    Authentication, ConnectionString, ConnectionStringError, ConnectionStringWarning, EndpointType, EntraCredential,
+    ServiceEndpoint,
 };
 pub use hosts::logs::{init as init_logging, subscriber as log_subscriber};
 pub use hosts::{lambda_request, report_init_error, serve};

@@ -182,11 +182,13 @@ impl Watched {
             return;
         }
         state.last = now;
+        // What the value says beyond its key was said at start, and applies only after a restart.
         let endpoint = match connection_string_endpoint(
             setting,
             &value,
             self.endpoint.name(),
             self.endpoint.endpoint_type(),
+            &mut Vec::new(),
         ) {
             Ok(endpoint) => endpoint,
             Err(error) => {

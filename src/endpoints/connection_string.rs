@@ -3,7 +3,10 @@
 //! `key=value` pairs separated by `;`: empty segments and segments without `=` are ignored,
 //! keys and values are trimmed, keys are case-insensitive, a repeated key is an error and an
 //! unknown key is ignored. Errors name the key at fault and never echo a value, since a
-//! misplaced `;` can put part of a secret anywhere.
+//! misplaced `;` can put part of a secret anywhere. What the SDK would read past but a person
+//! most likely got wrong is in [`mistakes`].
+
+mod mistakes;
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -12,6 +15,8 @@ use url::Url;
 
 use crate::secret::Secret;
 use crate::url_rules;
+
+pub use mistakes::{ConnectionStringWarning, looks_like_connection_string};
 
 /// One parsed connection string: where the service is and how to authenticate to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +93,31 @@ pub enum ConnectionStringError {
     /// No `Endpoint`.
     #[error("the connection string has no Endpoint (expected Endpoint=https://<name>.service.signalr.net;...)")]
     MissingEndpoint,
+    /// A required key is missing, and an unknown key is a near spelling of it (shown: it
+    /// looks like a key name, not a piece of a value).
+    #[error(
+        "{required} is missing from the connection string: {written} is not a key the SDK reads; did you mean \
+        {required}?"
+    )]
+    Misspelt {
+        /// The key the parse needed.
+        required: &'static str,
+        /// The unknown key, as written.
+        written: String,
+    },
+    /// The whole connection string is in quotes, which the SDK reads as part of the first key and
+    /// of the last value.
+    #[error("the connection string is in quotes: remove the quotes around it")]
+    QuotedString,
+    /// A value is in quotes, which the SDK keeps as part of the value.
+    #[error("{0} in the connection string is in quotes: remove them (they would be read as part of its value)")]
+    QuotedValue(&'static str),
+    /// A value is still the documentation's placeholder.
+    #[error(
+        "{0} in the connection string is still a placeholder (such as <access_key>, <resource_name> or xxx): put in \
+        the real value (the Azure portal shows the whole connection string under Keys)"
+    )]
+    Placeholder(&'static str),
     /// `Endpoint`, `ClientEndpoint` or `ServerEndpoint` is not an acceptable URL.
     #[error(
         "{0} in the connection string must be an absolute http:// or https:// URL with a host and no query or fragment"
@@ -125,20 +155,20 @@ pub enum ConnectionStringError {
     DuplicateCertificate,
 }
 
-/// The keys this parser knows, lower-cased.
+/// The keys this parser knows, as the documentation spells them (compared ignoring case).
 const KNOWN_KEYS: [&str; 12] = [
-    "endpoint",
-    "port",
-    "version",
-    "clientendpoint",
-    "serverendpoint",
-    "authtype",
-    "accesskey",
-    "clientid",
-    "tenantid",
-    "clientsecret",
-    "clientcert",
-    "clientcertpath",
+    "Endpoint",
+    "Port",
+    "Version",
+    "ClientEndpoint",
+    "ServerEndpoint",
+    "AuthType",
+    "AccessKey",
+    "ClientId",
+    "TenantId",
+    "ClientSecret",
+    "ClientCert",
+    "ClientCertPath",
 ];
 
 /// The known keys with their values, after the SDK's splitting rules.
@@ -146,6 +176,9 @@ struct Properties<'a>([Option<&'a str>; KNOWN_KEYS.len()]);
 
 impl<'a> Properties<'a> {
     fn split(text: &'a str) -> Result<Self, ConnectionStringError> {
+        if mistakes::is_quoted_whole(text) {
+            return Err(ConnectionStringError::QuotedString);
+        }
         let mut values = [None; KNOWN_KEYS.len()];
         let mut seen: HashSet<String> = HashSet::new();
         for segment in text.split(';').filter(|s| !s.trim().is_empty()) {
@@ -154,7 +187,7 @@ impl<'a> Properties<'a> {
             };
             let key = key.trim();
             let lower = key.to_ascii_lowercase();
-            let known = KNOWN_KEYS.iter().position(|known| *known == lower);
+            let known = KNOWN_KEYS.iter().position(|known| known.eq_ignore_ascii_case(key));
             if !seen.insert(lower) {
                 // An unknown "key" may be a piece of a secret cut off by a stray ';': never echo it.
                 return Err(match known {
@@ -166,10 +199,14 @@ impl<'a> Properties<'a> {
                 values[index] = Some(value.trim());
             }
         }
+        // In the keys' order, not the text's: the same keys give the same refusal, however written.
+        for (key, value) in KNOWN_KEYS.into_iter().zip(values) {
+            mistakes::refuse_value(key, value.unwrap_or_default())?;
+        }
         Ok(Self(values))
     }
 
-    /// The value of a key; an empty value counts as absent.
+    /// The value of a key (spelt as in [`KNOWN_KEYS`]); an empty value counts as absent.
     fn get(&self, key: &str) -> Option<&'a str> {
         let index = KNOWN_KEYS.iter().position(|known| *known == key)?;
         self.0[index].filter(|value| !value.is_empty())
@@ -181,32 +218,44 @@ impl FromStr for ConnectionString {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let properties = Properties::split(text)?;
+        Self::from_properties(&properties).map_err(|error| mistakes::explain_missing(error, text))
+    }
+}
+
+impl ConnectionString {
+    /// What `text`, which parsed as `self`, says that its author most likely did not mean:
+    /// misspelt keys, keys the credential does not read, a `Port` overriding `Endpoint`'s.
+    pub fn warnings(&self, text: &str) -> Vec<ConnectionStringWarning> {
+        mistakes::warnings(text, self)
+    }
+
+    fn from_properties(properties: &Properties<'_>) -> Result<Self, ConnectionStringError> {
         let endpoint = properties
-            .get("endpoint")
+            .get("Endpoint")
             .ok_or(ConnectionStringError::MissingEndpoint)?;
         let endpoint = parse_url(endpoint, "Endpoint")?;
         let port = properties
-            .get("port")
+            .get("Port")
             .map(|port| match port.parse::<u16>() {
                 Ok(port) if port > 0 => Ok(port),
                 _ => Err(ConnectionStringError::InvalidPort),
             })
             .transpose()?;
-        let version = properties.get("version").map(str::to_owned);
+        let version = properties.get("Version").map(str::to_owned);
         if let Some(version) = &version {
             if !is_supported_version(version) {
                 return Err(ConnectionStringError::UnsupportedVersion);
             }
         }
         let client_endpoint = properties
-            .get("clientendpoint")
+            .get("ClientEndpoint")
             .map(|url| parse_url(url, "ClientEndpoint"))
             .transpose()?;
         let server_endpoint = properties
-            .get("serverendpoint")
+            .get("ServerEndpoint")
             .map(|url| parse_url(url, "ServerEndpoint"))
             .transpose()?;
-        let auth = authentication(&properties)?;
+        let auth = authentication(properties)?;
         Ok(Self {
             endpoint,
             port,
@@ -219,10 +268,10 @@ impl FromStr for ConnectionString {
 }
 
 fn authentication(properties: &Properties<'_>) -> Result<Authentication, ConnectionStringError> {
-    let client_id = properties.get("clientid").map(str::to_owned);
-    let Some(auth_type) = properties.get("authtype") else {
+    let client_id = properties.get("ClientId").map(str::to_owned);
+    let Some(auth_type) = properties.get("AuthType") else {
         let key = properties
-            .get("accesskey")
+            .get("AccessKey")
             .ok_or(ConnectionStringError::MissingAccessKey)?;
         return Ok(Authentication::AccessKey(Secret::new(key)));
     };
@@ -232,7 +281,7 @@ fn authentication(properties: &Properties<'_>) -> Result<Authentication, Connect
         "azure.app" => {
             let client_id = client_id.ok_or(ConnectionStringError::MissingForApp("ClientId"))?;
             let tenant_id = properties
-                .get("tenantid")
+                .get("TenantId")
                 .ok_or(ConnectionStringError::MissingForApp("TenantId"))?;
             app_credential(properties, tenant_id, client_id)?
                 .ok_or(ConnectionStringError::MissingForApp("ClientSecret (or ClientCert)"))?
@@ -242,11 +291,11 @@ fn authentication(properties: &Properties<'_>) -> Result<Authentication, Connect
         // registration when ClientId and TenantId come with a secret or certificate, else a
         // managed identity (user-assigned with ClientId). Where the SDK would quietly drop a
         // secret or certificate given without ClientId or TenantId, this refuses.
-        "aad" => match (client_id, properties.get("tenantid")) {
+        "aad" => match (client_id, properties.get("TenantId")) {
             (Some(client_id), Some(tenant_id)) => app_credential(properties, tenant_id, client_id)?
                 .ok_or(ConnectionStringError::MissingForAadApp("ClientSecret (or ClientCert)"))?,
             (client_id, tenant_id) => {
-                let app_keys = properties.get("clientsecret").is_some() || certificate(properties)?.is_some();
+                let app_keys = properties.get("ClientSecret").is_some() || certificate(properties)?.is_some();
                 match (app_keys, client_id, tenant_id) {
                     (true, None, _) => return Err(ConnectionStringError::MissingForAadApp("ClientId")),
                     (true, Some(_), _) => return Err(ConnectionStringError::MissingForAadApp("TenantId")),
@@ -261,7 +310,7 @@ fn authentication(properties: &Properties<'_>) -> Result<Authentication, Connect
 
 /// `ClientCert` or `ClientCertPath` (the same setting under two names).
 fn certificate<'a>(properties: &Properties<'a>) -> Result<Option<&'a str>, ConnectionStringError> {
-    match (properties.get("clientcert"), properties.get("clientcertpath")) {
+    match (properties.get("ClientCert"), properties.get("ClientCertPath")) {
         (Some(_), Some(_)) => Err(ConnectionStringError::DuplicateCertificate),
         (cert, path) => Ok(cert.or(path)),
     }
@@ -274,7 +323,7 @@ fn app_credential(
     client_id: String,
 ) -> Result<Option<EntraCredential>, ConnectionStringError> {
     let tenant_id = tenant_id.to_owned();
-    Ok(match (properties.get("clientsecret"), certificate(properties)?) {
+    Ok(match (properties.get("ClientSecret"), certificate(properties)?) {
         (Some(secret), None) => Some(EntraCredential::ClientSecret {
             tenant_id,
             client_id,

@@ -6,7 +6,10 @@ mod endpoint;
 mod health;
 mod router;
 
-pub use connection_string::{Authentication, ConnectionString, ConnectionStringError, EntraCredential};
+pub use connection_string::{
+    Authentication, ConnectionString, ConnectionStringError, ConnectionStringWarning, EntraCredential,
+    looks_like_connection_string,
+};
 pub use endpoint::{EndpointType, ServiceEndpoint};
 pub use health::{HealthBoard, HealthSchedule, display_name, probe, start as start_health_probes};
 pub use router::EndpointRouter;

@@ -55,8 +55,8 @@ pub(super) fn endpoints(
             ));
         }
     }
-    let mut all: Vec<ServiceEndpoint> = unnamed_endpoint(env, &names)?.into_iter().collect();
-    all.extend(named_endpoints(env)?);
+    let mut all: Vec<ServiceEndpoint> = unnamed_endpoint(env, &names, warnings)?.into_iter().collect();
+    all.extend(named_endpoints(env, warnings)?);
     if all.is_empty() {
         let (host_name, looked_for) = (
             match host {
@@ -83,6 +83,7 @@ pub(super) fn endpoints(
             EMULATOR_CONNECTION_STRING,
             "",
             EndpointType::Primary,
+            warnings,
         )?);
     }
     let all = deduplicate(all, warnings);
@@ -102,7 +103,11 @@ pub(super) fn endpoints(
 /// The single endpoint without a name: a connection string under one or more of the
 /// unnamed names (equal, if several), or `AzureSignalRConnectionString__serviceUri` and
 /// friends (the binding's name, if another is chosen).
-fn unnamed_endpoint(env: &Environment, names: &ConnectionNames) -> Result<Option<ServiceEndpoint>, SettingError> {
+fn unnamed_endpoint(
+    env: &Environment,
+    names: &ConnectionNames,
+    warnings: &mut Vec<String>,
+) -> Result<Option<ServiceEndpoint>, SettingError> {
     let mut chosen: Option<(&str, &str)> = None;
     for setting in &names.unnamed {
         let Some((name, value)) = env.get_raw(setting) else {
@@ -153,6 +158,7 @@ fn unnamed_endpoint(env: &Environment, names: &ConnectionNames) -> Result<Option
             text,
             "",
             EndpointType::Primary,
+            warnings,
         )?)),
     }
 }
@@ -179,7 +185,7 @@ struct NamedGroup<'a> {
 /// `Azure__SignalR__Endpoints__<name>[__primary|__secondary]` hold connection strings;
 /// `Azure__SignalR__Endpoints__<name>__serviceUri` (with `__type`, `__credential`, …) is the
 /// identity-based form. A name configured twice is a conflict.
-fn named_endpoints(env: &Environment) -> Result<Vec<ServiceEndpoint>, SettingError> {
+fn named_endpoints(env: &Environment, warnings: &mut Vec<String>) -> Result<Vec<ServiceEndpoint>, SettingError> {
     let mut groups: Vec<NamedGroup<'_>> = Vec::new();
     for family in ConnectionNames::families() {
         for setting in env.names_under(family) {
@@ -214,12 +220,16 @@ fn named_endpoints(env: &Environment) -> Result<Vec<ServiceEndpoint>, SettingErr
     }
     let mut endpoints = Vec::new();
     for group in groups {
-        endpoints.push(named_endpoint(env, &group)?);
+        endpoints.push(named_endpoint(env, &group, warnings)?);
     }
     Ok(endpoints)
 }
 
-fn named_endpoint(env: &Environment, group: &NamedGroup<'_>) -> Result<ServiceEndpoint, SettingError> {
+fn named_endpoint(
+    env: &Environment,
+    group: &NamedGroup<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<ServiceEndpoint, SettingError> {
     let name = &group.name;
     let prefix = format!("{}{name}", group.family);
     let mut connection_strings = Vec::new();
@@ -248,7 +258,7 @@ fn named_endpoint(env: &Environment, group: &NamedGroup<'_>) -> Result<ServiceEn
             if text.trim().is_empty() {
                 return fail(setting, "is empty");
             }
-            connection_string_endpoint(setting, text, name, *kind)
+            connection_string_endpoint(setting, text, name, *kind, warnings)
         }
         ([], true) => match identity_based_endpoint(env, &prefix, name)? {
             Some(endpoint) => Ok(endpoint),
@@ -293,16 +303,22 @@ fn deduplicate(endpoints: Vec<ServiceEndpoint>, warnings: &mut Vec<String>) -> V
     kept
 }
 
+/// The endpoint of the connection string `text`, read from `setting`: refused naming the setting
+/// and the key at fault, never a value; what it says that its author most likely did not mean (a
+/// misspelt key, a key its `AuthType` does not read…) is added to `warnings`, after the setting.
 pub(crate) fn connection_string_endpoint(
     setting: &str,
     text: &str,
     name: &str,
     kind: EndpointType,
+    warnings: &mut Vec<String>,
 ) -> Result<ServiceEndpoint, SettingError> {
     let connection_string: ConnectionString = match text.parse() {
         Ok(parsed) => parsed,
         Err(error) => return fail(setting, error.to_string()),
     };
+    let noted = connection_string.warnings(text);
+    warnings.extend(noted.iter().map(|warning| format!("{setting}: {warning}")));
     Ok(ServiceEndpoint::new(name, kind, connection_string).with_source(setting))
 }
 
@@ -488,6 +504,31 @@ mod tests {
         assert_eq!(e.setting, "Azure:SignalR:ConnectionString");
         let e = error(&[("AzureSignalRConnectionString", "  ")]);
         assert!(e.message.starts_with("is empty"), "{e}");
+    }
+
+    #[test]
+    fn connection_string_slips_are_warned_naming_the_setting() {
+        let misspelt = format!("{};ClientEndpiont=https://proxy.example.com", cs());
+        let ignored = format!("{};TenantId=t", cs_for("east"));
+        let settings = config_of(&[
+            ("AzureSignalRConnectionString", &misspelt),
+            ("Azure__SignalR__Endpoints__east", &ignored),
+        ]);
+        assert_eq!(
+            settings.warnings,
+            [
+                "AzureSignalRConnectionString: ClientEndpiont in the connection string is not a key the SDK reads, so \
+                it is ignored: did you mean ClientEndpoint?",
+                "Azure__SignalR__Endpoints__east: TenantId in the connection string is ignored without AuthType \
+                (tokens are signed with AccessKey): it is used by AuthType=azure.app",
+            ]
+        );
+        let e = error(&[("Azure__SignalR__Endpoints__east", &format!("'{}'", cs_for("east")))]);
+        assert_eq!(e.setting, "Azure__SignalR__Endpoints__east");
+        assert_eq!(
+            e.message,
+            "the connection string is in quotes: remove the quotes around it"
+        );
     }
 
     fn named(vars: &[(&str, &str)]) -> Vec<(String, EndpointType, String)> {

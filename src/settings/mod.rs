@@ -93,6 +93,7 @@ impl Settings {
         let entra_mode = upstream::entra_mode(env, &endpoints, &mut warnings)?;
         let token_policy = tokens::token_policy(env, endpoints.len())?;
         let (caller, oidc) = caller::caller(env, token_policy.unique_claim.as_deref(), host, &mut warnings)?;
+        tokens::claims_fit(&endpoints, &hubs, &token_policy, &caller)?;
         Ok(Self {
             endpoints,
             route_prefix: serving::route_prefix(env)?,

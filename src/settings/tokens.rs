@@ -1,14 +1,19 @@
 //! What every token gets: its lifetime, the unique-token claim's name, whether it carries the
-//! caller's login end, and the SDK's connection claims (validated with the SDK's ranges).
+//! caller's login end, and the SDK's connection claims (validated with the SDK's ranges); and
+//! that the fixed claims leave room for a token at all.
 
 use super::environment::{Environment, SettingError, fail};
+use super::serving::Hubs;
 use super::table::{
-    CLOSE_ON_AUTH_EXPIRATION, ENABLE_DETAILED_ERRORS, HANDSHAKE_TIMEOUT_SECONDS, MAX_POLL_INTERVAL_SECONDS,
+    CLAIMS, CLOSE_ON_AUTH_EXPIRATION, ENABLE_DETAILED_ERRORS, HANDSHAKE_TIMEOUT_SECONDS, MAX_POLL_INTERVAL_SECONDS,
     TOKEN_LIFETIME_SECONDS, TRANSPORTS, UNIQUE_CLAIM,
 };
+use crate::caller::{CallerPolicy, token_claims};
+use crate::endpoints::{ServiceEndpoint, display_name};
+use crate::hub::HubName;
 use crate::tokens::{
-    ConnectionClaims, ConnectionOptions, MAX_HANDSHAKE_TIMEOUT_SECS, MAX_POLL_INTERVAL_SECS, TokenPolicy, Transports,
-    may_name_unique_claim,
+    AccessKey, AccessTokenClaims, Caller, ConnectionClaims, ConnectionOptions, MAX_HANDSHAKE_TIMEOUT_SECS,
+    MAX_POLL_INTERVAL_SECS, MAX_TOKEN_LEN, TokenError, TokenPolicy, Transports, may_name_unique_claim, sign, unix_now,
 };
 
 /// `SIGNALR_TOKEN_LIFETIME_SECONDS`, `SIGNALR_UNIQUE_CLAIM` (empty: no unique claim),
@@ -33,6 +38,53 @@ pub(super) fn token_policy(env: &Environment, endpoint_count: usize) -> Result<T
         close_on_auth_expiration: env.boolean(&CLOSE_ON_AUTH_EXPIRATION)?,
         connection: ConnectionClaims::new(&connection_options(env, endpoint_count)?),
     })
+}
+
+/// Refuses `SIGNALR_CLAIMS` that make every token of an endpoint longer than the service takes:
+/// even the shortest a negotiate could get there (the shortest hub served, no user id, no copied
+/// claim, no key id) would be, so each negotiate would fail.
+pub(super) fn claims_fit(
+    endpoints: &[ServiceEndpoint],
+    hubs: &Hubs,
+    policy: &TokenPolicy,
+    caller: &CallerPolicy,
+) -> Result<(), SettingError> {
+    if caller.fixed_claims.is_empty() {
+        return Ok(());
+    }
+    let shortest_hub = hubs
+        .allowed_hubs
+        .iter()
+        .flatten()
+        .min_by_key(|hub| hub.len())
+        .map_or("a", String::as_str);
+    let Ok(service_hub) =
+        HubName::parse(shortest_hub).and_then(|hub| hub.service_name(hubs.application_name.as_deref()))
+    else {
+        return Ok(());
+    };
+    let least = Caller {
+        claims: token_claims(caller, &[]),
+        ..Caller::default()
+    };
+    // Any key: every signature has the same length.
+    let key = AccessKey::new("");
+    for endpoint in endpoints {
+        let audience = endpoint.audience(&service_hub);
+        let claims = AccessTokenClaims::for_caller(&audience, &least, policy, unix_now(), 1);
+        if let Err(TokenError::TooLong(length)) = sign(&key, &claims) {
+            return fail(
+                CLAIMS.name,
+                format!(
+                    "makes every token of endpoint {} longer than the service accepts: the shortest would be {length} \
+                    characters, {} over the {MAX_TOKEN_LEN} allowed; use fewer or shorter claims",
+                    display_name(endpoint.name()),
+                    length - MAX_TOKEN_LEN
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The SDK's connection options, each off unless set, in the SDK's ranges: handshake timeout
@@ -203,6 +255,50 @@ mod tests {
             assert_eq!(e.setting, "SIGNALR_TOKEN_LIFETIME_SECONDS", "{bad}");
             assert_eq!(e.message, "must be a whole number of seconds from 1 to 86400");
         }
+    }
+
+    /// The largest padding of a fixed claim that the start accepts, with `more` variables.
+    fn largest_padding(more: &[(&str, &str)]) -> usize {
+        (2_500..4_000)
+            .find(|&pad| {
+                let claims = serde_json::json!({ "pad": "p".repeat(pad + 1) }).to_string();
+                let mut vars = vec![("SIGNALR_CLAIMS", claims.as_str())];
+                vars.extend_from_slice(more);
+                config(&vars).is_err()
+            })
+            .expect("a padding that overflows")
+    }
+
+    #[test]
+    fn claims_too_long_for_the_shortest_token_are_refused() {
+        let claims = serde_json::json!({ "tier": "g".repeat(3100) }).to_string();
+        let e = error(&[("SIGNALR_CLAIMS", &claims)]);
+        assert_eq!(e.setting, "SIGNALR_CLAIMS");
+        assert!(
+            e.message.starts_with(
+                "makes every token of endpoint (default) longer than the service accepts: the shortest \
+                would be "
+            ),
+            "{e}"
+        );
+        assert!(!e.message.contains("ggg"), "{e}");
+        // The shortest token is on the shortest hub served, behind the application name.
+        let any_hub = largest_padding(&[]);
+        assert!(largest_padding(&[("SIGNALR_HUBS", "chat, notifications")]) < any_hub);
+        assert!(largest_padding(&[("SIGNALR_APPLICATION_NAME", "shop")]) < any_hub);
+        // Of several endpoints, the one whose audience leaves no room is named (two endpoints add
+        // the count claim, 19 characters: the padding leaves room for it on the short audience).
+        let long = "Endpoint=https://a-very-long-instance-name.service.signalr.net;AccessKey=k";
+        let claims = serde_json::json!({ "pad": "p".repeat(any_hub - 20) }).to_string();
+        let e = error(&[
+            ("SIGNALR_CLAIMS", &claims),
+            (
+                "Azure__SignalR__Endpoints__near",
+                "Endpoint=http://localhost;AccessKey=k",
+            ),
+            ("Azure__SignalR__Endpoints__far", long),
+        ]);
+        assert!(e.message.starts_with("makes every token of endpoint far "), "{e}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::table::{
     AUTHORITY_HOST, CLAIMS, CLIENT_ID, CLIENT_SECRET, CLOSE_ON_AUTH_EXPIRATION, COPY_CLAIMS, DIAGNOSTIC_CLIENTS,
     ENABLE_DETAILED_ERRORS, ENTRA_MODE, ENTRA_SCOPE, FEDERATED_TOKEN_FILE, HANDSHAKE_TIMEOUT_SECONDS,
     HEALTH_CHECK_INTERVAL_MS, HEALTH_RETRY_MS, IDENTITY_ENDPOINT, MAX_POLL_INTERVAL_SECONDS, Setting, TENANT_ID,
-    TRANSPORTS, UPSTREAM_DEADLINE_MS, UPSTREAM_TIMEOUT_MS,
+    TRANSPORTS, UNIQUE_CLAIM, UPSTREAM_DEADLINE_MS, UPSTREAM_TIMEOUT_MS,
 };
 use crate::endpoints::{Authentication, HealthSchedule, ServiceEndpoint};
 use crate::entra::{ChainSettings, EntraOverrides};
@@ -18,8 +18,8 @@ use crate::tokens::EntraMode;
 use crate::url_rules;
 
 /// `SIGNALR_ENTRA_MODE`. Generate-token mode refuses settings that add claims, which the
-/// service's generateToken cannot carry (it takes a hub, a user id and minutes), and says once
-/// that its tokens carry no unique-token claim either.
+/// service's generateToken cannot carry (it takes a hub, a user id and minutes), the unique
+/// claim's name among them, and says once which application firewall rules its tokens defeat.
 pub(super) fn entra_mode(
     env: &Environment,
     endpoints: &[ServiceEndpoint],
@@ -53,11 +53,22 @@ pub(super) fn entra_mode(
                 return fail(switch.name, CLAIMS_NEED_ACCESS_KEY);
             }
         }
+        // Set to a name, it promises tokens the service cannot make; set empty, it asks for none.
+        if env.value(&UNIQUE_CLAIM).is_some() {
+            return fail(
+                UNIQUE_CLAIM.name,
+                "names a unique-token claim, and tokens the service makes (generateToken) cannot carry it; set \
+                SIGNALR_ENTRA_MODE=access-key to sign tokens with it locally, or leave SIGNALR_UNIQUE_CLAIM unset",
+            );
+        }
+        // The rules that need a claim (signalr-howto-configure-application-firewall.md in
+        // MicrosoftDocs/azure-docs): a rule skips a token that lacks it.
         warnings.push(
             "SIGNALR_ENTRA_MODE=generate-token: the service makes the tokens, so they carry neither the unique-token \
-            claim (SIGNALR_UNIQUE_CLAIM) nor custom claims, and the application firewall's per-token rule \
-            (ThrottleByJwtSignatureRule) cannot tell them apart; set SIGNALR_ENTRA_MODE=access-key to sign them \
-            locally with both"
+            claim (SIGNALR_UNIQUE_CLAIM) nor custom claims, and these application firewall rules cannot work: \
+            ThrottleByJwtSignatureRule and TrafficThrottleByJwtSignatureRule (no unique claim: tokens made in the \
+            same second are alike), ThrottleByJwtCustomClaimRule and TrafficThrottleByJwtCustomClaimRule (no custom \
+            claims); set SIGNALR_ENTRA_MODE=access-key to sign the tokens locally with both"
                 .to_owned(),
         );
     }
@@ -224,6 +235,45 @@ mod tests {
         assert!(warnings[0].contains("SIGNALR_ENTRA_MODE=access-key"));
         assert!(mode(&[ENTRA, ("SIGNALR_ENTRA_MODE", "access-key")]).1.is_empty());
         assert!(mode(&[KEYED]).1.is_empty(), "access keys sign locally: no warning");
+    }
+
+    #[test]
+    fn generate_token_mode_refuses_a_unique_claim_set_by_name() {
+        for name in ["uniqueToken", "jti"] {
+            let error = mode(&[ENTRA, ("SIGNALR_UNIQUE_CLAIM", name)]).0.unwrap_err();
+            assert_eq!(error.setting, "SIGNALR_UNIQUE_CLAIM");
+            assert_eq!(
+                error.message,
+                "names a unique-token claim, and tokens the service makes (generateToken) cannot carry it; set \
+                SIGNALR_ENTRA_MODE=access-key to sign tokens with it locally, or leave SIGNALR_UNIQUE_CLAIM unset"
+            );
+            let signed_here = [
+                ENTRA,
+                ("SIGNALR_UNIQUE_CLAIM", name),
+                ("SIGNALR_ENTRA_MODE", "access-key"),
+            ];
+            assert_eq!(mode(&signed_here).0, Ok(EntraMode::AccessKey));
+            assert_eq!(
+                mode(&[KEYED, ("SIGNALR_UNIQUE_CLAIM", name)]).0,
+                Ok(EntraMode::GenerateToken)
+            );
+        }
+        // Empty asks for no unique claim, which is what these tokens have.
+        assert_eq!(
+            mode(&[ENTRA, ("SIGNALR_UNIQUE_CLAIM", "")]).0,
+            Ok(EntraMode::GenerateToken)
+        );
+    }
+
+    #[test]
+    fn generate_token_modes_warning_names_every_firewall_rule_it_defeats() {
+        let (_, warnings) = mode(&[ENTRA]);
+        for rule in [
+            "ThrottleByJwtSignatureRule and TrafficThrottleByJwtSignatureRule (no unique claim",
+            "ThrottleByJwtCustomClaimRule and TrafficThrottleByJwtCustomClaimRule (no custom claims)",
+        ] {
+            assert!(warnings[0].contains(rule), "{rule}: {}", warnings[0]);
+        }
     }
 
     fn overrides(vars: &[(&str, &str)]) -> Result<EntraOverrides, SettingError> {

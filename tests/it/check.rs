@@ -319,3 +319,26 @@ async fn offline_sends_nothing_and_says_so() {
     assert_eq!(fake.count(|c| &c.connections), 0, "the stand-in was reached");
     assert_eq!(other.count(|c| &c.connections), 0, "the other stand-in was reached");
 }
+
+/// `check` says what serving warns of a connection string, naming the setting and the key.
+#[test]
+fn connection_string_slips_are_named() {
+    let cs = format!(
+        "Endpoint=http://127.0.0.1;Port={};AccessKey={KEY};ClientEndpiont=https://proxy.example.com;ClientId=c0ffee",
+        common::free_port()
+    );
+    let (code, output) = check(&[], &[("AzureSignalRConnectionString", &cs)]);
+    assert_eq!(code, 1, "unreachable: {output}");
+    for warning in [
+        "warning: AzureSignalRConnectionString: ClientEndpiont in the connection string is not a key the SDK reads, \
+        so it is ignored: did you mean ClientEndpoint?",
+        "warning: AzureSignalRConnectionString: ClientId in the connection string is ignored without AuthType \
+        (tokens are signed with AccessKey): it is used by AuthType=azure.msi, azure or azure.app",
+    ] {
+        assert!(output.contains(warning), "missing {warning:?} in:\n{output}");
+    }
+    assert!(
+        !output.contains("proxy.example.com") && !output.contains("c0ffee"),
+        "{output}"
+    );
+}

@@ -4,6 +4,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::StatusCode;
+use signalr_negotiate::Settings;
 
 use crate::common::{self, KEY, assert_negotiated, call, router};
 
@@ -252,11 +253,17 @@ async fn a_comma_in_the_query_hub_is_a_hub_locally_and_refused_under_the_functio
     assert_eq!(status, StatusCode::OK, "the path form still works: {json}");
 }
 
-/// The answer to a negotiate whose token carries a fixed claim of `pad` characters.
+/// The answer to a negotiate whose token carries a fixed claim of `pad` characters. The hub's
+/// name is long enough for claims that overflow its tokens to leave room in those of a
+/// one-letter hub (claims that overflow every token are refused at start).
 async fn negotiate_with_padding(pad: usize) -> (StatusCode, serde_json::Value) {
+    negotiate_on_hub_with_padding("chat_room_with_a_long_name", pad).await
+}
+
+async fn negotiate_on_hub_with_padding(hub: &str, pad: usize) -> (StatusCode, serde_json::Value) {
     let claims = serde_json::json!({ "pad": "p".repeat(pad) }).to_string();
     let router = router(&[("SIGNALR_CLAIMS", claims.as_str())]);
-    let (status, json, _) = call(&router, "POST", "/api/chat/negotiate", Body::empty()).await;
+    let (status, json, _) = call(&router, "POST", &format!("/api/{hub}/negotiate"), Body::empty()).await;
     (status, json)
 }
 
@@ -295,4 +302,48 @@ async fn a_token_of_4096_characters_is_served_and_one_of_4097_is_a_413() {
         seen.push(length);
     }
     assert!(seen.contains(&4096) && seen.contains(&4097), "{seen:?}");
+}
+
+/// Fixed claims that leave no room even in the shortest token (hub `a`, no user) stop the start
+/// instead of failing every negotiate: the start refuses exactly the claims whose shortest token
+/// would be a 413.
+#[tokio::test]
+async fn claims_too_long_for_every_token_are_refused_at_start_exactly_there() {
+    // As `router` reads them.
+    let settings = |pad: usize| {
+        let claims = serde_json::json!({ "pad": "p".repeat(pad) }).to_string();
+        let cs = common::connection_string("https://demo.service.signalr.net");
+        Settings::from_vars([
+            ("AzureSignalRConnectionString".to_owned(), cs),
+            ("SIGNALR_CLAIMS".to_owned(), claims),
+        ])
+    };
+    let (status, json) = negotiate_on_hub_with_padding("a", 0).await;
+    let unpadded = token_length(status, &json);
+    let estimate = (4096 - unpadded) * 3 / 4;
+    let largest = (estimate - 4..estimate + 8)
+        .take_while(|&pad| settings(pad).is_ok())
+        .last()
+        .expect("small claims are accepted");
+    let (status, json) = negotiate_on_hub_with_padding("a", largest).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let served = token_length(status, &json);
+    assert!(
+        served > 4096 - 4,
+        "one more character of claims would not overflow: {served}"
+    );
+    let refused = settings(largest + 1).unwrap_err();
+    assert_eq!(refused.setting, "SIGNALR_CLAIMS");
+    let over: Vec<&str> = refused.message.split(' ').collect();
+    let length: usize = over[over.iter().position(|w| *w == "characters,").unwrap() - 1]
+        .parse()
+        .unwrap();
+    assert!((4097..=4096 + 4).contains(&length), "{refused}");
+    assert!(
+        refused.message.ends_with(&format!(
+            "{length} characters, {} over the 4096 allowed; use fewer or shorter claims",
+            length - 4096
+        )),
+        "{refused}"
+    );
 }

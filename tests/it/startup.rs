@@ -1,7 +1,7 @@
 //! Start-up through the real binary: a bad setting stops the process with exit code 2 and a
 //! message naming the setting, never echoing a key.
 
-use crate::common::{self, KEY};
+use crate::common::{self, KEY, fake_entra};
 
 fn start(env: &[(&str, &str)]) -> (i32, String) {
     common::run_binary(&[], env)
@@ -203,4 +203,132 @@ async fn ctrl_c_stops_the_local_server_cleanly() {
         .wait_exit(std::time::Duration::from_secs(5))
         .expect("exits after Ctrl-C");
     assert!(status.success(), "{status}");
+}
+
+/// Connection-string mistakes the service would refuse anyway stop the start, naming the
+/// setting and the key, never a value.
+#[test]
+fn connection_string_mistakes_stop_the_start_naming_the_key() {
+    let secret = fake_entra::CLIENT_SECRET;
+    let cases: &[(String, &str)] = &[
+        (
+            format!("\"Endpoint=https://x.service.signalr.net;AccessKey={KEY};Version=1.0;\""),
+            "the connection string is in quotes: remove the quotes around it",
+        ),
+        (
+            format!("Endpoint=https://x.service.signalr.net;AccessKey=\"{KEY}\";Version=1.0;"),
+            "AccessKey in the connection string is in quotes: remove them",
+        ),
+        (
+            format!("Endpoint=https://x;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret='{secret}'"),
+            "ClientSecret in the connection string is in quotes: remove them",
+        ),
+        (
+            "Endpoint=https://<my_signalr>.service.signalr.net;AccessKey=<my-signalr-key>;Version=1.0;".to_owned(),
+            "Endpoint in the connection string is still a placeholder",
+        ),
+        (
+            "Endpoint=https://x.service.signalr.net;AccessKey=<my-signalr-key>;Version=1.0;".to_owned(),
+            "AccessKey in the connection string is still a placeholder",
+        ),
+        (
+            format!("Endpiont=https://x.service.signalr.net;AccessKey={KEY}"),
+            "Endpoint is missing from the connection string: Endpiont is not a key the SDK reads; did you mean \
+            Endpoint?",
+        ),
+    ];
+    for (value, reason) in cases {
+        let (code, output) = start(&[("AzureSignalRConnectionString", value)]);
+        assert_eq!(code, 2, "{value}: {output}");
+        let expected = format!("setting AzureSignalRConnectionString: {reason}");
+        assert!(output.contains(&expected), "expected {expected:?} in {output}");
+        for value in ["my_signalr", "my-signalr-key", "x.service.signalr.net"] {
+            assert!(!output.contains(value), "a value is echoed: {output}");
+        }
+    }
+}
+
+/// What the SDK would read past is said once the function serves, naming the setting and the key.
+#[test]
+fn connection_string_slips_are_warned_at_start() {
+    let cases = [
+        (
+            "misspelt-key",
+            format!("Endpoint=http://127.0.0.1:9;AccessKey={KEY};ClientEndpiont=https://proxy.example.com"),
+            "AzureSignalRConnectionString: ClientEndpiont in the connection string is not a key the SDK reads, so it \
+            is ignored: did you mean ClientEndpoint?",
+        ),
+        (
+            "msi-with-secret",
+            format!(
+                "Endpoint=http://127.0.0.1:9;AuthType=azure.msi;ClientId={};ClientSecret={}",
+                fake_entra::CLIENT_ID,
+                fake_entra::CLIENT_SECRET
+            ),
+            "AzureSignalRConnectionString: ClientSecret in the connection string is ignored with AuthType=azure.msi: \
+            it is used by AuthType=azure.app",
+        ),
+        (
+            "port-conflict",
+            format!("Endpoint=http://127.0.0.1:9;Port=10;AccessKey={KEY}"),
+            "AzureSignalRConnectionString: Port in the connection string and the port written in its Endpoint \
+            differ: Port wins (as in the SDK, it replaces the port of Endpoint); remove one of them",
+        ),
+    ];
+    for (name, cs, warning) in cases {
+        let listen = format!("127.0.0.1:{}", common::free_port());
+        // Its logs are scanned for every test secret when it is dropped.
+        let function = common::Function::spawn(
+            name,
+            &[("SIGNALR_LISTEN", &listen), ("AzureSignalRConnectionString", &cs)],
+        );
+        let logs = function.logs_with(warning);
+        assert!(logs.contains(warning), "{name}: expected {warning:?} in {logs}");
+        assert!(!logs.contains("proxy.example.com"), "{name}: a value is echoed: {logs}");
+    }
+}
+
+/// A connection string given as an argument is refused without being echoed, pointing to the
+/// setting where it belongs.
+#[test]
+fn a_connection_string_on_the_command_line_is_refused_unechoed() {
+    let cs = common::connection_string("https://demo.service.signalr.net");
+    for args in [vec![cs.as_str()], vec!["check", cs.as_str()]] {
+        // The key is among the secrets run_binary fails on.
+        let (code, output) = common::run_binary(&args, &[]);
+        assert_eq!(code, 2, "{output}");
+        assert!(
+            output.contains("an argument looks like a connection string (not shown: it holds a key)")
+                && output.contains("set AzureSignalRConnectionString to it instead"),
+            "{output}"
+        );
+        assert!(!output.contains("demo.service.signalr.net"), "{output}");
+    }
+}
+
+/// Claims no token can carry stop the start: a unique claim asked of the service's tokens, and
+/// fixed claims too long for even the shortest token.
+#[test]
+fn claims_no_token_can_carry_stop_the_start() {
+    let entra = (
+        "AzureSignalRConnectionString",
+        "Endpoint=https://x.service.signalr.net;AuthType=azure.msi;Version=1.0;",
+    );
+    let (code, output) = start(&[entra, ("SIGNALR_UNIQUE_CLAIM", "jti")]);
+    assert_eq!(code, 2, "{output}");
+    assert!(
+        output.contains("setting SIGNALR_UNIQUE_CLAIM: names a unique-token claim")
+            && output.contains("set SIGNALR_ENTRA_MODE=access-key"),
+        "{output}"
+    );
+    let claims = serde_json::json!({ "tier": "p".repeat(4000) }).to_string();
+    let (code, output) = start(&[("SIGNALR_CLAIMS", &claims)]);
+    assert_eq!(code, 2, "{output}");
+    assert!(
+        output.contains(
+            "setting SIGNALR_CLAIMS: makes every token of endpoint (default) longer than the service accepts"
+        ),
+        "{output}"
+    );
+    assert!(!output.contains("pppp"), "{output}");
 }

@@ -14,8 +14,8 @@ use proptest::sample::{Index, select};
 use proptest::test_runner::TestCaseError;
 use sha2::Sha256;
 use signalr_negotiate::{
-    AccessKey, AccessTokenClaims, Authentication, Caller, ConnectionString, ConnectionStringError, EntraCredential,
-    sign,
+    AccessKey, AccessTokenClaims, Authentication, Caller, ConnectionString, ConnectionStringError,
+    ConnectionStringWarning, EntraCredential, sign,
 };
 use url::{Host, Url};
 
@@ -762,6 +762,67 @@ proptest! {
                 prop_assert!(!format!("{error:?}").contains(&key), "{error:?} shows the key");
             }
             Ok(cs) => prop_assert!(!format!("{cs:?}").contains(&key), "Debug shows the key: {cs:?}"),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    #[test]
+    fn a_valid_connection_string_in_quotes_is_refused_as_such(
+        model in valid_cs(),
+        (open, close) in select(vec![("\"", "\""), ("'", "'"), ("\u{201c}", "\u{201d}"), ("\"", "")]),
+        pad in padding(),
+    ) {
+        let text = format!("{pad}{open}{}{close}", model.text());
+        prop_assert_eq!(parse(&text), Err(ConnectionStringError::QuotedString), "{}", text);
+    }
+
+    #[test]
+    fn a_value_in_quotes_or_left_a_placeholder_is_refused_naming_its_key(
+        model in valid_cs(),
+        pick in any::<Index>(),
+        mistake in select(vec!["\"{}\"", "'{}'", "<{}>", "<resource_name>", "xxx", "{your-key}"]),
+    ) {
+        let mut segments = model.segments();
+        let at = pick.index(segments.len());
+        let key = segments[at].0.clone();
+        let value = segments[at].1.clone();
+        segments[at].1 = mistake.replace("{}", &value);
+        let text = join(&segments);
+        let error = parse(&text).expect_err(&text);
+        let named = match error {
+            ConnectionStringError::QuotedValue(named) | ConnectionStringError::Placeholder(named) => named,
+            other => return Err(TestCaseError::fail(format!("{text:?}: {other:?}"))),
+        };
+        prop_assert_eq!(named, key.as_str());
+        prop_assert!(value.len() < 8 || !error.to_string().contains(&value), "{} shows the value", error);
+    }
+
+    /// What a connection string is warned of names keys, never values: neither a key's value nor
+    /// an unknown key that is no near spelling of a known one (it may be a piece of a secret).
+    #[test]
+    fn warnings_never_show_a_value(
+        model in valid_cs(),
+        extras in prop::collection::vec(("[A-Za-z0-9+/]{8,12}", "[A-Za-z0-9+/=]{8,12}"), 0..4),
+    ) {
+        let mut segments = model.segments();
+        segments.extend(extras.iter().filter(|(key, _)| !is_known_key(key)).cloned());
+        let text = join(&segments);
+        let Ok(parsed) = parse(&text) else {
+            // A repeated unknown key: refused, and that refusal is tested above.
+            return Ok(());
+        };
+        for warning in parsed.warnings(&text) {
+            let shown = warning.to_string();
+            // Values of eight characters or more (AuthType's is named, as one of the names it may take).
+            for (key, value) in segments.iter().filter(|(key, _)| key != "AuthType") {
+                prop_assert!(value.len() < 8 || !shown.contains(value.as_str()), "{} shows {:?}", shown, value);
+                let unknown = !is_known_key(key);
+                let near = matches!(&warning, ConnectionStringWarning::Misspelt { written, .. } if written == key);
+                prop_assert!(!unknown || near || !shown.contains(key.as_str()), "{} shows {:?}", shown, key);
+            }
         }
     }
 }
