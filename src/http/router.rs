@@ -7,11 +7,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use serde_json::json;
 
-use super::answer::ApiError;
+use super::answer::{ApiError, json_answer};
 use super::cors;
 use super::negotiate;
 use crate::hub::HubName;
@@ -53,9 +52,9 @@ pub fn router(app: Arc<App>) -> Router {
     }
 }
 
-/// `GET /`: readiness, as the Functions host probes it.
-async fn status() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// `GET /`: readiness, as the Functions host probes it; never cached, as every answer.
+async fn status() -> Response {
+    json_answer(StatusCode::OK, r#"{"status":"ok"}"#)
 }
 
 async fn status_method_not_allowed() -> Response {

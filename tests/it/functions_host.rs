@@ -113,3 +113,45 @@ async fn answers_negotiate_as_a_custom_handler_and_stops_cleanly_on_sigterm() {
         "{logs}"
     );
 }
+
+/// Through the binary as the Functions host reaches it: the readiness probe, a preflight (405
+/// without `SIGNALR_CORS_ORIGINS`), the router's 404 and 405, a refusal and a token all say
+/// `Cache-Control: no-store`.
+#[tokio::test]
+async fn every_answer_under_the_functions_host_is_never_cached() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let cs = connection_string("https://demo.service.signalr.net");
+    let mut function = Function::spawn(
+        "functions-host-no-store",
+        &[
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", &port_text),
+            ("AzureSignalRConnectionString", &cs),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, &mut function).await;
+    let requests = [
+        client.get(format!("{base}/")),
+        client.head(format!("{base}/")),
+        client.get(format!("{base}/api/nowhere")),
+        client.delete(format!("{base}/api/chat/negotiate")),
+        client.post(format!("{base}/api/a%26b/negotiate")),
+        client.post(format!("{base}/api/chat/negotiate")),
+        client
+            .request(reqwest::Method::OPTIONS, format!("{base}/api/chat/negotiate"))
+            .header("origin", "http://localhost:8080")
+            .header("access-control-request-method", "POST"),
+    ];
+    for request in requests {
+        let response = forwarded(request).send().await.unwrap();
+        let (status, url) = (response.status(), response.url().clone());
+        assert_eq!(
+            response.headers().get("cache-control").map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{url}: {status} {:?}",
+            response.headers()
+        );
+    }
+}
