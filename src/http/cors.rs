@@ -28,8 +28,8 @@ impl Origins {
     }
 }
 
-/// The router with CORS for `origins`.
-pub(super) fn layer(router: Router, origins: &[AllowedOrigin]) -> Router {
+/// The router with CORS for `origins`, on the routes (and fallback) it has so far.
+pub(super) fn layer<S: Clone + Send + Sync + 'static>(router: Router<S>, origins: &[AllowedOrigin]) -> Router<S> {
     let origins = Arc::new(Origins {
         allowed: origins.into(),
         refused: RefusedOrigins::default(),
