@@ -193,26 +193,42 @@ pub(super) fn route_prefix(env: &Environment) -> Result<String, SettingError> {
 /// `SIGNALR_CORS_ORIGINS`: a comma list of origins (`scheme://host[:port]`), each exact or with
 /// a leading label wildcard (`https://*.contoso.com`, see [`AllowedOrigin`]). Any other `*` is
 /// refused: `*` alone cannot be combined with the credentials the SignalR client sends, and a
-/// wildcard elsewhere would never match (or match too much).
+/// wildcard elsewhere would never match (or match too much). A refusal names the entry at
+/// fault: an origin is no secret (the setting is not declared secret), and in a long list it
+/// is what tells the user which one to fix.
 pub(super) fn cors_origins(env: &Environment) -> Result<Option<Vec<AllowedOrigin>>, SettingError> {
     let Some(list) = env.list(&CORS_ORIGINS) else {
         return Ok(None);
     };
     let mut origins = Vec::with_capacity(list.len());
-    for origin in list {
-        match AllowedOrigin::parse(origin) {
+    for entry in list {
+        match AllowedOrigin::parse(entry) {
             Some(origin) => origins.push(origin),
-            None => {
-                return fail(
-                    CORS_ORIGINS.name,
-                    "must list origins such as https://app.example.com or http://localhost:8080, no path; a * only as \
-                    the leading label of a domain of two labels or more, as in https://*.example.com (the SignalR \
-                    client sends credentials, which * alone cannot allow)",
-                );
-            }
+            None => return fail(CORS_ORIGINS.name, refused_origin(entry)),
         }
     }
     Ok(Some(origins))
+}
+
+/// Why an entry of `SIGNALR_CORS_ORIGINS` is not an origin, naming it (quoted and escaped, as
+/// Rust's `Debug` writes a string, so it cannot break the line; cut at 100 characters).
+fn refused_origin(entry: &str) -> String {
+    const SHOWN: usize = 100;
+    let shown = match entry.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{:?}…", &entry[..cut]),
+        None => format!("{entry:?}"),
+    };
+    let why = if entry == "*" {
+        "allows every origin, which cannot go with the credentials the SignalR client sends: list the origins, \
+        such as https://app.example.com"
+    } else if entry.contains('*') {
+        "has a * where none is allowed: a * may only be the whole first label of a domain of two labels or more, \
+        as in https://*.example.com"
+    } else {
+        "is not an origin: scheme://host[:port] and nothing more (no path), such as https://app.example.com or \
+        http://localhost:8080"
+    };
+    format!("the entry {shown} {why}")
 }
 
 #[cfg(test)]
@@ -241,18 +257,47 @@ mod tests {
                 suffix: ".contoso.com:8443".to_owned()
             }])
         );
-        for bad in [
-            "*",
-            "https://a.example.com/path",
-            "https://a.example.com,ftp://b",
-            "https://a.*.zz-wildcard.com",
-            "https://*zz-wildcard.com",
-            "https://*.zz-wildcard",
+        for (bad, entry, why) in [
+            ("*", "\"*\"", "allows every origin"),
+            (
+                "https://a.example.com/path",
+                "\"https://a.example.com/path\"",
+                "is not an origin",
+            ),
+            ("https://a.example.com,ftp://b", "\"ftp://b\"", "is not an origin"),
+            (
+                "https://a.*.zz-wildcard.com",
+                "\"https://a.*.zz-wildcard.com\"",
+                "has a * where none",
+            ),
+            (
+                "https://ok.example.com, https://*zz-wildcard.com",
+                "\"https://*zz-wildcard.com\"",
+                "has a *",
+            ),
+            (
+                "https://*.zz-wildcard",
+                "\"https://*.zz-wildcard\"",
+                "two labels or more",
+            ),
         ] {
             let refusal = error(&[("SIGNALR_CORS_ORIGINS", bad)]);
             assert_eq!(refusal.setting, "SIGNALR_CORS_ORIGINS", "{bad}");
-            assert!(!refusal.to_string().contains("zz-wildcard"), "{refusal}");
+            assert!(refusal.message.starts_with(&format!("the entry {entry} ")), "{refusal}");
+            assert!(refusal.message.contains(why), "{refusal}");
+            assert!(
+                !refusal.message.contains("ok.example.com"),
+                "only the entry at fault: {refusal}"
+            );
         }
+        // Escaped and cut: an entry cannot break the line or fill the screen.
+        let long = format!("https://x\n{}.example.com/signalr", "a".repeat(200));
+        let refusal = error(&[("SIGNALR_CORS_ORIGINS", &long)]);
+        assert!(
+            !refusal.message.contains('\n') && refusal.message.contains("aaa\"…"),
+            "{refusal}"
+        );
+        assert!(refusal.message.len() < 400, "{refusal}");
     }
 
     #[test]
