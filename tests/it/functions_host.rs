@@ -155,3 +155,57 @@ async fn every_answer_under_the_functions_host_is_never_cached() {
         );
     }
 }
+
+/// The negotiate line names the unnamed endpoint as `check` does and carries the trace id of
+/// the host's `traceparent` (Application Insights' operation id), and only when the header has
+/// the W3C form: anything else a client put there is not logged.
+#[tokio::test]
+async fn the_negotiate_line_names_the_endpoint_and_carries_the_trace_id() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let cs = connection_string("https://demo.service.signalr.net");
+    let mut function = Function::spawn(
+        "functions-host-trace",
+        &[
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", &port_text),
+            ("AzureSignalRConnectionString", &cs),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, &mut function).await;
+    // `forwarded` sends the host's traceparent: a negotiate and a refusal.
+    let (status, _) = send_forwarded(client.post(format!("{base}/api/chat/negotiate"))).await;
+    assert_eq!(status, 200);
+    let (status, _) = send_forwarded(client.post(format!("{base}/api/a%26b/negotiate"))).await;
+    assert_eq!(status, 400);
+    // A traceparent that is not W3C's: not logged.
+    let forged = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\",\"level\":\"ERROR";
+    let response = client
+        .post(format!("{base}/api/news/negotiate"))
+        .header("traceparent", forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    function.terminate();
+    function
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
+    let logs = function.logs();
+    let lines = common::json_lines(&logs);
+    let line = |message: &str, hub: Option<&str>| {
+        lines
+            .iter()
+            .find(|line| line["message"] == message && hub.is_none_or(|hub| line["hub"] == hub))
+            .unwrap_or_else(|| panic!("no {message} line for {hub:?}:\n{logs}"))
+    };
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let negotiated = line("negotiate", Some("chat"));
+    assert_eq!(negotiated["endpoint"], "(default)", "{negotiated}");
+    assert_eq!(negotiated["trace_id"], trace, "{negotiated}");
+    assert_eq!(line("negotiate refused", None)["trace_id"], trace, "{logs}");
+    let forged_line = line("negotiate", Some("news"));
+    assert!(forged_line.get("trace_id").is_none(), "{forged_line}");
+}

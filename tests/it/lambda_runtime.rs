@@ -604,3 +604,25 @@ async fn a_bad_setting_is_an_init_error_on_lambda() {
         .expect("exits after reporting");
     assert_eq!(status.code(), Some(2));
 }
+
+/// The negotiate line names the unnamed endpoint as `check` does and carries the X-Ray trace
+/// id the Runtime API gave the invocation (`Lambda-Runtime-Trace-Id`), by which X-Ray finds it.
+#[tokio::test]
+async fn the_negotiate_line_carries_the_invocations_xray_trace_id() {
+    let events = VecDeque::from([("req-traced".to_owned(), http_api_event("Chat"))]);
+    let (runtime_api, mut results, log) = start_runtime_api(events).await;
+    let mut function = spawn_lambda(&runtime_api, &log, &[]);
+    let posted = tokio::time::timeout(Duration::from_secs(15), results.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no result from the function in 15 s:\n{}", function.logs()))
+        .unwrap();
+    assert_eq!(posted.body["statusCode"], 200, "{posted:?}");
+    let line = common::json_lines(&posted.log_at_post)
+        .into_iter()
+        .find(|line| line["request_id"] == "req-traced")
+        .unwrap_or_else(|| panic!("no line:\n{}", posted.log_at_post));
+    assert_eq!(line["endpoint"], "(default)", "{line}");
+    assert_eq!(line["trace_id"], "1-5759e988-bd862e3fe1be46a994272793", "{line}");
+    function.terminate();
+    function.wait_exit(Duration::from_secs(5)).expect("exits after SIGTERM");
+}
