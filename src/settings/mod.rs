@@ -95,6 +95,9 @@ impl Settings {
         let entra_mode = upstream::entra_mode(env, &endpoints, &mut warnings)?;
         let token_policy = tokens::token_policy(env, endpoints.len())?;
         let (caller, oidc) = caller::caller(env, token_policy.unique_claim.as_deref(), host, &mut warnings)?;
+        if host == Host::Lambda {
+            serving::lambda_runtime(env)?;
+        }
         Ok(Self {
             endpoints,
             route_prefix: serving::route_prefix(env)?,
