@@ -209,3 +209,51 @@ async fn the_negotiate_line_names_the_endpoint_and_carries_the_trace_id() {
     let forged_line = line("negotiate", Some("news"));
     assert!(forged_line.get("trace_id").is_none(), "{forged_line}");
 }
+
+/// `local.settings.example.json` leaves CORS to the function, as the README says: no `Host.CORS`
+/// (with it, `func start` would answer every preflight itself, before the handler), and the
+/// origins it lists in `SIGNALR_CORS_ORIGINS` get their preflight from the binary, started with
+/// the file's values as `func start` passes them.
+#[tokio::test]
+async fn the_example_local_settings_leave_cors_to_the_function() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/functions/local.settings.example.json");
+    let example: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for key in ["CORS", "CORSCredentials"] {
+        assert!(
+            example["Host"].get(key).is_none(),
+            "{path}: Host.{key} makes func start answer preflights itself"
+        );
+    }
+    let values: Vec<(String, String)> = example["Values"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned()))
+        .collect();
+    let origins = values
+        .iter()
+        .find(|(name, _)| name == "SIGNALR_CORS_ORIGINS")
+        .map(|(_, list)| list.clone())
+        .expect("the example shows SIGNALR_CORS_ORIGINS");
+    let port = free_port().to_string();
+    let mut env: Vec<(&str, &str)> = values
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    env.push(("FUNCTIONS_CUSTOMHANDLER_PORT", &port));
+    let mut function = Function::spawn("functions-example-settings", &env);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, &mut function).await;
+    for origin in origins.split(',').map(str::trim) {
+        let response = forwarded(client.request(reqwest::Method::OPTIONS, format!("{base}/api/chat/negotiate")))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{origin}: {}", response.status());
+        assert_eq!(response.headers()["access-control-allow-origin"], origin);
+        assert_eq!(response.headers()["access-control-allow-credentials"], "true");
+    }
+}
