@@ -47,6 +47,14 @@ need_cargo_lambda() {
     command -v cargo-lambda >/dev/null 2>&1 || venv_install "${lambda_packages[@]}"
 }
 
+# Prints the cargo-lambda these scripts use (on PATH, else in the venv), installing nothing;
+# fails when there is none. The test of `cargo lambda watch` (tests/it/cargo_lambda.rs) finds
+# it so, after scripts/verify-packages installed it.
+cargo_lambda_path() {
+    use_venv
+    command -v cargo-lambda
+}
+
 need_sam() {
     use_venv
     command -v sam >/dev/null 2>&1 || venv_install "${sam_packages[@]}"

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::aws::{AwsReferences, KeyRefresher, KeyRefresherBuilder};
 use crate::caller::{CallerResolver, OidcVerifier};
 use crate::endpoints::{Authentication, EndpointRouter, start_health_probes};
+use crate::http::TraceHeader;
 use crate::hub::HubName;
 use crate::negotiator::Negotiator;
 use crate::service::{ServiceApi, UpstreamLimits};
@@ -26,6 +27,7 @@ pub struct App {
     body_timeout: Duration,
     http: Option<reqwest::Client>,
     query_values_joined: bool,
+    trace_header: TraceHeader,
     key_refresher: Option<Arc<KeyRefresher>>,
 }
 
@@ -129,6 +131,10 @@ impl App {
             body_timeout: settings.connections.body_timeout,
             http,
             query_values_joined: matches!(settings.host, Host::Functions { .. }),
+            trace_header: match settings.host {
+                Host::Lambda => TraceHeader::XRay,
+                Host::Functions { .. } | Host::Local(_) => TraceHeader::TraceParent,
+            },
             key_refresher: refresher.and_then(KeyRefresherBuilder::build),
         })
     }
@@ -165,6 +171,11 @@ impl App {
     /// as `?hub=a%2Cb`.
     pub fn query_values_joined(&self) -> bool {
         self.query_values_joined
+    }
+
+    /// Where requests carry the platform's trace id, for the negotiate log line.
+    pub fn trace_header(&self) -> TraceHeader {
+        self.trace_header
     }
 
     /// The longest a request's body may take to arrive.

@@ -111,7 +111,8 @@ pub fn start(endpoints: &[ServiceEndpoint], http: reqwest::Client, schedule: Hea
                 let (http, board) = (&http, &probing);
                 async move {
                     let name = display_name(&board.names[index]);
-                    match verdict(name, || probe(http, base), schedule.retry_spacing).await {
+                    let known_offline = !board.is_online(index);
+                    match verdict(name, known_offline, || probe(http, base), schedule.retry_spacing).await {
                         Ok(()) => board.set(index, true, ""),
                         Err(why) => board.set(index, false, &why),
                     }
@@ -127,8 +128,15 @@ pub fn start(endpoints: &[ServiceEndpoint], http: reqwest::Client, schedule: Hea
 
 /// One endpoint's verdict in a round, by the SDK's rule: `Ok` at the first probe that
 /// succeeds; `Err` only when the probe and its [`PROBE_RETRIES`] retries, `retry_spacing`
-/// apart, all failed.
-async fn verdict<F, Fut>(endpoint: &str, mut probe: F, retry_spacing: Duration) -> Result<(), String>
+/// apart, all failed. An endpoint `known_offline` is probed the same way, but its failed
+/// probes are logged at debug: its offline line said it already, and every round would
+/// repeat it until the endpoint is back (which its online line says).
+async fn verdict<F, Fut>(
+    endpoint: &str,
+    known_offline: bool,
+    mut probe: F,
+    retry_spacing: Duration,
+) -> Result<(), String>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), String>>,
@@ -141,13 +149,23 @@ where
                 return Err(format!("{why} ({} probes in a row failed)", PROBE_RETRIES + 1));
             }
             Err(why) => {
-                // At info, as the SDK logs its `WillRetryHealthCheck`.
-                tracing::info!(
-                    endpoint,
-                    reason = why,
-                    ?retry_spacing,
-                    "health probe failed; it will be retried"
-                );
+                // At info, as the SDK logs its `WillRetryHealthCheck`, while the endpoint is
+                // online.
+                if known_offline {
+                    tracing::debug!(
+                        endpoint,
+                        reason = why,
+                        ?retry_spacing,
+                        "health probe failed; it will be retried"
+                    );
+                } else {
+                    tracing::info!(
+                        endpoint,
+                        reason = why,
+                        ?retry_spacing,
+                        "health probe failed; it will be retried"
+                    );
+                }
                 retries += 1;
                 tokio::time::sleep(retry_spacing).await;
             }
@@ -183,6 +201,7 @@ mod tests {
         let mut answers = script.iter().copied();
         let verdict = verdict(
             "a",
+            false,
             || {
                 sent.borrow_mut().push(start.elapsed());
                 let ok = answers.next().expect("probed more often than scripted");

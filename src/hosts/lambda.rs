@@ -186,7 +186,7 @@ pub async fn report_init_error(runtime_api: &str, error_type: &str, message: &st
         .build();
     let sent = match client {
         Ok(client) => client
-            .post(format!("http://{runtime_api}/2018-06-01/runtime/init/error"))
+            .post(init_error_url(runtime_api))
             .header("Lambda-Runtime-Function-Error-Type", error_type)
             .json(&body)
             .send()
@@ -200,5 +200,35 @@ pub async fn report_init_error(runtime_api: &str, error_type: &str, message: &st
     };
     if let Err(why) = sent {
         eprintln!("signalr-negotiate: the init error could not be reported to the Lambda Runtime API: {why}");
+    }
+}
+
+/// Where an init error goes: under the Runtime API's address as Lambda sets it (`host:port`), or
+/// as an emulator may set it, with a scheme and a path (`http://[::]:9000/.rt` for cargo lambda
+/// watch), as lambda_runtime_api_client reads it.
+fn init_error_url(runtime_api: &str) -> String {
+    let base = runtime_api.trim_end_matches('/');
+    let scheme = if base.contains("://") { "" } else { "http://" };
+    format!("{scheme}{base}/2018-06-01/runtime/init/error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_init_error_goes_under_the_runtime_api_as_lambda_or_an_emulator_names_it() {
+        assert_eq!(
+            init_error_url("127.0.0.1:9001"),
+            "http://127.0.0.1:9001/2018-06-01/runtime/init/error"
+        );
+        assert_eq!(
+            init_error_url("http://[::]:9000/.rt"),
+            "http://[::]:9000/.rt/2018-06-01/runtime/init/error"
+        );
+        assert_eq!(
+            init_error_url("http://127.0.0.1:9000/.rt/"),
+            "http://127.0.0.1:9000/.rt/2018-06-01/runtime/init/error"
+        );
     }
 }

@@ -28,8 +28,8 @@ impl Origins {
     }
 }
 
-/// The router with CORS for `origins`.
-pub(super) fn layer(router: Router, origins: &[AllowedOrigin]) -> Router {
+/// The router with CORS for `origins`, on the routes (and fallback) it has so far.
+pub(super) fn layer<S: Clone + Send + Sync + 'static>(router: Router<S>, origins: &[AllowedOrigin]) -> Router<S> {
     let origins = Arc::new(Origins {
         allowed: origins.into(),
         refused: RefusedOrigins::default(),
@@ -52,6 +52,7 @@ pub(super) fn layer(router: Router, origins: &[AllowedOrigin]) -> Router {
 
 /// tower-http answers every preflight with its allow headers; an origin that is not listed
 /// gets none at all, so nothing suggests it might be allowed. A refused preflight is logged.
+/// tower-http's preflight answer is not cached either, as every answer of ours.
 async fn only_listed_origins(origins: Arc<Origins>, request: Request, next: Next) -> Response {
     let origin = request.headers().get(header::ORIGIN);
     let allowed = origin.is_some_and(|origin| origins.allows(origin));
@@ -61,6 +62,10 @@ async fn only_listed_origins(origins: Arc<Origins>, request: Request, next: Next
         origins.refused.log(origin);
     }
     let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     if !allowed {
         let headers = response.headers_mut();
         let cors: Vec<header::HeaderName> = headers

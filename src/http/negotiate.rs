@@ -1,5 +1,6 @@
 //! The negotiate handlers: the hub from the path or the query, a bounded body, the caller,
-//! then the core; one log line per negotiate with the outcome.
+//! then the core; one log line per negotiate with the outcome, the host's request id and the
+//! platform's trace id.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use http_body_util::LengthLimitError;
 
 use super::answer::{self, ApiError};
 use super::query::NegotiateQuery;
+use crate::endpoints::display_name;
 use crate::hub::HubName;
 use crate::startup::App;
 use crate::tokens::unix_now;
@@ -63,6 +65,7 @@ async fn respond(
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
     let request_id = parts.extensions.remove::<HostRequestId>().map(|id| id.0);
+    let trace_id = app.trace_header().trace_id(&parts.headers);
     let outcome = async {
         let hub = hub?;
         refuse_declared_oversize(&parts.headers)?;
@@ -96,8 +99,9 @@ async fn respond(
         Ok(negotiated) => {
             tracing::info!(
                 request_id,
+                trace_id,
                 hub = %negotiated.service_hub,
-                endpoint = negotiated.endpoint.name(),
+                endpoint = display_name(negotiated.endpoint.name()),
                 status = 200u16,
                 latency_us,
                 "negotiate"
@@ -107,6 +111,7 @@ async fn respond(
         Err(error) => {
             tracing::info!(
                 request_id,
+                trace_id,
                 status = error.status.as_u16(),
                 latency_us,
                 reason = %error.message,

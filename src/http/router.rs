@@ -7,16 +7,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use serde_json::json;
 
-use super::answer::ApiError;
+use super::answer::{ApiError, json_answer};
 use super::cors;
 use super::negotiate;
 use crate::hub::HubName;
 use crate::startup::App;
-use crate::url_rules::AllowedOrigin;
 
 /// Methods a negotiate route answers.
 const NEGOTIATE_METHODS: &str = "GET, POST";
@@ -31,12 +29,16 @@ pub fn router(app: Arc<App>) -> Router {
     };
     // axum answers HEAD with a GET route (dropping the body): a negotiate would run and mint
     // a token nobody receives. The contract is GET and POST only, so HEAD is refused first.
-    let negotiate_route =
-        |handler: MethodRouter<Arc<App>>| handler.head(method_not_allowed).fallback(method_not_allowed);
+    // OPTIONS has a route of its own: a preflight the CORS layer answers in axum's fallback
+    // would get axum's `Allow` of every routed method, HEAD included, which is refused.
+    let negotiate_route = |handler: MethodRouter<Arc<App>>| {
+        handler
+            .head(method_not_allowed)
+            .options(method_not_allowed)
+            .fallback(method_not_allowed)
+    };
     let missing_route_prefix = base.clone();
-    let cors_origins = app.cors_origins().map(<[AllowedOrigin]>::to_vec);
-    let router = Router::new()
-        .route("/", get(status).fallback(status_method_not_allowed))
+    let routes = Router::new()
         .route(
             &format!("{base}/negotiate"),
             negotiate_route(get(negotiate::query_hub).post(negotiate::query_hub)),
@@ -45,17 +47,26 @@ pub fn router(app: Arc<App>) -> Router {
             &format!("{base}/{{hub}}/negotiate"),
             negotiate_route(get(negotiate::path_hub).post(negotiate::path_hub)),
         )
-        .fallback(move |request: Request| not_found(request, missing_route_prefix.clone()))
-        .with_state(app);
-    match cors_origins {
-        Some(origins) => cors::layer(router, &origins),
-        None => router,
-    }
+        .fallback(move |request: Request| not_found(request, missing_route_prefix.clone()));
+    // CORS for the negotiate routes and the refusals of other paths, not for the readiness
+    // probe: no browser calls it, and a preflight there would offer POST, which it refuses.
+    let routes = match app.cors_origins() {
+        Some(origins) => cors::layer(routes, origins),
+        None => routes,
+    };
+    routes
+        .route(
+            "/",
+            get(status)
+                .options(status_method_not_allowed)
+                .fallback(status_method_not_allowed),
+        )
+        .with_state(app)
 }
 
-/// `GET /`: readiness, as the Functions host probes it.
-async fn status() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// `GET /`: readiness, as the Functions host probes it; never cached, as every answer.
+async fn status() -> Response {
+    json_answer(StatusCode::OK, r#"{"status":"ok"}"#)
 }
 
 async fn status_method_not_allowed() -> Response {

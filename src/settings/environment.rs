@@ -9,13 +9,14 @@ use std::ops::RangeInclusive;
 
 use super::table::{self, Setting};
 
-/// A setting that stops the start. The message names the setting and never shows its value.
+/// A setting that stops the start. The message names the setting and never shows its value
+/// (but for the entry at fault of a list that is no secret, such as a CORS origin).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("setting {setting}: {message}")]
 pub struct SettingError {
     /// The setting's name, as it was set (or as declared, when it was not set).
     pub setting: String,
-    /// What is wrong and what would be right; never the value.
+    /// What is wrong and what would be right; never the value (see above).
     pub message: String,
 }
 

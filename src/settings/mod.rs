@@ -2,8 +2,10 @@
 //!
 //! Every setting is declared once in [`table`]. Every mistake is found here, before the first
 //! request, and reported with the name of the setting at fault; a value is never echoed,
-//! since connection strings hold keys. The domain types built here ([`ServiceEndpoint`],
-//! [`TokenPolicy`], [`CallerPolicy`], …) are what the composition root assembles.
+//! since connection strings hold keys (only an entry of a list that holds no secret, a CORS
+//! origin, is named, so that the user can tell which one to fix). The domain types built
+//! here ([`ServiceEndpoint`], [`TokenPolicy`], [`CallerPolicy`], …) are what the
+//! composition root assembles.
 
 mod aws_references;
 mod caller;
@@ -94,6 +96,9 @@ impl Settings {
         let token_policy = tokens::token_policy(env, endpoints.len())?;
         let (caller, oidc) = caller::caller(env, token_policy.unique_claim.as_deref(), host, &mut warnings)?;
         tokens::claims_fit(&endpoints, &hubs, &token_policy, &caller)?;
+        if host == Host::Lambda {
+            serving::lambda_runtime(env)?;
+        }
         Ok(Self {
             endpoints,
             route_prefix: serving::route_prefix(env)?,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::environment::{Environment, SettingError, fail};
 use super::table::{
     APPLICATION_NAME, BODY_TIMEOUT_MS, CORS_ORIGINS, FUNCTIONS_PORT, HEADER_TIMEOUT_MS, HUB, HUBS,
-    IGNORE_STAGE_IN_PATH, LAMBDA_RUNTIME_API, LISTEN, MAX_CONNECTIONS, ROUTE_PREFIX, SHUTDOWN_GRACE_MS,
-    WEBSITE_INSTANCE_ID,
+    IGNORE_STAGE_IN_PATH, LAMBDA_FUNCTION_MEMORY_SIZE, LAMBDA_FUNCTION_NAME, LAMBDA_FUNCTION_VERSION,
+    LAMBDA_RUNTIME_API, LISTEN, MAX_CONNECTIONS, ROUTE_PREFIX, SHUTDOWN_GRACE_MS, Setting, WEBSITE_INSTANCE_ID,
 };
 use crate::hub::HubName;
 use crate::url_rules::AllowedOrigin;
@@ -91,6 +91,57 @@ pub struct ConnectionLimits {
 /// this exact name), so that the check of each event agrees with lambda_http's conversion.
 pub(super) fn ignore_stage_in_path(env: &Environment) -> bool {
     env.vars().iter().any(|(name, _)| name == IGNORE_STAGE_IN_PATH.name)
+}
+
+/// On Lambda, what the Lambda runtime reads at start, read as it reads it: under these exact
+/// names, the memory as an `i32`, the Runtime API's address as a URI (lambda_runtime 1.x,
+/// `Config::from_env`; lambda_runtime_api_client, `resolve_uri`). It panics on a missing or
+/// unreadable one; here it is a refusal that names it.
+pub(super) fn lambda_runtime(env: &Environment) -> Result<(), SettingError> {
+    let exact = |setting: &Setting| {
+        env.vars()
+            .iter()
+            .find(|(name, _)| name == setting.name)
+            .map(|(_, value)| value.as_str())
+    };
+    let required = [
+        LAMBDA_FUNCTION_NAME,
+        LAMBDA_FUNCTION_VERSION,
+        LAMBDA_FUNCTION_MEMORY_SIZE,
+    ];
+    let missing: Vec<&str> = required
+        .iter()
+        .filter(|setting| exact(setting).is_none())
+        .map(|setting| setting.name)
+        .collect();
+    if let Some((first, others)) = missing.split_first() {
+        let nor = others.iter().map(|name| format!(", nor {name}")).collect::<String>();
+        return fail(
+            first,
+            format!(
+                "is not set{nor}: the Lambda runtime needs AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION and \
+                AWS_LAMBDA_FUNCTION_MEMORY_SIZE, under these exact names; Lambda sets them, and so must an emulator \
+                (cargo lambda watch does)"
+            ),
+        );
+    }
+    if exact(&LAMBDA_FUNCTION_MEMORY_SIZE).is_some_and(|memory| memory.parse::<i32>().is_err()) {
+        return fail(
+            LAMBDA_FUNCTION_MEMORY_SIZE.name,
+            "must be the function's memory in MB, a whole number such as 128 (the Lambda runtime reads it so)",
+        );
+    }
+    match exact(&LAMBDA_RUNTIME_API) {
+        Some(api) if axum::http::Uri::try_from(api).is_ok() => Ok(()),
+        Some(_) => fail(
+            LAMBDA_RUNTIME_API.name,
+            "must be the Runtime API's address: host:port, as Lambda sets it, or http://host:port/path",
+        ),
+        None => fail(
+            LAMBDA_RUNTIME_API.name,
+            "is set in another case: the Lambda runtime reads only AWS_LAMBDA_RUNTIME_API, in capitals",
+        ),
+    }
 }
 
 /// `SIGNALR_HEADER_TIMEOUT_MS`, `SIGNALR_BODY_TIMEOUT_MS`, `SIGNALR_MAX_CONNECTIONS` and
@@ -193,26 +244,42 @@ pub(super) fn route_prefix(env: &Environment) -> Result<String, SettingError> {
 /// `SIGNALR_CORS_ORIGINS`: a comma list of origins (`scheme://host[:port]`), each exact or with
 /// a leading label wildcard (`https://*.contoso.com`, see [`AllowedOrigin`]). Any other `*` is
 /// refused: `*` alone cannot be combined with the credentials the SignalR client sends, and a
-/// wildcard elsewhere would never match (or match too much).
+/// wildcard elsewhere would never match (or match too much). A refusal names the entry at
+/// fault: an origin is no secret (the setting is not declared secret), and in a long list it
+/// is what tells the user which one to fix.
 pub(super) fn cors_origins(env: &Environment) -> Result<Option<Vec<AllowedOrigin>>, SettingError> {
     let Some(list) = env.list(&CORS_ORIGINS) else {
         return Ok(None);
     };
     let mut origins = Vec::with_capacity(list.len());
-    for origin in list {
-        match AllowedOrigin::parse(origin) {
+    for entry in list {
+        match AllowedOrigin::parse(entry) {
             Some(origin) => origins.push(origin),
-            None => {
-                return fail(
-                    CORS_ORIGINS.name,
-                    "must list origins such as https://app.example.com or http://localhost:8080, no path; a * only as \
-                    the leading label of a domain of two labels or more, as in https://*.example.com (the SignalR \
-                    client sends credentials, which * alone cannot allow)",
-                );
-            }
+            None => return fail(CORS_ORIGINS.name, refused_origin(entry)),
         }
     }
     Ok(Some(origins))
+}
+
+/// Why an entry of `SIGNALR_CORS_ORIGINS` is not an origin, naming it (quoted and escaped, as
+/// Rust's `Debug` writes a string, so it cannot break the line; cut at 100 characters).
+fn refused_origin(entry: &str) -> String {
+    const SHOWN: usize = 100;
+    let shown = match entry.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{:?}…", &entry[..cut]),
+        None => format!("{entry:?}"),
+    };
+    let why = if entry == "*" {
+        "allows every origin, which cannot go with the credentials the SignalR client sends: list the origins, \
+        such as https://app.example.com"
+    } else if entry.contains('*') {
+        "has a * where none is allowed: a * may only be the whole first label of a domain of two labels or more, \
+        as in https://*.example.com"
+    } else {
+        "is not an origin: scheme://host[:port] and nothing more (no path), such as https://app.example.com or \
+        http://localhost:8080"
+    };
+    format!("the entry {shown} {why}")
 }
 
 #[cfg(test)]
@@ -241,18 +308,47 @@ mod tests {
                 suffix: ".contoso.com:8443".to_owned()
             }])
         );
-        for bad in [
-            "*",
-            "https://a.example.com/path",
-            "https://a.example.com,ftp://b",
-            "https://a.*.zz-wildcard.com",
-            "https://*zz-wildcard.com",
-            "https://*.zz-wildcard",
+        for (bad, entry, why) in [
+            ("*", "\"*\"", "allows every origin"),
+            (
+                "https://a.example.com/path",
+                "\"https://a.example.com/path\"",
+                "is not an origin",
+            ),
+            ("https://a.example.com,ftp://b", "\"ftp://b\"", "is not an origin"),
+            (
+                "https://a.*.zz-wildcard.com",
+                "\"https://a.*.zz-wildcard.com\"",
+                "has a * where none",
+            ),
+            (
+                "https://ok.example.com, https://*zz-wildcard.com",
+                "\"https://*zz-wildcard.com\"",
+                "has a *",
+            ),
+            (
+                "https://*.zz-wildcard",
+                "\"https://*.zz-wildcard\"",
+                "two labels or more",
+            ),
         ] {
             let refusal = error(&[("SIGNALR_CORS_ORIGINS", bad)]);
             assert_eq!(refusal.setting, "SIGNALR_CORS_ORIGINS", "{bad}");
-            assert!(!refusal.to_string().contains("zz-wildcard"), "{refusal}");
+            assert!(refusal.message.starts_with(&format!("the entry {entry} ")), "{refusal}");
+            assert!(refusal.message.contains(why), "{refusal}");
+            assert!(
+                !refusal.message.contains("ok.example.com"),
+                "only the entry at fault: {refusal}"
+            );
         }
+        // Escaped and cut: an entry cannot break the line or fill the screen.
+        let long = format!("https://x\n{}.example.com/signalr", "a".repeat(200));
+        let refusal = error(&[("SIGNALR_CORS_ORIGINS", &long)]);
+        assert!(
+            !refusal.message.contains('\n') && refusal.message.contains("aaa\"…"),
+            "{refusal}"
+        );
+        assert!(refusal.message.len() < 400, "{refusal}");
     }
 
     #[test]
@@ -348,6 +444,9 @@ mod tests {
         assert_eq!(
             config(&[
                 ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+                ("AWS_LAMBDA_FUNCTION_NAME", "negotiate"),
+                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
                 ("FUNCTIONS_CUSTOMHANDLER_PORT", "1"),
                 ("AzureSignalRConnectionString", &cs()),
             ])
@@ -386,6 +485,81 @@ mod tests {
             "FUNCTIONS_CUSTOMHANDLER_PORT"
         );
         assert_eq!(error(&[("SIGNALR_LISTEN", "localhost")]).setting, "SIGNALR_LISTEN");
+    }
+
+    /// What the Lambda runtime would panic on is a refusal naming it: a variable it needs that is
+    /// missing (or set in another case), a memory size it cannot read, a Runtime API address
+    /// that is no URI. The local and Functions hosts need none of them.
+    #[test]
+    fn on_lambda_the_runtimes_own_variables_are_required_as_it_reads_them() {
+        let cs = cs();
+        let lambda = [
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "negotiate"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AzureSignalRConnectionString", cs.as_str()),
+        ];
+        let with = |changes: &[(&str, Option<&str>)]| {
+            let mut vars: Vec<(&str, &str)> = lambda.to_vec();
+            for (name, value) in changes {
+                vars.retain(|(set, _)| set != name);
+                if let Some(value) = value {
+                    vars.push((name, value));
+                }
+            }
+            config(&vars)
+        };
+        assert_eq!(with(&[]).unwrap().host, Host::Lambda);
+        // cargo lambda watch's form of the address.
+        assert!(with(&[("AWS_LAMBDA_RUNTIME_API", Some("http://[::]:9000/.rt"))]).is_ok());
+        for (changes, setting, says) in [
+            (
+                &[("AWS_LAMBDA_FUNCTION_NAME", None)][..],
+                "AWS_LAMBDA_FUNCTION_NAME",
+                "is not set: the Lambda runtime needs",
+            ),
+            (
+                &[
+                    ("AWS_LAMBDA_FUNCTION_VERSION", None),
+                    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", None),
+                ][..],
+                "AWS_LAMBDA_FUNCTION_VERSION",
+                "is not set, nor AWS_LAMBDA_FUNCTION_MEMORY_SIZE: ",
+            ),
+            (
+                &[
+                    ("AWS_LAMBDA_FUNCTION_NAME", None),
+                    ("aws_lambda_function_name", Some("negotiate")),
+                ][..],
+                "AWS_LAMBDA_FUNCTION_NAME",
+                "under these exact names",
+            ),
+            (
+                &[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", Some("lots"))][..],
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                "a whole number",
+            ),
+            (
+                &[("AWS_LAMBDA_RUNTIME_API", Some("not a uri"))][..],
+                "AWS_LAMBDA_RUNTIME_API",
+                "the Runtime API's address",
+            ),
+            (
+                &[
+                    ("AWS_LAMBDA_RUNTIME_API", None),
+                    ("aws_lambda_runtime_api", Some("127.0.0.1:9001")),
+                ][..],
+                "AWS_LAMBDA_RUNTIME_API",
+                "in capitals",
+            ),
+        ] {
+            let refusal = with(changes).expect_err("refused");
+            assert_eq!(refusal.setting, setting, "{changes:?}: {refusal}");
+            assert!(refusal.message.contains(says), "{changes:?}: {refusal}");
+        }
+        // Elsewhere they are not needed.
+        assert!(config(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "7000")]).is_ok());
     }
 
     /// Set to anything, under exactly the name lambda_http reads.

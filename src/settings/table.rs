@@ -284,6 +284,24 @@ pub const LAMBDA_RUNTIME_API: Setting = setting(
     Unset,
     "set by Lambda: serve the Lambda Runtime API",
 );
+// lambda_runtime 1.x reads these at start (`Config::from_env`) and panics when one is missing:
+// Lambda sets them, an emulator must too. Checked first on Lambda, under these exact names.
+pub const LAMBDA_FUNCTION_NAME: Setting = setting(
+    "AWS_LAMBDA_FUNCTION_NAME",
+    Unset,
+    "set by Lambda: the function's name; required by the Lambda runtime, checked at start on Lambda",
+);
+pub const LAMBDA_FUNCTION_VERSION: Setting = setting(
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    Unset,
+    "set by Lambda: the function's version; required by the Lambda runtime, checked at start on Lambda",
+);
+pub const LAMBDA_FUNCTION_MEMORY_SIZE: Setting = setting(
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    Unset,
+    "set by Lambda: the function's memory in MB, a whole number; required by the Lambda runtime, checked at start \
+    on Lambda",
+);
 pub const IGNORE_STAGE_IN_PATH: Setting = setting(
     "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH",
     Unset,
@@ -351,6 +369,9 @@ pub const TABLE: &[Setting] = &[
     FUNCTIONS_PORT,
     WEBSITE_INSTANCE_ID,
     LAMBDA_RUNTIME_API,
+    LAMBDA_FUNCTION_NAME,
+    LAMBDA_FUNCTION_VERSION,
+    LAMBDA_FUNCTION_MEMORY_SIZE,
     IGNORE_STAGE_IN_PATH,
     RUST_LOG,
 ];

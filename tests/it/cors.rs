@@ -267,3 +267,58 @@ async fn the_binary_allows_subdomains_and_logs_each_refused_origin_once() {
     );
     assert!(!logs.contains("quiet.example"), "{logs}");
 }
+
+/// What an answer offers is served: every method named by `Allow` (on a preflight or a 405)
+/// or by `Access-Control-Allow-Methods`, sent to the same route, is not refused with a 405.
+/// A negotiate route never offers HEAD, which it refuses.
+#[tokio::test]
+async fn answers_offer_only_the_methods_served() {
+    for vars in [&[][..], &[("SIGNALR_CORS_ORIGINS", LISTED)][..]] {
+        let router = common::router(vars);
+        for uri in [
+            "/api/chat/negotiate",
+            "/api/negotiate?hub=chat",
+            "/",
+            "/api/a/b/negotiate",
+        ] {
+            let asking = [
+                Request::options(uri)
+                    .header("origin", LISTED)
+                    .header("access-control-request-method", "POST")
+                    .body(Body::empty())
+                    .unwrap(),
+                Request::delete(uri).body(Body::empty()).unwrap(),
+                Request::options(uri).body(Body::empty()).unwrap(),
+            ];
+            let mut offered = Vec::new();
+            for request in asking {
+                let asked = request.method().clone();
+                let answer = common::send(&router, request).await;
+                for header in ["allow", "access-control-allow-methods"] {
+                    for value in answer.headers.get_all(header) {
+                        for method in value.to_str().unwrap().split(',') {
+                            offered.push((asked.clone(), header, method.trim().to_ascii_uppercase()));
+                        }
+                    }
+                }
+            }
+            assert!(!offered.is_empty(), "{vars:?} {uri}: nothing offered");
+            for (asked, header, method) in offered {
+                if uri.contains("negotiate") {
+                    assert_ne!(method, "HEAD", "{vars:?} {uri}: {asked} offers HEAD in {header}");
+                }
+                let request = Request::builder()
+                    .method(method.as_str())
+                    .uri(uri)
+                    .body(Body::empty())
+                    .unwrap();
+                let status = common::send(&router, request).await.status;
+                assert_ne!(
+                    status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{vars:?} {uri}: {asked} offers {method} in {header}, which is refused"
+                );
+            }
+        }
+    }
+}

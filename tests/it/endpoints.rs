@@ -431,3 +431,81 @@ async fn an_endpoint_goes_offline_only_after_three_failed_probes_in_a_row() {
             .contains("SignalR endpoint is online")
     );
 }
+
+/// The lines of `logs` that hold `needle`, with their positions.
+fn lines_with<'a>(logs: &'a str, needle: &str) -> Vec<(usize, &'a str)> {
+    logs.lines()
+        .enumerate()
+        .filter(|(_, line)| line.contains(needle))
+        .collect()
+}
+
+/// An endpoint already offline is still probed as the SDK probes (three probes a round), but
+/// its failed probes are not logged at info again: the offline line said it once, and nothing
+/// more is said until the endpoint is back online. A failure after that is logged at info.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_already_offline_does_not_repeat_its_failed_probes_at_info() {
+    const RETRIED: &str = "health probe failed; it will be retried";
+    const OFFLINE: &str = "SignalR endpoint is offline";
+    let (a, b) = (
+        HealthFake::start(Health::Unavailable).await,
+        HealthFake::start(Health::Ok).await,
+    );
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (cs_a, cs_b) = (a.connection_string(), b.connection_string());
+    let mut function = Function::spawn(
+        "endpoints-offline-quiet",
+        &[
+            ("SIGNALR_LISTEN", &listen),
+            ("Azure__SignalR__Endpoints__a", &cs_a),
+            ("Azure__SignalR__Endpoints__b", &cs_b),
+            ("SIGNALR_HEALTH_CHECK_INTERVAL_MS", "400"),
+            ("SIGNALR_HEALTH_RETRY_MS", "100"),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    wait_ready(&client, &format!("http://{listen}"), &mut function).await;
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{what}:\n{}",
+                function.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Lines are written in batches, every 50 ms.
+        std::thread::sleep(Duration::from_millis(150));
+    };
+
+    // The first round: two retries at info, then offline. Two more rounds, offline all along.
+    wait_for("offline", &|| function.logs().contains(OFFLINE));
+    let probed = a.answered();
+    wait_for("two more rounds", &|| a.answered() >= probed + 2 * PROBES_TO_OFFLINE);
+    let logs = function.logs();
+    let offline = lines_with(&logs, OFFLINE);
+    assert_eq!(offline.len(), 1, "{logs}");
+    let retried = lines_with(&logs, RETRIED);
+    assert_eq!(
+        retried.len(),
+        PROBES_TO_OFFLINE - 1,
+        "only the first round's retries:\n{logs}"
+    );
+    assert!(retried.iter().all(|(at, _)| *at < offline[0].0), "{logs}");
+
+    // Back online, then failing again: that failure's retries are logged at info.
+    a.set(Health::Ok);
+    wait_for("online", &|| function.logs().contains("SignalR endpoint is online"));
+    a.set(Health::Unavailable);
+    wait_for("offline again", &|| lines_with(&function.logs(), OFFLINE).len() == 2);
+    let logs = function.logs();
+    let online = lines_with(&logs, "SignalR endpoint is online");
+    let retried = lines_with(&logs, RETRIED);
+    assert_eq!(retried.len(), 2 * (PROBES_TO_OFFLINE - 1), "{logs}");
+    assert!(
+        retried.iter().filter(|(at, _)| *at > online[0].0).count() == PROBES_TO_OFFLINE - 1,
+        "{logs}"
+    );
+}

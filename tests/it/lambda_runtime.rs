@@ -604,3 +604,83 @@ async fn a_bad_setting_is_an_init_error_on_lambda() {
         .expect("exits after reporting");
     assert_eq!(status.code(), Some(2));
 }
+
+/// The negotiate line names the unnamed endpoint as `check` does and carries the X-Ray trace
+/// id the Runtime API gave the invocation (`Lambda-Runtime-Trace-Id`), by which X-Ray finds it.
+#[tokio::test]
+async fn the_negotiate_line_carries_the_invocations_xray_trace_id() {
+    let events = VecDeque::from([("req-traced".to_owned(), http_api_event("Chat"))]);
+    let (runtime_api, mut results, log) = start_runtime_api(events).await;
+    let mut function = spawn_lambda(&runtime_api, &log, &[]);
+    let posted = tokio::time::timeout(Duration::from_secs(15), results.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no result from the function in 15 s:\n{}", function.logs()))
+        .unwrap();
+    assert_eq!(posted.body["statusCode"], 200, "{posted:?}");
+    let line = common::json_lines(&posted.log_at_post)
+        .into_iter()
+        .find(|line| line["request_id"] == "req-traced")
+        .unwrap_or_else(|| panic!("no line:\n{}", posted.log_at_post));
+    assert_eq!(line["endpoint"], "(default)", "{line}");
+    assert_eq!(line["trace_id"], "1-5759e988-bd862e3fe1be46a994272793", "{line}");
+    function.terminate();
+    function.wait_exit(Duration::from_secs(5)).expect("exits after SIGTERM");
+}
+
+/// The Lambda runtime reads `AWS_LAMBDA_FUNCTION_NAME`, `_VERSION` and `_MEMORY_SIZE` at start
+/// and panics on one missing (exit 134): each is checked first, so the process says which one,
+/// tells the Runtime API (an init error, as for any refusal at start) and exits with 2.
+#[tokio::test]
+async fn a_missing_lambda_variable_is_a_refusal_that_names_it_never_a_panic() {
+    for missing in [
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    ] {
+        let (runtime_api, mut results, log) = start_runtime_api(VecDeque::new()).await;
+        let cs = connection_string("https://demo.service.signalr.net");
+        let env: Vec<(&str, &str)> = [
+            ("AWS_LAMBDA_RUNTIME_API", runtime_api.as_str()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "negotiate"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AzureSignalRConnectionString", cs.as_str()),
+        ]
+        .into_iter()
+        .filter(|(name, _)| *name != missing)
+        .collect();
+        let mut function = Function::spawn("lambda-missing-variable", &env);
+        let _ = log.set(function.log.clone());
+        // The stand-in answers on this test's runtime: wait without blocking it.
+        let started = std::time::Instant::now();
+        let (posted, status) = loop {
+            // (`wait_exit` looks at least once when given any time at all.)
+            if let Some(status) = function.wait_exit(Duration::from_millis(1)) {
+                break (results.try_recv().ok(), status);
+            }
+            let logs = function.logs();
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{missing}: still running:\n{logs}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let logs = function.logs();
+        assert_eq!(status.code(), Some(2), "{missing}: {logs}");
+        assert!(!logs.contains("panicked"), "{missing}: {logs}");
+        let said = format!("setting {missing}: is not set: the Lambda runtime needs");
+        assert!(
+            logs.contains(&format!("signalr-negotiate: {said}")),
+            "{missing}: {logs}"
+        );
+        let posted = posted.unwrap_or_else(|| panic!("{missing}: no init error was posted:\n{logs}"));
+        assert_eq!(posted.kind, "init-error", "{posted:?}");
+        assert_eq!(
+            posted.error_type.as_deref(),
+            Some("Runtime.InvalidSetting"),
+            "{posted:?}"
+        );
+        let message = posted.body["errorMessage"].as_str().unwrap_or_default();
+        assert!(message.contains(&said), "{missing}: {message}");
+    }
+}

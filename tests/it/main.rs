@@ -1,11 +1,13 @@
 //! The integration tests, as one test binary: one link of the crate and both cloud SDKs instead
 //! of one per subject. Each module is a subject: the router in-process (`router`, `hostile`,
-//! `cors`, `identity`), the real binary under each host and against fake upstreams, moto and
-//! the official SignalR client, and the property tests; `common` holds what they share.
+//! `cors`, `identity`), the real binary under each host (and under `cargo lambda watch`) and
+//! against fake upstreams, moto and the official SignalR client, and the property tests;
+//! `common` holds what they share.
 
 mod common;
 
 mod aws_secrets;
+mod cargo_lambda;
 mod check;
 mod clouds;
 mod connection_options;

@@ -347,3 +347,68 @@ async fn claims_too_long_for_every_token_are_refused_at_start_exactly_there() {
         "{refused}"
     );
 }
+
+/// Every answer says `Cache-Control: no-store`, whatever the route, method or status: the
+/// readiness probe, preflights (answered by the CORS layer, refused, or 405 without CORS), the
+/// router's own 404 and 405, refusals and tokens.
+#[tokio::test]
+async fn every_answer_is_never_cached() {
+    let plain = router(&[]);
+    let with_cors = router(&[("SIGNALR_CORS_ORIGINS", "http://localhost:8080")]);
+    for router in [&plain, &with_cors] {
+        let mut requests = Vec::new();
+        for (method, uri) in [
+            ("GET", "/"),
+            ("HEAD", "/"),
+            ("POST", "/"),
+            ("GET", "/nowhere"),
+            ("POST", "/api/chat/negotiate"),
+            ("GET", "/api/negotiate?hub=chat"),
+            ("DELETE", "/api/chat/negotiate"),
+            ("HEAD", "/api/negotiate"),
+            ("PUT", "/api//negotiate"),
+            ("POST", "/api//negotiate"),
+            ("POST", "/api/negotiate"),
+        ] {
+            requests.push(
+                axum::http::Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .body(Body::empty())
+                    .unwrap(),
+            );
+        }
+        requests.push(
+            axum::http::Request::post("/api/chat/negotiate")
+                .body(Body::from(vec![b'x'; 16 * 1024 + 1]))
+                .unwrap(),
+        );
+        for uri in ["/api/chat/negotiate", "/api/negotiate", "/", "/nowhere"] {
+            for origin in ["http://localhost:8080", "https://elsewhere.example"] {
+                requests.push(
+                    axum::http::Request::options(uri)
+                        .header("origin", origin)
+                        .header("access-control-request-method", "POST")
+                        .body(Body::empty())
+                        .unwrap(),
+                );
+            }
+        }
+        for request in requests {
+            let described = format!(
+                "{} {} {:?}",
+                request.method(),
+                request.uri(),
+                request.headers().get("origin")
+            );
+            let answer = common::send(router, request).await;
+            assert_eq!(
+                answer.headers.get("cache-control").map(|v| v.to_str().unwrap()),
+                Some("no-store"),
+                "{described}: {} {:?}",
+                answer.status,
+                answer.headers
+            );
+        }
+    }
+}

@@ -332,3 +332,32 @@ fn claims_no_token_can_carry_stop_the_start() {
     );
     assert!(!output.contains("pppp"), "{output}");
 }
+
+/// A refused `SIGNALR_CORS_ORIGINS` names the setting and the entry at fault, and only that
+/// entry (an origin is no secret; in a list it is what says which one to fix).
+#[test]
+fn a_refused_cors_origin_is_named() {
+    for (list, entry) in [
+        (
+            "https://app.example.com, https://app.example.com/signalr",
+            "https://app.example.com/signalr",
+        ),
+        ("http://localhost:8080,*", "*"),
+        ("https://*.contoso.com, https://*contoso.net", "https://*contoso.net"),
+        ("app.example.com", "app.example.com"),
+    ] {
+        let (code, output) = start(&[("SIGNALR_CORS_ORIGINS", list)]);
+        assert_eq!(code, 2, "{list}: {output}");
+        assert!(
+            output.contains(&format!("setting SIGNALR_CORS_ORIGINS: the entry \"{entry}\" ")),
+            "{list}: {output}"
+        );
+        let others: Vec<&str> = list.split(',').map(str::trim).filter(|e| *e != entry).collect();
+        for other in others {
+            assert!(
+                !output.contains(&format!("\"{other}\"")),
+                "{list}: names {other}: {output}"
+            );
+        }
+    }
+}

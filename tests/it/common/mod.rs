@@ -159,9 +159,26 @@ pub fn json_lines(logs: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago, for a binary to listen on. Taken from below the
+/// kernel's ephemeral range, where no stand-in bound to port 0 can take it before the binary
+/// binds it; each test process walks its own stretch of the range, skipping ports held.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<usize>().ok())
+        .unwrap_or(32768);
+    let low = ephemeral_low.saturating_sub(12_000).max(1024);
+    let span = ephemeral_low.saturating_sub(low).max(1);
+    let start = std::process::id() as usize * 97 % span;
+    loop {
+        let port = low + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        if let Ok(port) = u16::try_from(port) {
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
 }
 
 /// The binary, running with only the given environment; killed when dropped.
