@@ -301,22 +301,12 @@ impl Proving<'_> {
         let (Some(entra), Authentication::MicrosoftEntra(credential)) = (self.entra, self.endpoint.auth()) else {
             return false;
         };
-        let NegotiateError::Issue(IssueError::Upstream(UpstreamError::Refused(status))) = error else {
+        let NegotiateError::Issue(IssueError::Upstream(UpstreamError::Refused { status, call })) = error else {
             return false;
         };
         let who = identity(credential, entra.name());
         let text = if *status == 403 {
-            // Built-in roles: MicrosoftDocs/azure-docs, role-based-access-control/built-in-roles/web-and-mobile.md.
-            let (action, roles) = match self.mode {
-                EntraMode::GenerateToken => (
-                    "Microsoft.SignalRService/SignalR/auth/clientToken/action",
-                    "SignalR REST API Owner or SignalR Service Owner",
-                ),
-                EntraMode::AccessKey => (
-                    "Microsoft.SignalRService/SignalR/auth/accessKey/action",
-                    "SignalR App Server or SignalR Service Owner",
-                ),
-            };
+            let (action, roles) = call.permission();
             format!(
                 "the service refused {who} (403): it has no role on this resource that grants {action}, which {} mode \
                 needs: assign it {roles} (an assignment takes up to 30 minutes to apply)",

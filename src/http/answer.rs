@@ -169,11 +169,14 @@ impl From<&UpstreamError> for ApiError {
         let status = match error {
             EntraTimeout(_) | Timeout => StatusCode::GATEWAY_TIMEOUT,
             Throttled => StatusCode::SERVICE_UNAVAILABLE,
-            Entra(_) | Refused(_) | Status(_) | Unreachable | Malformed => StatusCode::BAD_GATEWAY,
+            Entra(_) | Refused { .. } | Status(_) | Unreachable | Malformed => StatusCode::BAD_GATEWAY,
         };
         let message = match error {
             Entra(_) => format!("{error}; see the function's log"),
-            Refused(_) => format!("{error}: grant it the role SignalR REST API Owner on the SignalR instance"),
+            Refused { call, .. } => format!(
+                "{error}: grant it the role {} on the SignalR instance",
+                call.permission().1
+            ),
             Status(300..=399) => {
                 format!("{error}, a redirect, which this function does not follow: {CHECK_ENDPOINT_URL}")
             }
@@ -189,7 +192,12 @@ impl From<&UpstreamError> for ApiError {
 mod tests {
     use super::*;
     use crate::entra::EntraError;
+    use crate::service::Call;
     use crate::tokens::AccessToken;
+
+    fn refused(status: u16, call: Call) -> UpstreamError {
+        UpstreamError::Refused { status, call }
+    }
 
     #[test]
     fn the_answer_is_the_url_escaped_and_the_token_as_it_is() {
@@ -222,8 +230,8 @@ mod tests {
     #[test]
     fn outcomes_map_to_statuses() {
         let cases = [
-            (UpstreamError::Refused(401), StatusCode::BAD_GATEWAY),
-            (UpstreamError::Refused(403), StatusCode::BAD_GATEWAY),
+            (refused(401, Call::GenerateToken), StatusCode::BAD_GATEWAY),
+            (refused(403, Call::AccessKey), StatusCode::BAD_GATEWAY),
             (UpstreamError::Status(404), StatusCode::BAD_GATEWAY),
             (UpstreamError::Status(307), StatusCode::BAD_GATEWAY),
             (UpstreamError::Status(500), StatusCode::BAD_GATEWAY),
@@ -237,9 +245,14 @@ mod tests {
             assert_eq!(ApiError::from(&error).status, status, "{error:?}");
         }
         assert!(
-            ApiError::from(&UpstreamError::Refused(403))
+            ApiError::from(&refused(403, Call::GenerateToken))
                 .message
                 .contains("SignalR REST API Owner")
+        );
+        assert!(
+            ApiError::from(&refused(403, Call::AccessKey))
+                .message
+                .ends_with("grant it the role SignalR App Server or SignalR Service Owner on the SignalR instance")
         );
     }
 

@@ -7,4 +7,6 @@ mod client;
 mod rest_api;
 
 pub use client::{NegotiateAnswerError, check_negotiate_body, negotiate_url};
+#[cfg(test)]
+pub use rest_api::Call;
 pub use rest_api::{ServiceApi, UpstreamError, UpstreamLimits, UserProbe};

@@ -46,9 +46,14 @@ pub enum UpstreamError {
     /// The credential (named) did not get a token within the deadline.
     #[error("{0} did not get a Microsoft Entra token in time")]
     EntraTimeout(&'static str),
-    /// 401 or 403: the service does not accept this function's identity.
-    #[error("the SignalR service refused this function's identity ({0})")]
-    Refused(u16),
+    /// 401 or 403: the service does not accept this function's identity for `call`.
+    #[error("the SignalR service refused this function's identity ({status})")]
+    Refused {
+        /// 401 (the token: tenant, audience) or 403 (no role that grants the call).
+        status: u16,
+        /// The call refused, which says which permission the identity lacks.
+        call: Call,
+    },
     /// Another status that is not success.
     #[error("the SignalR service answered {0}")]
     Status(u16),
@@ -70,6 +75,32 @@ impl UpstreamError {
     /// A connect error, timeout or 5xx: the endpoint looks down (for failover).
     pub fn is_endpoint_failure(&self) -> bool {
         matches!(self, Self::Timeout | Self::Unreachable) || matches!(self, Self::Status(status) if *status >= 500)
+    }
+}
+
+/// The REST API calls a negotiate makes with Microsoft Entra ID, each needing its own permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `generateToken` (`SIGNALR_ENTRA_MODE=generate-token`).
+    GenerateToken,
+    /// `auth/accessKey` (`SIGNALR_ENTRA_MODE=access-key`).
+    AccessKey,
+}
+
+impl Call {
+    /// The data action an identity needs for the call, and the built-in roles that grant it
+    /// (MicrosoftDocs/azure-docs, role-based-access-control/built-in-roles/web-and-mobile.md).
+    pub fn permission(self) -> (&'static str, &'static str) {
+        match self {
+            Self::GenerateToken => (
+                "Microsoft.SignalRService/SignalR/auth/clientToken/action",
+                "SignalR REST API Owner or SignalR Service Owner",
+            ),
+            Self::AccessKey => (
+                "Microsoft.SignalRService/SignalR/auth/accessKey/action",
+                "SignalR App Server or SignalR Service Owner",
+            ),
+        }
     }
 }
 
@@ -191,7 +222,7 @@ impl ServiceApi {
             url.query_pairs_mut().append_pair("userId", user_id);
         }
         let body = self
-            .send(deadline, || {
+            .send(deadline, Call::GenerateToken, || {
                 self.http
                     .post(url.clone())
                     .bearer_auth(bearer.secret())
@@ -215,7 +246,9 @@ impl ServiceApi {
         let bearer = entra_token(entra, deadline).await?;
         let url = format!("{server_base}/api/v1/auth/accessKey");
         let body = self
-            .send(deadline, || self.http.get(&url).bearer_auth(bearer.secret()))
+            .send(deadline, Call::AccessKey, || {
+                self.http.get(&url).bearer_auth(bearer.secret())
+            })
             .await?;
         let key: IssuedKey = serde_json::from_slice(&body).map_err(|_| UpstreamError::Malformed)?;
         if key.key_id.is_empty() || key.access_key.is_empty() {
@@ -234,12 +267,13 @@ impl ServiceApi {
     async fn send(
         &self,
         deadline: Instant,
+        call: Call,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<bytes::Bytes, UpstreamError> {
         let mut retried = false;
         loop {
             let attempt_end = deadline.min(Instant::now() + self.limits.attempt_timeout);
-            let failure = match timeout_at(attempt_end, attempt(request())).await {
+            let failure = match timeout_at(attempt_end, attempt(call, request())).await {
                 Ok(Ok(body)) => return Ok(body),
                 Ok(Err(failure)) => failure,
                 Err(_) => Attempt::Failed(UpstreamError::Timeout),
@@ -270,7 +304,7 @@ enum Attempt {
     Final(UpstreamError),
 }
 
-async fn attempt(request: reqwest::RequestBuilder) -> Result<bytes::Bytes, Attempt> {
+async fn attempt(call: Call, request: reqwest::RequestBuilder) -> Result<bytes::Bytes, Attempt> {
     let response = request.send().await.map_err(|error| {
         Attempt::Failed(if error.is_timeout() {
             UpstreamError::Timeout
@@ -284,7 +318,7 @@ async fn attempt(request: reqwest::RequestBuilder) -> Result<bytes::Bytes, Attem
             .bytes()
             .await
             .map_err(|_| Attempt::Failed(UpstreamError::Unreachable)),
-        401 | 403 => Err(Attempt::Final(UpstreamError::Refused(status))),
+        401 | 403 => Err(Attempt::Final(UpstreamError::Refused { status, call })),
         429 => Err(Attempt::Throttled(retry_after(response.headers()))),
         502..=504 => Err(Attempt::Failed(UpstreamError::Status(status))),
         _ => Err(Attempt::Final(UpstreamError::Status(status))),
@@ -328,7 +362,13 @@ mod tests {
         assert!(UpstreamError::Unreachable.is_endpoint_failure());
         assert!(UpstreamError::Status(503).is_endpoint_failure());
         assert!(!UpstreamError::Status(404).is_endpoint_failure());
-        assert!(!UpstreamError::Refused(401).is_endpoint_failure());
+        assert!(
+            !UpstreamError::Refused {
+                status: 401,
+                call: Call::GenerateToken
+            }
+            .is_endpoint_failure()
+        );
         assert!(!UpstreamError::Throttled.is_endpoint_failure());
     }
 
