@@ -19,8 +19,8 @@
 //! host, the local server; logs).
 //!
 //! **Shared** by both: `url_rules.rs` (which URLs a connection string, a CORS origin or an OIDC
-//! provider may name), `fetch_cache.rs` (a fetched value held in memory, fetched by one caller
-//! at a time) and `secret.rs` (a string that never prints). **The command line**: `main.rs`
+//! provider may name), `fetch_cache.rs` (a fetched value held in memory, one fetch in flight at
+//! a time) and `secret.rs` (a string that never prints). **The command line**: `main.rs`
 //! starts the binary, `cli.rs` reads its arguments and writes `--help`, and `check/` is the
 //! `check` command's report, with its proof against the service.
 //!
@@ -35,7 +35,10 @@
 //! let app = App::new(&settings)?;
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let hub = HubName::parse("Chat").unwrap();
-//! let answer = app.negotiator().negotiate(&hub, &Caller::default(), None, 1_700_000_000).await.unwrap().response;
+//! // What the negotiate waits for upstream (with Microsoft Entra ID) ends by this deadline.
+//! let deadline = tokio::time::Instant::now() + app.upstream_deadline();
+//! let negotiated = app.negotiator().negotiate(&hub, &Caller::default(), None, 1_700_000_000, deadline);
+//! let answer = negotiated.await.unwrap().response;
 //! assert!(answer.url.starts_with("https://demo.service.signalr.net/client/?hub=chat&asrs_request_id="));
 //! assert_eq!(answer.access_token.split('.').count(), 3);
 //! # });

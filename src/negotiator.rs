@@ -2,6 +2,8 @@
 //! token for one endpoint out, or why there is none. Everything it needs is prepared at start
 //! (see [`crate::startup`]); it knows nothing of HTTP.
 
+use tokio::time::Instant;
+
 use crate::caller::Caller;
 use crate::endpoints::{EndpointRouter, ServiceEndpoint};
 use crate::hub::{HubName, HubNameError};
@@ -81,13 +83,15 @@ impl Negotiator {
     }
 
     /// Negotiates for a hub and a caller at `now` (seconds since the epoch), on the endpoint
-    /// `requested` names if it is online, else on one the router picks; fails over once.
+    /// `requested` names if it is online, else on one the router picks; fails over once. What
+    /// it waits for upstream (the failover's included) ends by `deadline`.
     pub async fn negotiate(
         &self,
         hub: &HubName,
         caller: &Caller,
         requested_endpoint: Option<&str>,
         now: u64,
+        deadline: Instant,
     ) -> Result<Negotiated<'_>, NegotiateError> {
         let service_hub = self.service_hub(hub)?;
         self.router.ready().await;
@@ -97,7 +101,7 @@ impl Negotiator {
                 .router
                 .choose(requested_endpoint, failed)
                 .ok_or(NegotiateError::NoEndpoint)?;
-            match self.issue_on(index, &service_hub, caller, now).await {
+            match self.issue_on(index, &service_hub, caller, now, deadline).await {
                 Ok(response) => return Ok(self.negotiated(index, response, service_hub)),
                 // Passive failover: the endpoint looks down; mark it and try another, once.
                 Err(error)
@@ -112,16 +116,18 @@ impl Negotiator {
         }
     }
 
-    /// Negotiates on one endpoint (by index), whatever its health: what `check` samples.
+    /// Negotiates on one endpoint (by index), whatever its health, by `deadline`: what `check`
+    /// samples.
     pub async fn negotiate_on(
         &self,
         index: usize,
         hub: &HubName,
         caller: &Caller,
         now: u64,
+        deadline: Instant,
     ) -> Result<Negotiated<'_>, NegotiateError> {
         let service_hub = self.service_hub(hub)?;
-        let response = self.issue_on(index, &service_hub, caller, now).await?;
+        let response = self.issue_on(index, &service_hub, caller, now, deadline).await?;
         Ok(self.negotiated(index, response, service_hub))
     }
 
@@ -149,9 +155,10 @@ impl Negotiator {
         service_hub: &str,
         caller: &Caller,
         now: u64,
+        deadline: Instant,
     ) -> Result<NegotiateResponse, IssueError> {
         let issuer = &self.issuers[index];
-        let access_token = issuer.issue(service_hub, caller, now).await?;
+        let access_token = issuer.issue(service_hub, caller, now, deadline).await?;
         let url = issuer.endpoint().client_url(service_hub, RandomId::generate().as_str());
         Ok(NegotiateResponse { url, access_token })
     }
@@ -166,6 +173,10 @@ mod tests {
     fn negotiator(vars: &[(&str, &str)]) -> App {
         let settings = Settings::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
         App::new(&settings).unwrap()
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(5)
     }
 
     fn hub(name: &str) -> HubName {
@@ -211,7 +222,10 @@ mod tests {
     async fn negotiates_with_the_lower_cased_prefixed_hub() {
         let app = negotiator(&[("SIGNALR_APPLICATION_NAME", "App")]);
         let n = app.negotiator();
-        let done = n.negotiate(&hub("Chat"), &Caller::default(), None, 100).await.unwrap();
+        let done = n
+            .negotiate(&hub("Chat"), &Caller::default(), None, 100, soon())
+            .await
+            .unwrap();
         assert_eq!(done.service_hub, "app_chat");
         assert!(
             done.response
@@ -227,13 +241,13 @@ mod tests {
         let app = negotiator(&[]);
         let n = app.negotiator();
         let a = n
-            .negotiate(&hub("chat"), &Caller::default(), None, 0)
+            .negotiate(&hub("chat"), &Caller::default(), None, 0, soon())
             .await
             .unwrap()
             .response
             .url;
         let b = n
-            .negotiate(&hub("chat"), &Caller::default(), None, 0)
+            .negotiate(&hub("chat"), &Caller::default(), None, 0, soon())
             .await
             .unwrap()
             .response
@@ -251,26 +265,33 @@ mod tests {
         let app = negotiator(&[("SIGNALR_HUBS", "chat")]);
         let n = app.negotiator();
         assert!(matches!(
-            n.negotiate(&hub("news"), &Caller::default(), None, 0).await,
+            n.negotiate(&hub("news"), &Caller::default(), None, 0, soon()).await,
             Err(NegotiateError::HubNotServed)
         ));
-        assert!(n.negotiate(&hub("CHAT"), &Caller::default(), None, 0).await.is_ok());
+        assert!(
+            n.negotiate(&hub("CHAT"), &Caller::default(), None, 0, soon())
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
     async fn the_prefixed_hub_must_fit_the_service_rule() {
         let app = negotiator(&[("SIGNALR_APPLICATION_NAME", &"a".repeat(126))]);
         let n = app.negotiator();
-        let done = n.negotiate(&hub("h"), &Caller::default(), None, 0).await.unwrap();
+        let done = n
+            .negotiate(&hub("h"), &Caller::default(), None, 0, soon())
+            .await
+            .unwrap();
         assert_eq!(done.service_hub.len(), 128);
         assert!(matches!(
-            n.negotiate(&hub("hh"), &Caller::default(), None, 0).await,
+            n.negotiate(&hub("hh"), &Caller::default(), None, 0, soon()).await,
             Err(NegotiateError::Hub(HubNameError::TooLongWithApplication))
         ));
         let app = negotiator(&[("SIGNALR_APPLICATION_NAME", "App")]);
         let fits = app
             .negotiator()
-            .negotiate(&hub(&"h".repeat(124)), &Caller::default(), None, 0)
+            .negotiate(&hub(&"h".repeat(124)), &Caller::default(), None, 0, soon())
             .await
             .unwrap();
         assert_eq!(fits.service_hub.len(), 128);
@@ -287,7 +308,7 @@ mod tests {
         };
         let done = app
             .negotiator()
-            .negotiate(&hub("chat"), &caller, None, 1_000)
+            .negotiate(&hub("chat"), &caller, None, 1_000, soon())
             .await
             .unwrap();
         let payload = done.response.access_token.split('.').nth(1).unwrap();
@@ -304,7 +325,9 @@ mod tests {
             ..caller
         };
         assert!(matches!(
-            app.negotiator().negotiate(&hub("chat"), &ended, None, 1_000).await,
+            app.negotiator()
+                .negotiate(&hub("chat"), &ended, None, 1_000, soon())
+                .await,
             Err(NegotiateError::Issue(IssueError::LoginEnded))
         ));
     }

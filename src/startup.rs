@@ -25,6 +25,7 @@ pub struct App {
     route_prefix: String,
     cors_origins: Option<Vec<AllowedOrigin>>,
     body_timeout: Duration,
+    upstream_deadline: Duration,
     http: Option<reqwest::Client>,
     query_values_joined: bool,
     trace_header: TraceHeader,
@@ -93,7 +94,7 @@ impl App {
             .oidc
             .clone()
             .zip(http.clone())
-            .map(|(oidc, http)| OidcVerifier::new(oidc, http, settings.upstream.deadline));
+            .map(|(oidc, http)| OidcVerifier::new(oidc, http));
         let policy = Arc::new(settings.token_policy.clone());
         let mut issuers = Vec::with_capacity(settings.endpoints.len());
         let mut refresher = KeyRefresherBuilder::new(references, settings.secret_refresh);
@@ -129,6 +130,7 @@ impl App {
             route_prefix: settings.route_prefix.clone(),
             cors_origins: settings.cors_origins.clone(),
             body_timeout: settings.connections.body_timeout,
+            upstream_deadline: settings.upstream.deadline,
             http,
             query_values_joined: matches!(settings.host, Host::Functions { .. }),
             trace_header: match settings.host {
@@ -181,6 +183,11 @@ impl App {
     /// The longest a request's body may take to arrive.
     pub fn body_timeout(&self) -> Duration {
         self.body_timeout
+    }
+
+    /// The longest a negotiate waits upstream, all told (`SIGNALR_UPSTREAM_DEADLINE_MS`).
+    pub fn upstream_deadline(&self) -> Duration {
+        self.upstream_deadline
     }
 
     /// What re-reads the keys kept in AWS while serving, when there are any and

@@ -18,6 +18,7 @@ use std::borrow::Cow;
 
 use axum::http::{Extensions, HeaderMap};
 use serde_json::Value;
+use tokio::time::Instant;
 
 /// What this layer finds: the caller as its token describes it.
 pub use crate::tokens::Caller;
@@ -147,13 +148,15 @@ impl CallerResolver {
 
     /// The caller of a request (its headers, and the extensions a host put there); anonymous
     /// when no source knows it and none is required. `query_user` is `?userId=`, read only in
-    /// development mode; `diagnostic` is the request asking to be a diagnostic client.
+    /// development mode; `diagnostic` is the request asking to be a diagnostic client. What is
+    /// fetched to know the caller (an OIDC provider's keys) is waited for until `deadline`.
     pub async fn resolve(
         &self,
         headers: &HeaderMap,
         extensions: &Extensions,
         query_user: Option<&str>,
         diagnostic: bool,
+        deadline: Instant,
     ) -> Result<Caller, CallerError> {
         for source in &self.policy.sources {
             let found = match source {
@@ -164,7 +167,7 @@ impl CallerResolver {
                 // Boxed: discovery and key fetches make a large future that the other
                 // sources should not carry.
                 AuthSource::Oidc => match &self.oidc {
-                    Some(oidc) => Box::pin(oidc::identity(oidc, headers, &self.policy))
+                    Some(oidc) => Box::pin(oidc::identity(oidc, headers, &self.policy, deadline))
                         .await
                         .map_err(|r| self.unauthorized(r))?,
                     None => None,
@@ -353,12 +356,14 @@ mod tests {
         let (headers, extensions) = (HeaderMap::new(), Extensions::new());
         for user in [None, Some("diag")] {
             assert_eq!(
-                resolver.resolve(&headers, &extensions, user, true).await,
+                resolver
+                    .resolve(&headers, &extensions, user, true, Instant::now())
+                    .await,
                 Err(CallerError::NotDiagnostic)
             );
         }
         let caller = resolver
-            .resolve(&headers, &extensions, Some("ada"), false)
+            .resolve(&headers, &extensions, Some("ada"), false, Instant::now())
             .await
             .unwrap();
         assert_eq!(caller.user_id.as_deref(), Some("ada"));
@@ -370,7 +375,7 @@ mod tests {
         let (headers, extensions) = (HeaderMap::new(), Extensions::new());
         let production = CallerResolver::new(CallerPolicy::default(), None);
         let caller = production
-            .resolve(&headers, &extensions, Some("mallory"), false)
+            .resolve(&headers, &extensions, Some("mallory"), false, Instant::now())
             .await
             .unwrap();
         assert_eq!(caller.user_id, None, "?userId= is ignored outside development mode");
@@ -383,12 +388,14 @@ mod tests {
             None,
         );
         let caller = development
-            .resolve(&headers, &extensions, Some("ada"), false)
+            .resolve(&headers, &extensions, Some("ada"), false, Instant::now())
             .await
             .unwrap();
         assert_eq!(caller.user_id.as_deref(), Some("ada"));
         assert!(matches!(
-            development.resolve(&headers, &extensions, Some(""), false).await,
+            development
+                .resolve(&headers, &extensions, Some(""), false, Instant::now())
+                .await,
             Err(CallerError::Unauthorized(_))
         ));
     }

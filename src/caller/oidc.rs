@@ -5,11 +5,14 @@
 //! must be https, or http on a loopback address (`url_rules`), and no redirect is followed.
 //! They are cached; a token signed with a key id not in the cache triggers one refetch, at
 //! most once a minute counted from when a fetch starts, so a flood of forged `kid`s cannot
-//! make us hammer the provider. The fetch runs as a task of its own: callers that give up do
-//! not cancel it. Until keys were first fetched, a failed fetch is retried sooner (1 s, 2 s,
+//! make us hammer the provider. One fetch is in flight at a time, as a task of its own:
+//! callers that give up do not cancel it, callers meanwhile wait for it (each until its
+//! negotiate's deadline at the latest), and it may take until the deadline of the caller that
+//! started it. Until keys were first fetched, a failed fetch is retried sooner (1 s, 2 s,
 //! 4 s, … up to the minute), so one failure at start does not refuse every token for a
-//! minute. Only asymmetric algorithms are accepted, which rules out `none` and HMAC keyed
-//! with a public key; `iss` must be the configured issuer, as a string.
+//! minute; callers that come before the retry may start are refused at once. Only asymmetric
+//! algorithms are accepted, which rules out `none` and HMAC keyed with a public key; `iss`
+//! must be the configured issuer, as a string.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,7 +27,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use super::{CallerPolicy, Identity, login_end_from, user_id_from};
-use crate::fetch_cache::{FetchCache, Held};
+use crate::fetch_cache::{FetchCache, Held, Missed};
 use crate::url_rules;
 
 /// Algorithms a bearer token may use.
@@ -48,11 +51,12 @@ const FIRST_FETCH_RETRY: Duration = Duration::from_secs(1);
 const MAX_BEARER_LEN: usize = 16 * 1024;
 
 /// The identity in `Authorization: Bearer`; `None` without the header; `Err` with the reason
-/// when the token is not valid.
+/// when the token is not valid. Fetching the provider's keys ends by `deadline`.
 pub(super) async fn identity(
     verifier: &OidcVerifier,
     headers: &HeaderMap,
     policy: &CallerPolicy,
+    deadline: Instant,
 ) -> Result<Option<Identity>, String> {
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Ok(None);
@@ -65,7 +69,7 @@ pub(super) async fn identity(
         .filter(|token| !token.is_empty() && token.len() <= MAX_BEARER_LEN)
         .ok_or("the Authorization header is not a bearer token")?;
     let claims: Vec<(String, Value)> = verifier
-        .verify(token)
+        .verify(token, deadline)
         .await
         .map_err(|error| error.to_string())?
         .into_iter()
@@ -135,9 +139,8 @@ pub struct OidcVerifier {
 struct Provider {
     settings: OidcSettings,
     http: reqwest::Client,
-    keys: FetchCache<KeySet>,
+    keys: FetchCache<KeySet, OidcError>,
     limit: Mutex<RefetchLimit>,
-    deadline: Duration,
 }
 
 /// When the next fetch may start. A fetch counts from its start, whatever becomes of it; while
@@ -182,8 +185,8 @@ struct Discovery {
 }
 
 impl OidcVerifier {
-    /// A verifier sending through `http`; a key fetch may take at most `deadline`.
-    pub fn new(settings: OidcSettings, http: reqwest::Client, deadline: Duration) -> Self {
+    /// A verifier sending through `http`.
+    pub fn new(settings: OidcSettings, http: reqwest::Client) -> Self {
         let validations = ACCEPTED
             .iter()
             .map(|&alg| {
@@ -203,19 +206,18 @@ impl OidcVerifier {
                 http,
                 keys: FetchCache::default(),
                 limit: Mutex::default(),
-                deadline,
             }),
         }
     }
 
-    /// Validates a bearer token; returns its claims.
-    pub async fn verify(&self, token: &str) -> Result<Map<String, Value>, OidcError> {
+    /// Validates a bearer token; returns its claims. Fetching the keys ends by `deadline`.
+    pub async fn verify(&self, token: &str, deadline: Instant) -> Result<Map<String, Value>, OidcError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| OidcError::Malformed)?;
         let Some((_, validation)) = self.validations.iter().find(|(alg, _)| *alg == header.alg) else {
             return Err(OidcError::Algorithm);
         };
         let kid = header.kid.unwrap_or_default();
-        let found = self.key(&kid).await?;
+        let found = self.key(&kid, deadline).await?;
         let (key, key_alg) = &*found;
         if key_alg.is_some_and(|alg| alg != header.alg) {
             return Err(OidcError::Algorithm);
@@ -241,18 +243,33 @@ impl OidcVerifier {
         }
     }
 
-    /// The key for `kid`, fetching the JWKS when none is held or the kid is new (rate-limited).
-    async fn key(&self, kid: &str) -> KeyFound {
+    /// The key for `kid`, fetching the JWKS when none is held or the kid is new (rate-limited);
+    /// no later than `deadline`.
+    async fn key(&self, kid: &str, deadline: Instant) -> KeyFound {
         let cached = |held: &Held<KeySet>| held.value.get(kid).cloned().map(Ok);
         let provider = &self.provider;
-        provider.keys.find_or_fetch(cached, || provider.start_fetch(kid)).await
+        let missed = |missed| {
+            Err(match missed {
+                Missed::Failed(error) => error,
+                Missed::NotFound => OidcError::UnknownKey,
+                Missed::Late => OidcError::KeysUnavailable,
+            })
+        };
+        provider
+            .keys
+            .find_or_fetch(deadline, cached, || provider.start_fetch(deadline), missed)
+            .await
     }
 }
 
 impl Provider {
-    /// On this caller's turn to fetch: a fetch for `kid` to run on its own, unless the limit
-    /// says not yet (then the answer at once).
-    fn start_fetch(self: &Arc<Self>, kid: &str) -> Result<impl Future<Output = KeyFound> + Send + 'static, KeyFound> {
+    /// When no fetch is in flight: a fetch to run on its own until `deadline`, unless the limit
+    /// says not yet (then the answer at once: the keys held do not have the key, or there are
+    /// none).
+    fn start_fetch(
+        self: &Arc<Self>,
+        deadline: Instant,
+    ) -> Result<impl Future<Output = Result<KeySet, OidcError>> + Send + 'static, KeyFound> {
         let started = Instant::now();
         let had_keys = self.keys.held().is_some();
         if !self.limit.lock().unwrap_or_else(|p| p.into_inner()).start(started) {
@@ -262,17 +279,14 @@ impl Provider {
                 OidcError::KeysUnavailable
             }));
         }
-        let (provider, kid) = (Arc::clone(self), kid.to_owned());
-        Ok(async move { provider.fetch(started, had_keys, &kid).await })
+        let provider = Arc::clone(self);
+        Ok(async move { provider.fetch(started, deadline, had_keys).await })
     }
 
-    /// Fetches and holds the keys; the key for `kid` among them.
-    async fn fetch(&self, started: Instant, had_keys: bool, kid: &str) -> KeyFound {
-        let reason = match tokio::time::timeout(self.deadline, self.fetch_keys()).await {
-            Ok(Ok(by_kid)) => {
-                let keys = self.keys.store(by_kid);
-                return keys.get(kid).cloned().ok_or(OidcError::UnknownKey);
-            }
+    /// Fetches the keys, until `deadline` at the latest.
+    async fn fetch(&self, started: Instant, deadline: Instant, had_keys: bool) -> Result<KeySet, OidcError> {
+        let reason = match tokio::time::timeout_at(deadline, self.fetch_keys()).await {
+            Ok(Ok(by_kid)) => return Ok(by_kid),
             Ok(Err(reason)) => reason,
             Err(_) => "timed out".to_owned(),
         };
@@ -377,18 +391,18 @@ mod tests {
                 jwks_uri: None,
             },
             reqwest::Client::new(),
-            Duration::from_millis(10),
         );
         // {"alg":"none","typ":"JWT"}.{"sub":"x"}.
         let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4In0.";
-        assert_eq!(verifier.verify(none).await, Err(OidcError::Malformed));
+        let deadline = Instant::now() + Duration::from_millis(10);
+        assert_eq!(verifier.verify(none, deadline).await, Err(OidcError::Malformed));
         let hmac = jsonwebtoken::encode(
             &jsonwebtoken::Header::new(Algorithm::HS256),
             &serde_json::json!({"sub": "x"}),
             &jsonwebtoken::EncodingKey::from_secret(b"public key bytes"),
         )
         .unwrap();
-        assert_eq!(verifier.verify(&hmac).await, Err(OidcError::Algorithm));
-        assert_eq!(verifier.verify("garbage").await, Err(OidcError::Malformed));
+        assert_eq!(verifier.verify(&hmac, deadline).await, Err(OidcError::Algorithm));
+        assert_eq!(verifier.verify("garbage", deadline).await, Err(OidcError::Malformed));
     }
 }

@@ -119,7 +119,10 @@ pub async fn run(env: &Environment, settings: &Settings, app: &App, options: Che
             continue;
         }
         let sample = match &hub_name {
-            Ok(hub) => app.negotiator().negotiate_on(index, hub, &caller, now).await,
+            Ok(hub) => {
+                let deadline = tokio::time::Instant::now() + app.upstream_deadline();
+                app.negotiator().negotiate_on(index, hub, &caller, now, deadline).await
+            }
             Err(error) => Err(NegotiateError::Hub(*error)),
         };
         match &sample {

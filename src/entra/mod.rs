@@ -1,26 +1,32 @@
 //! Microsoft Entra ID: the credential an endpoint's `AuthType` names, and its tokens for the
 //! SignalR service, with the scope and authority of the endpoint's cloud (see [`cloud`]).
 //!
-//! Credentials come from `azure_identity` and cache their tokens until shortly before expiry,
-//! so a token is fetched once, not per request. They send through the process's one HTTP
-//! client, with at most one retry of their own; the caller bounds the whole wait.
+//! Credentials come from `azure_identity`. Their tokens are held here (not every credential
+//! caches its own, and one that does lets concurrent first callers each ask in turn): one
+//! request is in flight at a time, each caller waits for it until its own deadline at the
+//! latest, and a held token is refreshed in the background before it expires. Credentials send
+//! through the process's one HTTP client, with at most one retry of their own.
 
 mod certificate;
 mod cloud;
 mod default_chain;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use azure_core::cloud::CustomConfiguration;
 use azure_core::credentials::{Secret as AzureSecret, TokenCredential};
 use azure_core::http::{ClientOptions, FixedRetryOptions, RetryOptions, Transport};
+use azure_core::time::OffsetDateTime;
 use azure_identity::{
     ClientAssertionCredential, ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
     ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
 };
+use tokio::time::{Instant, timeout_at};
 
 use crate::endpoints::EntraCredential;
+use crate::fetch_cache::{FetchCache, Held, Missed};
 use certificate::{Certificate, CertificateAssertion, CertificateError};
 pub use cloud::{EntraOverrides, EntraTarget};
 pub use default_chain::ChainSettings;
@@ -62,11 +68,52 @@ pub struct EntraError {
     pub detail: String,
 }
 
+/// Why a caller got no Entra token.
+#[derive(Debug, Clone)]
+pub enum NoToken {
+    /// The credential failed.
+    Failed(EntraError),
+    /// No token within the caller's deadline.
+    Late,
+}
+
+/// How long before its expiry a held token is refreshed, in the background. As azure_identity's
+/// own cache (`cache.rs`, `should_refresh`): no sooner, or the credential would give back the
+/// token it holds.
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
+/// A held token with less left than this is not used: callers wait for a fresh one.
+const USABLE_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
+/// The shortest time between the starts of two background refreshes (while they fail).
+const REFRESH_RETRY: Duration = Duration::from_secs(30);
+/// How long a background refresh may take: as long as the credential's own retries may.
+const REFRESH_LIMIT: Duration = Duration::from_secs(10);
+
+/// A token for the SignalR service, and how long it had left when it came.
+pub struct EntraToken {
+    secret: AzureSecret,
+    lifetime: Duration,
+}
+
+impl EntraToken {
+    /// The bearer token.
+    pub fn secret(&self) -> &str {
+        self.secret.secret()
+    }
+
+    /// How long a token fetched `age` ago has left.
+    fn left(&self, age: Duration) -> Duration {
+        self.lifetime.saturating_sub(age)
+    }
+}
+
 /// One endpoint's source of Entra tokens.
 pub struct EntraTokenSource {
     name: &'static str,
     credential: Arc<dyn TokenCredential>,
     target: EntraTarget,
+    tokens: FetchCache<EntraToken, NoToken>,
+    /// When the last background refresh started.
+    refreshed: Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for EntraTokenSource {
@@ -135,11 +182,17 @@ impl EntraTokenSource {
                 ("ClientCertificateCredential", credential)
             }
         };
-        Ok(Self {
+        Ok(Self::with_credential(name, credential, target))
+    }
+
+    fn with_credential(name: &'static str, credential: Arc<dyn TokenCredential>, target: EntraTarget) -> Self {
+        Self {
             name,
             credential,
             target,
-        })
+            tokens: FetchCache::default(),
+            refreshed: Mutex::new(None),
+        }
     }
 
     /// The cloud, scope and authority this source asks Entra for.
@@ -152,16 +205,82 @@ impl EntraTokenSource {
         self.name
     }
 
-    /// A bearer token for the SignalR service (cached by the credential).
-    pub async fn token(&self) -> Result<AzureSecret, EntraError> {
-        self.credential
-            .get_token(&[&self.target.scope], None)
-            .await
-            .map(|token| token.token)
-            .map_err(|error| EntraError {
-                credential: self.name,
-                detail: describe(&error),
+    /// A bearer token for the SignalR service: the one held, or the one in flight (or one asked
+    /// for now), waited for until `deadline` at the latest.
+    pub async fn token(&self, deadline: Instant) -> Result<Arc<EntraToken>, NoToken> {
+        if let Some(held) = self.tokens.held() {
+            let left = held.value.left(held.fetched_at.elapsed());
+            if left > USABLE_BEFORE_EXPIRY {
+                if left <= REFRESH_BEFORE_EXPIRY {
+                    self.refresh_in_background();
+                }
+                return Ok(held.value);
+            }
+        }
+        let usable = |held: &Held<EntraToken>| {
+            (held.value.left(held.fetched_at.elapsed()) > USABLE_BEFORE_EXPIRY).then(|| Ok(Arc::clone(&held.value)))
+        };
+        let missed = |missed| {
+            Err(match missed {
+                Missed::Failed(no_token) => no_token,
+                Missed::NotFound => {
+                    let detail = "the token it gave expires within a minute";
+                    tracing::warn!(credential = self.name, detail, "Microsoft Entra token request failed");
+                    NoToken::Failed(EntraError {
+                        credential: self.name,
+                        detail: detail.to_owned(),
+                    })
+                }
+                Missed::Late => NoToken::Late,
             })
+        };
+        self.tokens
+            .find_or_fetch(deadline, usable, || Ok::<_, Result<_, _>>(self.fetch(deadline)), missed)
+            .await
+    }
+
+    fn refresh_in_background(&self) {
+        {
+            let mut refreshed = self.refreshed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if refreshed.is_some_and(|started| started.elapsed() < REFRESH_RETRY) {
+                return;
+            }
+            *refreshed = Some(Instant::now());
+        }
+        self.tokens.refresh(|| self.fetch(Instant::now() + REFRESH_LIMIT));
+    }
+
+    /// A request for a token, to run on its own until `deadline`; a failure is logged once here,
+    /// whoever waits for it.
+    fn fetch(&self, deadline: Instant) -> impl Future<Output = Result<EntraToken, NoToken>> + Send + 'static {
+        let (credential, scope, name) = (Arc::clone(&self.credential), self.target.scope.clone(), self.name);
+        async move {
+            let error = match timeout_at(deadline, credential.get_token(&[&scope], None)).await {
+                Ok(Ok(token)) => {
+                    let lifetime = (token.expires_on - OffsetDateTime::now_utc())
+                        .try_into()
+                        .unwrap_or(Duration::ZERO);
+                    return Ok(EntraToken {
+                        secret: token.token,
+                        lifetime,
+                    });
+                }
+                Ok(Err(error)) => EntraError {
+                    credential: name,
+                    detail: describe(&error),
+                },
+                Err(_) => {
+                    tracing::warn!(credential = name, "Microsoft Entra token request did not end in time");
+                    return Err(NoToken::Late);
+                }
+            };
+            tracing::warn!(
+                credential = error.credential,
+                detail = %error.detail,
+                "Microsoft Entra token request failed"
+            );
+            Err(NoToken::Failed(error))
+        }
     }
 }
 
@@ -258,6 +377,113 @@ mod tests {
 
     fn public() -> EntraTarget {
         EntraTarget::for_host("demo.service.signalr.net", &EntraOverrides::default())
+    }
+
+    /// A credential that counts its requests, each answered after `delay` with a token that
+    /// expires `lifetime` seconds later.
+    #[derive(Debug)]
+    struct Counting {
+        requests: std::sync::atomic::AtomicUsize,
+        delay: Duration,
+        lifetime: i64,
+    }
+
+    #[async_trait::async_trait]
+    impl TokenCredential for Counting {
+        async fn get_token(
+            &self,
+            _scopes: &[&str],
+            _options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+            let n = self.requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            tokio::time::sleep(self.delay).await;
+            let expires_on = OffsetDateTime::now_utc() + azure_core::time::Duration::seconds(self.lifetime);
+            Ok(azure_core::credentials::AccessToken::new(
+                format!("token-{n}"),
+                expires_on,
+            ))
+        }
+    }
+
+    fn counting(delay_ms: u64, lifetime: i64) -> (Arc<EntraTokenSource>, Arc<Counting>) {
+        let credential = Arc::new(Counting {
+            requests: Default::default(),
+            delay: Duration::from_millis(delay_ms),
+            lifetime,
+        });
+        let source = EntraTokenSource::with_credential("Counting", credential.clone(), public());
+        (Arc::new(source), credential)
+    }
+
+    fn requests(credential: &Counting) -> usize {
+        credential.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn in_ms(millis: u64) -> Instant {
+        Instant::now() + Duration::from_millis(millis)
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_callers_share_one_request() {
+        let (source, credential) = counting(100, 3600);
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let source = Arc::clone(&source);
+                tokio::spawn(async move { source.token(in_ms(5_000)).await.map(|t| t.secret().to_owned()) })
+            })
+            .collect();
+        for caller in callers {
+            assert_eq!(caller.await.unwrap().unwrap(), "token-1");
+        }
+        assert_eq!(requests(&credential), 1);
+        assert_eq!(source.token(in_ms(0)).await.unwrap().secret(), "token-1", "held");
+    }
+
+    #[tokio::test]
+    async fn a_hanging_credential_is_asked_once_and_no_caller_waits_past_its_deadline() {
+        let (source, credential) = counting(60_000, 3600);
+        let started = Instant::now();
+        let callers: Vec<_> = [100, 200, 300]
+            .into_iter()
+            .map(|millis| {
+                let source = Arc::clone(&source);
+                tokio::spawn(async move {
+                    let deadline = started + Duration::from_millis(millis);
+                    let late = matches!(source.token(deadline).await, Err(NoToken::Late));
+                    (late, Instant::now() - deadline)
+                })
+            })
+            .collect();
+        for caller in callers {
+            let (late, after_deadline) = caller.await.unwrap();
+            assert!(late);
+            assert!(after_deadline < Duration::from_millis(500), "{after_deadline:?}");
+        }
+        assert_eq!(requests(&credential), 1);
+    }
+
+    /// A token with under five minutes left is still used, while one request for the next runs
+    /// in the background (and no other starts for 30 s).
+    #[tokio::test]
+    async fn a_token_near_its_expiry_is_used_while_it_is_refreshed() {
+        let (source, credential) = counting(50, 200);
+        assert_eq!(source.token(in_ms(5_000)).await.unwrap().secret(), "token-1");
+        for _ in 0..5 {
+            assert_eq!(source.token(in_ms(0)).await.unwrap().secret(), "token-1");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(requests(&credential), 2, "one refresh");
+        assert_eq!(source.token(in_ms(0)).await.unwrap().secret(), "token-2");
+        assert_eq!(requests(&credential), 2, "the next waits 30 s");
+    }
+
+    #[tokio::test]
+    async fn a_token_about_to_expire_is_not_used() {
+        let (source, _) = counting(0, 30);
+        let Err(NoToken::Failed(error)) = source.token(in_ms(5_000)).await else {
+            panic!("a token with 30 s left was used")
+        };
+        assert_eq!(error.credential, "Counting");
     }
 
     #[test]

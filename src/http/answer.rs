@@ -167,7 +167,7 @@ impl From<&UpstreamError> for ApiError {
     fn from(error: &UpstreamError) -> Self {
         use UpstreamError::*;
         let status = match error {
-            EntraTimeout(_) | Timeout => StatusCode::GATEWAY_TIMEOUT,
+            EntraTimeout(_) | Timeout | KeyTimeout => StatusCode::GATEWAY_TIMEOUT,
             Throttled => StatusCode::SERVICE_UNAVAILABLE,
             Entra(_) | Refused { .. } | Status(_) | Unreachable | Malformed => StatusCode::BAD_GATEWAY,
         };
@@ -182,7 +182,7 @@ impl From<&UpstreamError> for ApiError {
             }
             Status(404) => format!("{error}: {CHECK_ENDPOINT_URL}"),
             Throttled => format!("{error}; try again shortly"),
-            EntraTimeout(_) | Status(_) | Timeout | Unreachable | Malformed => error.to_string(),
+            EntraTimeout(_) | Status(_) | Timeout | KeyTimeout | Unreachable | Malformed => error.to_string(),
         };
         Self::new(status, message)
     }
@@ -238,6 +238,7 @@ mod tests {
             (UpstreamError::Throttled, StatusCode::SERVICE_UNAVAILABLE),
             (UpstreamError::Timeout, StatusCode::GATEWAY_TIMEOUT),
             (UpstreamError::EntraTimeout("X"), StatusCode::GATEWAY_TIMEOUT),
+            (UpstreamError::KeyTimeout, StatusCode::GATEWAY_TIMEOUT),
             (UpstreamError::Unreachable, StatusCode::BAD_GATEWAY),
             (UpstreamError::Malformed, StatusCode::BAD_GATEWAY),
         ];

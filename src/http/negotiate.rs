@@ -73,6 +73,7 @@ async fn respond(
         // time. A deadline on the whole read, not tower-http's TimeoutBody: that one bounds
         // the wait for each chunk, so a byte now and then would hold the connection for as
         // long as 16 KiB takes. An empty body (nearly every negotiate) is not read at all.
+        let mut read_at = started;
         if !body.is_end_stream() {
             let read = axum::body::to_bytes(body, MAX_BODY_BYTES);
             match tokio::time::timeout(app.body_timeout(), read).await {
@@ -81,15 +82,25 @@ async fn respond(
                 }
                 Err(_) => return Err(body_too_slow()),
             }
+            read_at = Instant::now();
         }
+        // One deadline for all the negotiate waits for upstream (the caller's identity, the
+        // Entra token, the REST API), counted from when its request was read.
+        let deadline = tokio::time::Instant::from_std(read_at) + app.upstream_deadline();
         let diagnostic = query.diagnostic()?;
         let caller = app
             .callers()
-            .resolve(&parts.headers, &parts.extensions, query.user_id.as_deref(), diagnostic)
+            .resolve(
+                &parts.headers,
+                &parts.extensions,
+                query.user_id.as_deref(),
+                diagnostic,
+                deadline,
+            )
             .await
             .map_err(|error| ApiError::from(&error))?;
         app.negotiator()
-            .negotiate(&hub, &caller, query.endpoint.as_deref(), unix_now())
+            .negotiate(&hub, &caller, query.endpoint.as_deref(), unix_now(), deadline)
             .await
             .map_err(|error| ApiError::from(&error))
     }

@@ -4,8 +4,9 @@
 //! server side.
 //!
 //! Every call goes through the process's one HTTP client (connections are reused), is bounded
-//! by a per-attempt timeout and an overall deadline, and is retried once on a connect error,
-//! a timeout, 502/503/504, or 429 (after `Retry-After`, when that fits in the deadline).
+//! by a per-attempt timeout and the deadline it is given (a negotiate's: the Entra token and
+//! every attempt fit in it), and is retried once on a connect error, a timeout, 502/503/504,
+//! or 429 (after `Retry-After`, when that fits in the deadline).
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use tokio::time::{Instant, timeout_at};
 
 use super::answer::{self, ServiceAnswer};
-use crate::entra::{EntraError, EntraTokenSource};
+use crate::entra::{EntraError, EntraToken, EntraTokenSource, NoToken};
 
 /// `api-version` of the generateToken call.
 pub const GENERATE_TOKEN_API_VERSION: &str = "2022-11-01";
@@ -23,7 +24,8 @@ pub const GENERATE_TOKEN_API_VERSION: &str = "2022-11-01";
 pub struct UpstreamLimits {
     /// One HTTP attempt (and the connect timeout of the process's HTTP client).
     pub attempt_timeout: Duration,
-    /// Everything a negotiate waits for upstream: the Entra token and all attempts.
+    /// Everything a negotiate waits for upstream, from when its request was read: the caller's
+    /// identity (an OIDC provider's keys), the Entra token and all attempts.
     pub deadline: Duration,
 }
 
@@ -63,6 +65,10 @@ pub enum UpstreamError {
     /// No answer within the deadline.
     #[error("the SignalR service did not answer in time")]
     Timeout,
+    /// The temporary access key being fetched (for another negotiate) did not come within the
+    /// deadline.
+    #[error("the temporary access key did not come in time")]
+    KeyTimeout,
     /// The request could not be sent, or its answer's body not read (no timeout involved).
     #[error("could not reach the SignalR service")]
     Unreachable,
@@ -202,7 +208,8 @@ impl ServiceApi {
         self.limits
     }
 
-    /// `POST {server}/api/hubs/{hub}/:generateToken?api-version=2022-11-01&minutesToExpire=…[&userId=…]`
+    /// `POST {server}/api/hubs/{hub}/:generateToken?api-version=2022-11-01&minutesToExpire=…[&userId=…]`,
+    /// with the Entra token, by `deadline`.
     pub async fn generate_token(
         &self,
         entra: &EntraTokenSource,
@@ -210,8 +217,8 @@ impl ServiceApi {
         service_hub: &str,
         user_id: Option<&str>,
         minutes_to_expire: u64,
+        deadline: Instant,
     ) -> Result<String, UpstreamError> {
-        let deadline = Instant::now() + self.limits.deadline;
         let bearer = entra_token(entra, deadline).await?;
         let mut url = url::Url::parse(&format!("{server_base}/api/hubs/{service_hub}/:generateToken"))
             .map_err(|_| UpstreamError::Status(404))?;
@@ -236,13 +243,13 @@ impl ServiceApi {
         Ok(generated.token)
     }
 
-    /// `GET {server}/api/v1/auth/accessKey`
+    /// `GET {server}/api/v1/auth/accessKey`, with the Entra token, by `deadline`.
     pub async fn fetch_access_key(
         &self,
         entra: &EntraTokenSource,
         server_base: &str,
+        deadline: Instant,
     ) -> Result<IssuedKey, UpstreamError> {
-        let deadline = Instant::now() + self.limits.deadline;
         let bearer = entra_token(entra, deadline).await?;
         let url = format!("{server_base}/api/v1/auth/accessKey");
         let body = self
@@ -334,22 +341,12 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
         .map_or(Duration::from_secs(1), Duration::from_secs)
 }
 
-async fn entra_token(
-    entra: &EntraTokenSource,
-    deadline: Instant,
-) -> Result<azure_core::credentials::Secret, UpstreamError> {
-    match timeout_at(deadline, entra.token()).await {
-        Ok(Ok(token)) => Ok(token),
-        Ok(Err(error)) => {
-            tracing::warn!(
-                credential = error.credential,
-                detail = %error.detail,
-                "Microsoft Entra token request failed"
-            );
-            Err(UpstreamError::Entra(error))
-        }
-        Err(_) => Err(UpstreamError::EntraTimeout(entra.name())),
-    }
+/// The Entra token, by `deadline` (the credential's failure is logged where it is fetched).
+async fn entra_token(entra: &EntraTokenSource, deadline: Instant) -> Result<std::sync::Arc<EntraToken>, UpstreamError> {
+    entra.token(deadline).await.map_err(|no_token| match no_token {
+        NoToken::Failed(error) => UpstreamError::Entra(error),
+        NoToken::Late => UpstreamError::EntraTimeout(entra.name()),
+    })
 }
 
 #[cfg(test)]

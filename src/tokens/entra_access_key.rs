@@ -4,9 +4,10 @@
 //! The SDK's timing: refresh after 55 minutes (every 5 while refreshing fails), and never sign
 //! with a key not refreshed for 120 minutes. A refresh runs in the background while the held
 //! key is still valid, so requests never wait on it; only the first request (or one after the
-//! key expired) waits for a fetch, and concurrent ones share that single fetch.
+//! key expired) waits for a fetch. One fetch is in flight at a time: requests meanwhile wait for
+//! it, each until its own deadline at the latest, and the fetch may take until the deadline of
+//! the request that started it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use tokio::time::Instant;
 
 use super::AccessKey;
 use crate::entra::EntraTokenSource;
-use crate::fetch_cache::FetchCache;
+use crate::fetch_cache::{FetchCache, Held, Missed};
 use crate::service::{ServiceApi, UpstreamError};
 
 /// When a held key is refreshed and when it may no longer be used.
@@ -63,8 +64,7 @@ pub struct TemporaryKeyStore {
     api: ServiceApi,
     server_base: String,
     lifetime: KeyLifetime,
-    key: FetchCache<AccessKey>,
-    refreshing: AtomicBool,
+    key: FetchCache<AccessKey, UpstreamError>,
     last_failed_refresh: Mutex<Option<Instant>>,
 }
 
@@ -85,7 +85,6 @@ impl TemporaryKeyStore {
             server_base,
             lifetime,
             key: FetchCache::default(),
-            refreshing: AtomicBool::new(false),
             last_failed_refresh: Mutex::new(None),
         }
     }
@@ -95,29 +94,48 @@ impl TemporaryKeyStore {
         &self.entra
     }
 
-    /// A key that may sign now.
-    pub async fn key(self: &Arc<Self>) -> Result<Arc<AccessKey>, UpstreamError> {
-        let usable = |held: &crate::fetch_cache::Held<AccessKey>| match self.lifetime.state(held.fetched_at.elapsed()) {
-            KeyState::Fresh => Some(Ok(Arc::clone(&held.value))),
-            KeyState::Stale => {
-                self.refresh_in_background();
-                Some(Ok(Arc::clone(&held.value)))
+    /// A key that may sign now: the one held, or the one in flight (or one fetched now),
+    /// waited for until `deadline` at the latest.
+    pub async fn key(self: &Arc<Self>, deadline: Instant) -> Result<Arc<AccessKey>, UpstreamError> {
+        if let Some(held) = self.key.held() {
+            match self.lifetime.state(held.fetched_at.elapsed()) {
+                KeyState::Fresh => return Ok(held.value),
+                KeyState::Stale => {
+                    self.refresh_in_background();
+                    return Ok(held.value);
+                }
+                KeyState::Expired => {}
             }
-            KeyState::Expired => None,
+        }
+        let usable = |held: &Held<AccessKey>| {
+            (self.lifetime.state(held.fetched_at.elapsed()) != KeyState::Expired).then(|| Ok(Arc::clone(&held.value)))
+        };
+        let missed = |missed| {
+            Err(match missed {
+                Missed::Failed(error) => error,
+                // A key fetched now is fresh: not found only with no time left.
+                Missed::NotFound | Missed::Late => UpstreamError::KeyTimeout,
+            })
         };
         self.key
-            .find_or_fetch(usable, || {
-                let store = Arc::clone(self);
-                Ok(async move { store.fetch().await })
-            })
+            .find_or_fetch(deadline, usable, || Ok::<_, Result<_, _>>(self.fetch(deadline)), missed)
             .await
     }
 
-    async fn fetch(&self) -> Result<Arc<AccessKey>, UpstreamError> {
-        let issued = self.api.fetch_access_key(&self.entra, &self.server_base).await?;
-        let key = self.key.store(AccessKey::with_id(&issued.key_id, &issued.access_key));
-        tracing::info!(key_id = %issued.key_id, server = %self.server_base, "fetched a temporary access key");
-        Ok(key)
+    /// A fetch of a key, to run on its own until `deadline`.
+    fn fetch(
+        self: &Arc<Self>,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<AccessKey, UpstreamError>> + Send + 'static {
+        let store = Arc::clone(self);
+        async move {
+            let issued = store
+                .api
+                .fetch_access_key(&store.entra, &store.server_base, deadline)
+                .await?;
+            tracing::info!(key_id = %issued.key_id, server = %store.server_base, "fetched a temporary access key");
+            Ok(AccessKey::with_id(&issued.key_id, &issued.access_key))
+        }
     }
 
     fn refresh_in_background(self: &Arc<Self>) {
@@ -126,23 +144,29 @@ impl TemporaryKeyStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .is_some_and(|failed| failed.elapsed() < self.lifetime.retry_failed_refresh_after);
-        if recently_failed || self.refreshing.swap(true, Ordering::AcqRel) {
+        if recently_failed {
             return;
         }
-        let store = Arc::clone(self);
-        tokio::spawn(async move {
-            if let Err(error) = store.fetch().await {
-                tracing::warn!(
-                    %error,
-                    server = %store.server_base,
-                    "refreshing the temporary access key failed; the held key is used meanwhile"
-                );
-                *store
-                    .last_failed_refresh
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
+        self.key.refresh(|| {
+            let (store, fetch) = (
+                Arc::clone(self),
+                self.fetch(Instant::now() + self.api.limits().deadline),
+            );
+            async move {
+                let fetched = fetch.await;
+                if let Err(error) = &fetched {
+                    tracing::warn!(
+                        %error,
+                        server = %store.server_base,
+                        "refreshing the temporary access key failed; the held key is used meanwhile"
+                    );
+                    *store
+                        .last_failed_refresh
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
+                }
+                fetched
             }
-            store.refreshing.store(false, Ordering::Release);
         });
     }
 }

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use tokio::time::Instant;
+
 use super::entra_access_key::{KeyLifetime, TemporaryKeyStore};
 use super::{AccessKey, AccessToken, AccessTokenClaims, Caller, RotatingKey, TokenError, TokenPolicy, jwt};
 use crate::endpoints::{Authentication, ServiceEndpoint};
@@ -146,8 +148,14 @@ impl TokenIssuer {
     }
 
     /// A client token for `service_hub`, for `caller`, issued at `now`; it never outlives the
-    /// caller's login.
-    pub async fn issue(&self, service_hub: &str, caller: &Caller, now: u64) -> Result<AccessToken, IssueError> {
+    /// caller's login. Whatever it waits for upstream ends by `deadline`.
+    pub async fn issue(
+        &self,
+        service_hub: &str,
+        caller: &Caller,
+        now: u64,
+        deadline: Instant,
+    ) -> Result<AccessToken, IssueError> {
         let policy = &*self.policy;
         let lifetime = policy
             .lifetime_for(caller.login_end, now)
@@ -163,7 +171,7 @@ impl TokenIssuer {
             // The Entra paths are boxed: their futures are large (an HTTP call), and the
             // access-key path should not move them around on every negotiate.
             Method::TemporaryKey(store) => {
-                let key = Box::pin(store.key()).await?;
+                let key = Box::pin(store.key(deadline)).await?;
                 Ok(sign(&key)?)
             }
             Method::GenerateToken { entra, api } => {
@@ -171,7 +179,8 @@ impl TokenIssuer {
                 let minutes = minutes_to_expire(lifetime, login_left)?;
                 let user_id = caller.user_id.as_deref();
                 let server = self.endpoint.server_base();
-                let token = Box::pin(api.generate_token(entra, server, service_hub, user_id, minutes)).await?;
+                let call = api.generate_token(entra, server, service_hub, user_id, minutes, deadline);
+                let token = Box::pin(call).await?;
                 AccessToken::from_service(token).map_err(|error| match error {
                     TokenError::NotCompact => IssueError::Upstream(UpstreamError::Malformed),
                     other => IssueError::Token(other),

@@ -10,6 +10,7 @@ mod aws_secrets;
 mod cargo_lambda;
 mod check;
 mod clouds;
+mod cold_start;
 mod connection_options;
 mod cors;
 mod deployed;

@@ -22,6 +22,7 @@ pub const EC_KID: &str = "ec-key-1";
 pub struct TestIssuer {
     pub issuer: String,
     pub jwks_fetches: Arc<AtomicUsize>,
+    pub discovery_fetches: Arc<AtomicUsize>,
     /// How the provider answers from now on.
     pub control: Arc<Mutex<Control>>,
     jwks: Value,
@@ -32,6 +33,8 @@ pub struct TestIssuer {
 /// What the provider does; by default it answers at once, with its keys.
 #[derive(Debug, Clone, Default)]
 pub struct Control {
+    /// Discovery answers after this long.
+    pub discovery_delay: Duration,
     /// The JWKS answers after this long.
     pub keys_delay: Duration,
     /// The JWKS answers this status, without keys.
@@ -69,6 +72,7 @@ struct Served {
     issuer: String,
     jwks: Value,
     fetches: Arc<AtomicUsize>,
+    discovery_fetches: Arc<AtomicUsize>,
     control: Arc<Mutex<Control>>,
 }
 
@@ -77,9 +81,12 @@ fn redirect(location: &str) -> axum::response::Response {
     (axum::http::StatusCode::FOUND, [("location", location.to_owned())]).into_response()
 }
 
+/// Counted when asked, before any delay.
 async fn discovery(State(s): State<Served>) -> axum::response::Response {
     use axum::response::IntoResponse as _;
+    s.discovery_fetches.fetch_add(1, Ordering::SeqCst);
     let control = s.control.lock().unwrap().clone();
+    tokio::time::sleep(control.discovery_delay).await;
     if let Some(location) = control.discovery_redirect {
         return redirect(&location);
     }
@@ -113,9 +120,11 @@ impl TestIssuer {
             issuer: issuer.clone(),
             jwks: jwks(&rsa, &ec),
             fetches: Arc::new(AtomicUsize::new(0)),
+            discovery_fetches: Arc::new(AtomicUsize::new(0)),
             control: Arc::default(),
         };
         let (jwks_fetches, control, jwks) = (served.fetches.clone(), served.control.clone(), served.jwks.clone());
+        let discovery_fetches = served.discovery_fetches.clone();
         let router = Router::new()
             .route("/tenant-1/v2.0/.well-known/openid-configuration", get(discovery))
             .route("/tenant-1/v2.0/keys", get(keys))
@@ -124,6 +133,7 @@ impl TestIssuer {
         Self {
             issuer,
             jwks_fetches,
+            discovery_fetches,
             control,
             jwks,
             rsa,
