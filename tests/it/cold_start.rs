@@ -94,7 +94,11 @@ async fn an_oidc_provider_that_hangs_is_asked_once_and_bounds_no_one_past_the_de
             }
         })
         .await;
-        let case = if discovery_hangs { "discovery hangs" } else { "the keys hang" };
+        let case = if discovery_hangs {
+            "discovery hangs"
+        } else {
+            "the keys hang"
+        };
         each_within_deadline(case, &answers, 401, "signing keys could not be fetched");
         let asked = if discovery_hangs {
             issuer.discovery_fetches.load(Ordering::SeqCst)
