@@ -20,7 +20,8 @@
 //!
 //! **Shared** by both: `url_rules.rs` (which URLs a connection string, a CORS origin or an OIDC
 //! provider may name), `fetch_cache.rs` (a fetched value held in memory, one fetch in flight at
-//! a time) and `secret.rs` (a string that never prints). **The command line**: `main.rs`
+//! a time), `setting_file.rs` (a file a setting names: regular, and read up to a cap) and
+//! `secret.rs` (a string that never prints). **The command line**: `main.rs`
 //! starts the binary, `cli.rs` reads its arguments and writes `--help`, and `check/` is the
 //! `check` command's report, with its proof against the service.
 //!
@@ -61,6 +62,7 @@ mod hub;
 mod negotiator;
 mod secret;
 mod service;
+mod setting_file;
 mod settings;
 mod startup;
 mod tokens;

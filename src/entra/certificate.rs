@@ -30,6 +30,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::CredentialError;
+use crate::setting_file::{self, FileError};
 
 /// How long an assertion is good for (the documentation asks for 5 to 10 minutes after `nbf`).
 const ASSERTION_LIFETIME_SECS: u64 = 600;
@@ -37,13 +38,16 @@ const ASSERTION_LIFETIME_SECS: u64 = 600;
 /// What every refusal starts with: the connection string key it is about.
 pub(super) const KEY: &str = "ClientCert (ClientCertPath) in the connection string";
 
+/// The largest certificate file read (a certificate, its chain and its key are a few KiB).
+const MAX_FILE_LEN: u64 = 64 * 1024;
+
 /// Why the file `ClientCert` names cannot sign assertions.
 #[derive(Debug, thiserror::Error)]
 #[allow(missing_docs)] // each message says it
 pub enum CertificateError {
-    /// The path is not echoed: the reason is the I/O error's kind.
-    #[error("the certificate file could not be read ({})", .0.kind())]
-    Unreadable(#[source] std::io::Error),
+    /// Not a regular file, too large, or unreadable; the path is not echoed.
+    #[error("the certificate file {0}")]
+    File(#[from] FileError),
     #[error(
         "the file is PFX (PKCS#12) or DER; this build reads PEM only: convert it with \
          `openssl pkcs12 -in cert.pfx -out cert.pem -nodes` (the certificate and its private key, in one file)"
@@ -107,7 +111,7 @@ struct Claims<'a> {
 impl Certificate {
     /// Reads the file `ClientCert` names.
     pub(super) fn read(path: &str) -> Result<Self, CredentialError> {
-        let pem = std::fs::read(path).map_err(CertificateError::Unreadable)?;
+        let pem = setting_file::read(path, MAX_FILE_LEN).map_err(CertificateError::File)?;
         Self::from_pem(&pem)
     }
 
@@ -323,6 +327,12 @@ mod tests {
             .to_string();
         assert!(missing.contains("could not be read (entity not found)"), "{missing}");
         assert!(!missing.contains("/nonexistent"), "the path is not echoed: {missing}");
+        let endless = Certificate::read("/dev/zero").unwrap_err().to_string();
+        assert!(endless.starts_with(KEY), "{endless}");
+        assert!(
+            endless.ends_with("the certificate file is a character device, not a regular file"),
+            "{endless}"
+        );
     }
 
     #[test]

@@ -19,8 +19,12 @@ use azure_identity::{
     WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 
-use super::managed_identity;
+use super::{CredentialError, managed_identity};
 use crate::secret::Secret;
+use crate::setting_file::{self, FileError};
+
+/// The largest token file accepted (a Kubernetes service account token is a few KiB).
+const MAX_TOKEN_FILE_LEN: u64 = 64 * 1024;
 
 /// What the chain finds in the settings: the variables the Azure SDKs' default credential
 /// consults, each `None` when unset or empty.
@@ -58,24 +62,35 @@ impl fmt::Debug for DefaultChain {
 }
 
 impl DefaultChain {
-    pub(super) fn new(client_id: Option<&str>, settings: &ChainSettings, options: &ClientOptions) -> Self {
+    /// The chain; refused when `AZURE_FEDERATED_TOKEN_FILE` names what can never be a token
+    /// file (azure_identity reads it whole, at start and every 10 minutes).
+    pub(super) fn new(
+        client_id: Option<&str>,
+        settings: &ChainSettings,
+        options: &ClientOptions,
+    ) -> Result<Self, CredentialError> {
+        let workload_identity = match &settings.federated_token_file {
+            Some(file) => match setting_file::check(file, MAX_TOKEN_FILE_LEN) {
+                Ok(()) => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                    credential_options: ClientAssertionCredentialOptions {
+                        client_options: options.clone(),
+                    },
+                    client_id: settings.client_id.clone(),
+                    tenant_id: settings.tenant_id.clone(),
+                    token_file_path: Some(PathBuf::from(file)),
+                }))
+                .map(|c| c as Arc<dyn TokenCredential>)
+                .map_err(|error| error.to_string()),
+                // Not there (yet): the chain goes on without it, as the SDKs' chains do.
+                Err(unreadable @ FileError::Unreadable(_)) => {
+                    Err(format!("AZURE_FEDERATED_TOKEN_FILE: the token file {unreadable}"))
+                }
+                Err(refused) => return Err(CredentialError::TokenFile(refused)),
+            },
+            None => Err("AZURE_FEDERATED_TOKEN_FILE is not set".to_owned()),
+        };
         let sources: Vec<ChainSource> = vec![
-            (
-                "WorkloadIdentityCredential",
-                match &settings.federated_token_file {
-                    Some(file) => WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                        credential_options: ClientAssertionCredentialOptions {
-                            client_options: options.clone(),
-                        },
-                        client_id: settings.client_id.clone(),
-                        tenant_id: settings.tenant_id.clone(),
-                        token_file_path: Some(PathBuf::from(file)),
-                    }))
-                    .map(|c| c as Arc<dyn TokenCredential>)
-                    .map_err(|error| error.to_string()),
-                    None => Err("AZURE_FEDERATED_TOKEN_FILE is not set".to_owned()),
-                },
-            ),
+            ("WorkloadIdentityCredential", workload_identity),
             (
                 "ManagedIdentityCredential",
                 if settings.identity_endpoint {
@@ -108,10 +123,10 @@ impl DefaultChain {
                     .map_err(|error| error.to_string()),
             ),
         ];
-        Self {
+        Ok(Self {
             sources,
             chosen: AtomicUsize::new(usize::MAX),
-        }
+        })
     }
 }
 

@@ -50,6 +50,9 @@ pub enum CredentialError {
     /// The certificate file `ClientCert` names cannot sign assertions.
     #[error("{key}: {0}", key = certificate::KEY)]
     Certificate(#[from] CertificateError),
+    /// `AZURE_FEDERATED_TOKEN_FILE` names what can never be a token file.
+    #[error("AZURE_FEDERATED_TOKEN_FILE: the token file {0}")]
+    TokenFile(crate::setting_file::FileError),
 }
 
 impl CredentialError {
@@ -137,7 +140,11 @@ impl EntraTokenSource {
         let (name, credential): (&'static str, Arc<dyn TokenCredential>) = match credential {
             EntraCredential::Default { client_id } => (
                 "DefaultAzureCredential",
-                Arc::new(DefaultChain::new(client_id.as_deref(), &target.default_chain, &options)),
+                Arc::new(DefaultChain::new(
+                    client_id.as_deref(),
+                    &target.default_chain,
+                    &options,
+                )?),
             ),
             EntraCredential::ManagedIdentity { client_id } => (
                 "ManagedIdentityCredential",
