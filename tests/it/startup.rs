@@ -361,3 +361,77 @@ fn a_refused_cors_origin_is_named() {
         }
     }
 }
+
+/// A file a setting names is opened only when it is a regular file, and read up to a cap:
+/// `/dev/zero`, a FIFO, a directory or a file too large for a certificate or a token stops the
+/// start at once, with exit code 2 naming the setting, and nothing of the file (nor its path)
+/// is shown.
+#[test]
+fn files_named_by_settings_must_be_small_regular_files() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("named-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("a-directory")).unwrap();
+    let fifo = dir.join("a-fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    let large = dir.join("large.pem");
+    std::fs::write(&large, "-----BEGIN CERTIFICATE-----\nLARGEFILECONTENT".repeat(4096)).unwrap();
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let files = [
+        ("/dev/zero".to_owned(), "is a character device, not a regular file"),
+        (path("a-fifo"), "is a FIFO (named pipe), not a regular file"),
+        (path("a-directory"), "is a directory, not a regular file"),
+        (path("large.pem"), "is larger than 64 KiB"),
+    ];
+    let tenant = fake_entra::TENANT;
+    let client = fake_entra::CLIENT_ID;
+    for (file, reason) in &files {
+        let certificate = format!(
+            "Endpoint=https://demo.service.signalr.net;AuthType=azure.app;ClientId={client};TenantId={tenant};\
+            ClientCertPath={file}"
+        );
+        let chain = "Endpoint=https://demo.service.signalr.net;AuthType=azure;Version=1.0;".to_owned();
+        let cases = [
+            (
+                vec![("AzureSignalRConnectionString", certificate)],
+                format!(
+                    "setting AzureSignalRConnectionString: ClientCert (ClientCertPath) in the connection string: \
+                    the certificate file {reason}"
+                ),
+            ),
+            (
+                vec![
+                    ("AzureSignalRConnectionString", chain),
+                    ("AZURE_FEDERATED_TOKEN_FILE", file.clone()),
+                    ("AZURE_TENANT_ID", tenant.to_owned()),
+                    ("AZURE_CLIENT_ID", client.to_owned()),
+                ],
+                format!("AZURE_FEDERATED_TOKEN_FILE: the token file {reason}"),
+            ),
+        ];
+        for (env, expected) in cases {
+            let listen = format!("127.0.0.1:{}", common::free_port());
+            let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            env.push(("SIGNALR_LISTEN", &listen));
+            let started = std::time::Instant::now();
+            // 4 GiB of address space: what reading /dev/zero whole would take, failing here.
+            let mut function = common::Function::spawn_with_memory_limit("named-file", &env, 4 * 1024 * 1024);
+            let status = function.wait_exit(std::time::Duration::from_secs(5));
+            let took = started.elapsed();
+            let output = function.logs();
+            let status = status.unwrap_or_else(|| panic!("{file}: still starting after 5 s:\n{output}"));
+            assert_eq!(status.code(), Some(2), "{file}: {output}");
+            assert!(
+                took < std::time::Duration::from_secs(3),
+                "{file}: refused after {took:?}"
+            );
+            assert!(
+                output.contains(&expected),
+                "{file}: expected {expected:?} in:\n{output}"
+            );
+            assert!(!output.contains("named-files"), "the path is echoed: {output}");
+            assert!(!output.contains("LARGEFILECONTENT"), "the file is shown: {output}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

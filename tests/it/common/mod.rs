@@ -206,6 +206,14 @@ impl Function {
         Self::spawn_command(name, env, command)
     }
 
+    /// As [`Function::spawn`], with the process's address space (`ulimit -v`) capped at `kib`:
+    /// a run-away allocation fails in the process rather than exhausting the machine.
+    pub fn spawn_with_memory_limit(name: &str, env: &[(&str, &str)], kib: u64) -> Self {
+        let mut command = Command::new("/bin/sh");
+        command.args(["-c", &format!("ulimit -v {kib} && exec \"$0\""), BINARY]);
+        Self::spawn_command(name, env, command)
+    }
+
     fn spawn_command(name: &str, env: &[(&str, &str)], mut command: Command) -> Self {
         // Every test shares this process's id: the number keeps two spawns of one name apart.
         static SPAWNED: AtomicUsize = AtomicUsize::new(0);
