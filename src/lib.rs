@@ -38,8 +38,8 @@
 //! let hub = HubName::parse("Chat").unwrap();
 //! // What the negotiate waits for upstream (with Microsoft Entra ID) ends by this deadline.
 //! let deadline = tokio::time::Instant::now() + app.upstream_deadline();
-//! let negotiated = app.negotiator().negotiate(&hub, &Caller::default(), None, 1_700_000_000, deadline);
-//! let answer = negotiated.await.unwrap().response;
+//! let answer = app.negotiator().negotiate(&hub, &Caller::default(), None, 1_700_000_000, deadline).await;
+//! let answer = answer.unwrap().response;
 //! assert!(answer.url.starts_with("https://demo.service.signalr.net/client/?hub=chat&asrs_request_id="));
 //! assert_eq!(answer.access_token.split('.').count(), 3);
 //! # });

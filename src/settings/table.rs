@@ -117,7 +117,7 @@ pub const UPSTREAM_TIMEOUT_MS: Setting = setting(
 pub const UPSTREAM_DEADLINE_MS: Setting = setting(
     "SIGNALR_UPSTREAM_DEADLINE_MS",
     Value("5000"),
-    "all upstream waiting in one negotiate (OIDC keys, Entra token, REST call, retry included), in milliseconds",
+    "all upstream waiting in one negotiate (OIDC keys, Entra token, REST call, retry), in milliseconds",
 );
 pub const HEALTH_CHECK_INTERVAL_MS: Setting = setting(
     "SIGNALR_HEALTH_CHECK_INTERVAL_MS",
