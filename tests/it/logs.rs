@@ -1,12 +1,16 @@
 //! Log lines are written in batches off the request path; none is lost: every negotiate's line
 //! reaches standard output before the process exits, SIGTERM included, on the local server
-//! (text lines) and under the Functions host (JSON lines). A value from elsewhere (here a
-//! provider's discovery document) stays one value of its line in either format.
+//! (text lines) and under the Functions host (JSON lines). A standard output nobody reads holds
+//! up neither a negotiate nor the exit, and what it could not take is counted. A value from
+//! elsewhere (here a provider's discovery document) stays one value of its line in either format.
 
-use std::time::Duration;
+use std::io::Read as _;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::common::oidc::{AUDIENCE, RSA_KID, TestIssuer};
-use crate::common::{self, Function, connection_string, free_port, wait_ready};
+use crate::common::{self, BINARY, Function, connection_string, free_port, wait_ready};
 
 const NEGOTIATES: usize = 400;
 
@@ -191,4 +195,152 @@ async fn a_hostile_jwks_uri_stays_one_value_in_either_format() {
         assert!(fields[0].1.contains(hostile), "{fields:?}");
         assert_eq!(fields[1].1, issuer.issuer);
     }
+}
+
+/// The local server with its standard output a pipe that this test reads only when it chooses
+/// to (standard error in a file); killed when dropped.
+struct Piped {
+    child: Child,
+    stdout: Option<ChildStdout>,
+    base: String,
+}
+
+/// Whole negotiates' lines that fill more than the log buffer (1 MiB) and the pipe (64 KiB):
+/// a hub name this long makes a line of about 220 bytes.
+const FLOOD: usize = 7_000;
+const GRACE_MS: u64 = 1_000;
+
+impl Piped {
+    async fn start() -> Self {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let log = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("piped-{listen}.err"));
+        let mut child = Command::new(BINARY)
+            .env_clear()
+            .env("SIGNALR_LISTEN", &listen)
+            .env(
+                "AzureSignalRConnectionString",
+                connection_string("https://demo.service.signalr.net"),
+            )
+            .env("SIGNALR_SHUTDOWN_GRACE_MS", GRACE_MS.to_string())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take();
+        let base = format!("http://{listen}");
+        let started = Instant::now();
+        while reqwest::get(format!("{base}/")).await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(15), "not ready in 15 s");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Self { child, stdout, base }
+    }
+
+    /// Sends `FLOOD` negotiates, 16 at a time; each must be answered 200 within a second.
+    async fn flood(&self) {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let url = format!("{}/api/{}/negotiate", self.base, "h".repeat(120));
+        let mut slowest = Duration::ZERO;
+        for sent in (0..FLOOD).step_by(16) {
+            let batch = (sent..FLOOD.min(sent + 16)).map(|_| async {
+                let started = Instant::now();
+                let status = client.post(&url).send().await.map(|answer| answer.status().as_u16());
+                (status, started.elapsed())
+            });
+            for (status, took) in futures_util::future::join_all(batch).await {
+                let status = status.unwrap_or_else(|error| panic!("after {sent} negotiates: {error}"));
+                assert_eq!(status, 200, "after {sent} negotiates");
+                slowest = slowest.max(took);
+            }
+        }
+        assert!(slowest < Duration::from_secs(1), "a negotiate took {slowest:?}");
+    }
+
+    /// Sends SIGTERM; the exit status once it came, within the grace period and 2 s.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_millis(GRACE_MS) + Duration::from_secs(2),
+                "still running {:?} after SIGTERM",
+                started.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Standard output nobody reads (a stuck pipe): negotiates are still answered at once long
+/// after the log buffer is full, and SIGTERM ends the process within the grace period.
+#[tokio::test]
+async fn a_sink_that_does_not_read_holds_up_no_negotiate_nor_the_exit() {
+    let mut server = Piped::start().await;
+    server.flood().await;
+    assert!(server.terminate().success());
+    drop(server.stdout.take());
+}
+
+/// Standard output that is read again after a pause: the lines it could not take are counted,
+/// in one warning once it reads, and every negotiate is either a line or in the count.
+#[tokio::test]
+async fn dropped_lines_are_counted_once_the_sink_reads_again() {
+    let mut server = Piped::start().await;
+    server.flood().await;
+    let read = Arc::new(Mutex::new(String::new()));
+    let mut stdout = server.stdout.take().unwrap();
+    let reader = std::thread::spawn({
+        let read = Arc::clone(&read);
+        move || {
+            let mut buffer = [0; 64 * 1024];
+            while let Ok(n @ 1..) = stdout.read(&mut buffer) {
+                read.lock()
+                    .unwrap()
+                    .push_str(std::str::from_utf8(&buffer[..n]).unwrap());
+            }
+        }
+    });
+    let dropped = "log lines were dropped while the log sink was not reading";
+    let started = Instant::now();
+    while !read.lock().unwrap().contains(dropped) {
+        assert!(started.elapsed() < Duration::from_secs(10), "no count in 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(server.terminate().success());
+    reader.join().unwrap();
+    let logs = read.lock().unwrap().clone();
+    let counts: Vec<&str> = logs.lines().filter(|line| line.contains(dropped)).collect();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert!(counts[0][27..].starts_with("  WARN "), "{}", counts[0]);
+    let fields = text_fields(counts[0], dropped);
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    assert_eq!(fields[0].0, "dropped");
+    let count: usize = fields[0].1.parse().unwrap();
+    assert!(counts[0].contains(&format!(" WARN {count} {dropped}")), "{}", counts[0]);
+    let negotiates = logs.lines().filter(|line| line.contains(" negotiate hub=")).count();
+    assert!(count > 0 && negotiates > 0);
+    assert_eq!(negotiates + count, FLOOD, "every negotiate is a line or counted");
+    assert!(
+        logs.lines().last().is_some_and(|line| line.ends_with("stopped")),
+        "{}",
+        &logs[logs.len() - 300..]
+    );
 }
