@@ -267,7 +267,11 @@ impl CallerResolver {
     }
 
     fn caller(&self, identity: Identity, diagnostic: bool) -> Result<Caller, CallerError> {
-        let user_id = self.user_id(identity.user_id)?;
+        let user_id = match identity.user_id {
+            UserId::One(id) => Some(id),
+            UserId::Missing if !self.policy.required => None,
+            other => self.user_id(other)?,
+        };
         if diagnostic && !self.may_diagnose(&identity.claims) {
             return Err(CallerError::NotDiagnostic);
         }
@@ -280,7 +284,9 @@ impl CallerResolver {
     }
 
     /// The user id of an identity a source vouched for: one value, or none — a 401 where one
-    /// is required.
+    /// is required, and a warning for several values otherwise. (The one value and an
+    /// anonymous caller are also taken by [`Self::caller`] before calling this.)
+    #[cold]
     fn user_id(&self, read: UserId) -> Result<Option<String>, Unauthorized> {
         let claim = &self.policy.user_id_claim;
         match read {

@@ -175,10 +175,12 @@ impl<'a, 'w> Fields<'a, 'w> {
             Style::Json
         } else if field.name() == "message" {
             Style::Message
-        } else if fmt::write(&mut BareTest, value).is_ok() {
-            // Formatted twice, but only short values of our own get here: no buffer per field.
-            return self.write(field, |w, _| w.write_fmt(value));
         } else {
+            // Formatted twice: a buffer would cost more than the first pass, which stops at the
+            // first piece that cannot stand bare.
+            if fmt::write(&mut BareTest, value).is_ok() {
+                return self.write(field, |w, _| w.write_fmt(value));
+            }
             Style::Quoted
         };
         self.write(field, |w, _| {
@@ -258,19 +260,18 @@ impl Visit for Fields<'_, '_> {
     }
 }
 
-/// Succeeds only on text that can stand bare in a text line: printable ASCII without a space,
-/// `=` or `"`; stops at the first byte that cannot.
+/// Whether text can stand bare in a text line: printable ASCII without a space, `=` or `"`.
+fn bare(text: &str) -> bool {
+    text.bytes()
+        .all(|byte| byte.is_ascii_graphic() && byte != b'=' && byte != b'"')
+}
+
+/// Succeeds only on text that can stand [`bare`]; stops at the first piece that cannot.
 struct BareTest;
 
 impl fmt::Write for BareTest {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        match text
-            .bytes()
-            .all(|byte| byte.is_ascii_graphic() && byte != b'=' && byte != b'"')
-        {
-            true => Ok(()),
-            false => Err(fmt::Error),
-        }
+        if bare(text) { Ok(()) } else { Err(fmt::Error) }
     }
 }
 
@@ -501,6 +502,8 @@ mod tests {
         "\"",
         "it's ünïcödé",
         "https://keys.example.com/k?a=b",
+        "a longer value, with a field in it: level=ERROR\nand a second line of text after it",
+        "https://keys.example.com/a/longer/path/that/stands/bare/in/a/text/line/as/it/is",
     ];
 
     /// A call site's message, its event, and the fields it must read back as.
