@@ -36,7 +36,8 @@ USAGE:
                                         REST API, its clock), and say which firewall rules
                                         the tokens serve; exit 0 when all is well, 1 on a
                                         problem, 2 on a bad setting. --offline sends nothing
-                                        over the network (no probe, no proof)
+                                        over the network (no probe, no proof); --user '[a b]'
+                                        shows what a user id claim with several values gives
     signalr-negotiate --help | --version
 
 HOSTS:

@@ -62,10 +62,13 @@ async fn run(command: Command, process: &Environment, host: Host) -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return refuse(process, command, &error.into()).await,
     };
-    // Written out when it is dropped, at the end of this function: nothing logged is lost.
-    let _logs = (command == Command::Serve).then(|| init_logging(host, settings.log_filter.as_deref()));
+    // Written out when it is dropped, at the end of this function: nothing logged is lost while
+    // standard output reads (a stuck one is waited for at most the grace period).
+    let grace = settings.connections.shutdown_grace;
+    let _logs = (command == Command::Serve).then(|| init_logging(host, settings.log_filter.as_deref(), grace));
     for warning in settings.warnings.iter().filter(|_| command == Command::Serve) {
-        tracing::warn!("{warning}");
+        // A warning may quote a part of a setting (a misspelt key): a field, never the message.
+        tracing::warn!(%warning, "a setting may not do what was meant");
     }
     // `check --offline` starts nothing that calls out (the health probes of several endpoints).
     let offline = matches!(command, Command::Check { offline: true, .. });

@@ -166,8 +166,9 @@ impl Watched {
                     tracing::warn!(
                         setting,
                         arn,
-                        "the connection string could not be read again ({reason}); tokens are signed with the last key \
-                        read until it can"
+                        %reason,
+                        "the connection string could not be read again; tokens are signed with the last key read \
+                        until it can"
                     );
                 }
                 return;
@@ -195,8 +196,8 @@ impl Watched {
                 tracing::error!(
                     setting,
                     arn,
-                    "the new value is not a usable connection string ({}); tokens are signed with the last good key",
-                    error.message
+                    reason = %error.message,
+                    "the new value is not a usable connection string; tokens are signed with the last good key"
                 );
                 return;
             }

@@ -58,7 +58,7 @@ pub(super) fn identity(extensions: &Extensions, policy: &CallerPolicy) -> Option
 /// A claim as an HTTP API JWT authorizer passes it: a string, in which an array of the token
 /// is flattened to its items between brackets, separated by spaces (`["admins","readers"]`
 /// arrives as `"[admins readers]"`); read back as the array the caller meant.
-fn http_api_claim(value: &str) -> Value {
+pub(super) fn http_api_claim(value: &str) -> Value {
     match value.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
         Some(items) => Value::Array(items.split_whitespace().map(Value::from).collect()),
         None => Value::from(value),
@@ -85,6 +85,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::caller::UserId;
 
     #[test]
     fn http_api_arrays_are_read_back_as_arrays() {
@@ -94,6 +95,69 @@ mod tests {
         assert_eq!(http_api_claim("admins"), json!("admins"));
         assert_eq!(http_api_claim("[not closed"), json!("[not closed"));
         assert_eq!(http_api_claim("1700000000"), json!("1700000000"));
+    }
+
+    /// The request context `lambda_http` makes of an event with this authorizer, HTTP API
+    /// (payload 2.0) or REST API (1.0).
+    fn context(authorizer: Value, http_api: bool) -> Extensions {
+        let event = if http_api {
+            json!({
+                "version": "2.0", "routeKey": "$default", "rawPath": "/api/chat/negotiate", "rawQueryString": "",
+                "headers": {"host": "abc.execute-api.eu-west-1.amazonaws.com"},
+                "requestContext": {
+                    "accountId": "1", "apiId": "abc", "domainName": "abc.execute-api.eu-west-1.amazonaws.com",
+                    "domainPrefix": "abc", "requestId": "r", "routeKey": "$default", "stage": "$default",
+                    "time": "23/Nov/2026:13:00:00 +0000", "timeEpoch": 0,
+                    "http": {"method": "POST", "path": "/api/chat/negotiate", "protocol": "HTTP/1.1",
+                        "sourceIp": "203.0.113.9", "userAgent": "t"},
+                    "authorizer": authorizer
+                },
+                "isBase64Encoded": false
+            })
+        } else {
+            json!({
+                "resource": "/api/{hub}/negotiate", "path": "/api/chat/negotiate", "httpMethod": "POST",
+                "headers": {"Host": "abc.execute-api.eu-west-1.amazonaws.com"}, "multiValueHeaders": {},
+                "requestContext": {
+                    "accountId": "1", "apiId": "abc", "resourceId": "r", "stage": "prod", "requestId": "r",
+                    "resourcePath": "/api/{hub}/negotiate", "httpMethod": "POST", "path": "/prod/api/chat/negotiate",
+                    "protocol": "HTTP/1.1", "requestTimeEpoch": 0, "identity": {"sourceIp": "203.0.113.9"},
+                    "authorizer": authorizer
+                },
+                "body": null, "isBase64Encoded": false
+            })
+        };
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        request.into_parts().0.extensions
+    }
+
+    fn user_id(authorizer: Value, http_api: bool, claim: &str) -> UserId {
+        let policy = CallerPolicy {
+            user_id_claim: claim.to_owned(),
+            ..CallerPolicy::default()
+        };
+        identity(&context(authorizer, http_api), &policy).unwrap().user_id
+    }
+
+    /// Every authorizer: an array of user ids (flattened by an HTTP API JWT authorizer, or a
+    /// Lambda authorizer's JSON) is several values, never one of them and never the principal.
+    #[test]
+    fn a_user_id_claim_with_several_values_is_several_from_every_authorizer() {
+        let jwt = |sub: &str| json!({"jwt": {"claims": {"sub": sub}, "scopes": null}});
+        assert_eq!(user_id(jwt("[alice mallory]"), true, "sub"), UserId::Several);
+        assert_eq!(user_id(jwt("[alice]"), true, "sub"), UserId::One("alice".into()));
+        assert_eq!(user_id(jwt("alice"), true, "sub"), UserId::One("alice".into()));
+        let lambda = |id: Value| json!({"lambda": {"userId": id}});
+        assert_eq!(user_id(lambda(json!(["a", "b"])), true, "userId"), UserId::Several);
+        assert_eq!(user_id(lambda(json!("a")), true, "userId"), UserId::One("a".into()));
+        let rest = |sub: Value| json!({"claims": {"sub": sub}, "principalId": "principal"});
+        assert_eq!(user_id(rest(json!(["a", "b"])), false, "sub"), UserId::Several);
+        assert_eq!(user_id(rest(json!("a")), false, "sub"), UserId::One("a".into()));
+        assert_eq!(
+            user_id(json!({"principalId": "p", "plan": "pro"}), false, "sub"),
+            UserId::One("p".into()),
+            "no claim: the principal"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{CallerPolicy, Identity, user_id_from};
+use super::{CallerPolicy, Identity, UserId, user_id_from};
 
 #[derive(Deserialize)]
 struct ClientPrincipal {
@@ -40,10 +40,10 @@ pub(super) fn identity(headers: &HeaderMap, policy: &CallerPolicy) -> Result<Opt
     if principal_id.is_none() && claims.is_empty() {
         return Ok(None);
     }
-    let user_id = if policy.user_id_claim_set {
-        user_id_from(policy, &claims).or(principal_id)
-    } else {
-        principal_id.or_else(|| user_id_from(policy, &claims))
+    let user_id = match principal_id {
+        // The claim, when one is named: several values stay several, never the principal id.
+        Some(id) if !policy.user_id_claim_set => UserId::One(id),
+        principal_id => user_id_from(policy, &claims).or(principal_id),
     };
     // No login end: the session's is not in the headers, and X-MS-TOKEN-*-EXPIRES-ON (with the
     // token store) is the provider's access token's, which /.auth/refresh renews.
@@ -80,6 +80,44 @@ mod tests {
 
     fn principal(json: &Value) -> String {
         base64::engine::general_purpose::STANDARD.encode(json.to_string())
+    }
+
+    fn user_id(principal_id: Option<&str>, claims: &[(&str, &str)], claim: Option<&str>) -> UserId {
+        let mut headers = HeaderMap::new();
+        if let Some(id) = principal_id {
+            headers.insert("x-ms-client-principal-id", id.parse().unwrap());
+        }
+        let claims: Vec<Value> = claims
+            .iter()
+            .map(|(typ, val)| json!({"typ": typ, "val": val}))
+            .collect();
+        let encoded = principal(&json!({"auth_typ": "aad", "claims": claims}));
+        headers.insert("x-ms-client-principal", encoded.parse().unwrap());
+        let policy = CallerPolicy {
+            user_id_claim: claim.unwrap_or("sub").to_owned(),
+            user_id_claim_set: claim.is_some(),
+            ..CallerPolicy::default()
+        };
+        identity(&headers, &policy).unwrap().unwrap().user_id
+    }
+
+    /// The principal's claims repeat a type once per value: the named user id claim with two
+    /// values is several, never the first of them nor the principal id.
+    #[test]
+    fn a_repeated_user_id_claim_is_several_values() {
+        let oid = "oid";
+        let two = [(oid, "a"), (oid, "b"), ("name", "Ada")];
+        assert_eq!(user_id(Some("principal"), &two, Some(oid)), UserId::Several);
+        assert_eq!(user_id(None, &two, Some(oid)), UserId::Several);
+        let same = [(oid, "a"), (oid, "a")];
+        assert_eq!(user_id(Some("principal"), &same, Some(oid)), UserId::One("a".into()));
+        assert_eq!(
+            user_id(Some("principal"), &[("name", "Ada")], Some(oid)),
+            UserId::One("principal".into())
+        );
+        // No claim named: the principal id, as before.
+        assert_eq!(user_id(Some("principal"), &two, None), UserId::One("principal".into()));
+        assert_eq!(user_id(None, &[("sub", "a"), ("sub", "b")], None), UserId::Several);
     }
 
     #[test]

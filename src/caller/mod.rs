@@ -8,6 +8,12 @@
 //! A source that knows when the caller's credential expires says so (the OIDC bearer's `exp`,
 //! the API Gateway JWT authorizer's): the caller's token will not outlive it. A caller that
 //! asks to be a diagnostic client must carry a claim value `SIGNALR_DIAGNOSTIC_CLIENTS` names.
+//!
+//! A user id is one value of the user-id claim. A claim with several values (a JSON array, a
+//! claim repeated, an array API Gateway flattened into `"[a b]"`) names no one in particular:
+//! with `SIGNALR_AUTH_REQUIRED` that caller gets a 401 naming the claim (never its values), as
+//! one whose identity has no user id at all; without, its token has no user id, and a warning
+//! says so.
 
 mod api_gateway;
 mod app_service;
@@ -15,6 +21,8 @@ mod claims;
 mod oidc;
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::http::{Extensions, HeaderMap};
 use serde_json::Value;
@@ -95,9 +103,54 @@ impl Default for CallerPolicy {
 /// credential expires.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Identity {
-    user_id: Option<String>,
+    user_id: UserId,
     claims: Vec<(String, Value)>,
     login_end: Option<u64>,
+}
+
+/// What an identity's user-id claim gives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum UserId {
+    /// No such claim, or no usable value in it.
+    #[default]
+    Missing,
+    One(String),
+    /// Several different values: no user id.
+    Several,
+}
+
+impl UserId {
+    /// `fallback` (a principal id beside the claims) when the claim is missing; several values
+    /// stay several.
+    fn or(self, fallback: Option<String>) -> Self {
+        match (self, fallback) {
+            (Self::Missing, Some(id)) => Self::One(id),
+            (read, _) => read,
+        }
+    }
+
+    /// Reads claim values: a string (not empty) or a number is a value, an array each of its
+    /// items; the same value twice counts once.
+    fn read<'a>(values: impl IntoIterator<Item = &'a Value>) -> Self {
+        let mut found = Self::Missing;
+        let items = values.into_iter().flat_map(|value| match value {
+            Value::Array(items) => items.as_slice(),
+            one => std::slice::from_ref(one),
+        });
+        for item in items {
+            let text = match item {
+                Value::String(text) if !text.is_empty() => Cow::Borrowed(text.as_str()),
+                Value::Number(number) => Cow::Owned(number.to_string()),
+                _ => continue,
+            };
+            found = match found {
+                Self::Missing => Self::One(text.into_owned()),
+                Self::One(first) if first == text => Self::One(first),
+                _ => return Self::Several,
+            };
+        }
+        found
+    }
 }
 
 /// Why a caller gets no token.
@@ -126,12 +179,25 @@ pub struct Unauthorized {
 pub struct CallerResolver {
     policy: CallerPolicy,
     oidc: Option<OidcVerifier>,
+    /// When the resolver was made, and after how long (in ms) a user-id claim with several
+    /// values may be warned of again.
+    made: Instant,
+    next_warning_ms: AtomicU64,
 }
+
+/// A caller whose user-id claim has several values is warned of at most this often: every
+/// such caller, on every negotiate, is one, when `SIGNALR_USER_ID_CLAIM` names a list.
+const SEVERAL_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 impl CallerResolver {
     /// A resolver for the policy; `oidc` is needed when `oidc` is a source.
     pub fn new(policy: CallerPolicy, oidc: Option<OidcVerifier>) -> Self {
-        Self { policy, oidc }
+        Self {
+            policy,
+            oidc,
+            made: Instant::now(),
+            next_warning_ms: AtomicU64::new(0),
+        }
     }
 
     /// The sources, user id claim and claims this resolver applies, fixed at start.
@@ -180,33 +246,90 @@ impl CallerResolver {
         }
         let mut identity = Identity::default();
         if let Some(user) = query_user.filter(|user| !user.is_empty() && self.policy.dev_query_user) {
-            identity.user_id = Some(user.to_owned());
+            identity.user_id = UserId::One(user.to_owned());
         } else if self.policy.required {
             return Err(self.unauthorized("this function requires a signed-in caller").into());
         }
         self.caller(identity, diagnostic)
     }
 
-    /// A caller known by a user id at most: `check`'s sample.
-    pub fn sample(&self, user_id: Option<&str>) -> Caller {
-        Caller {
-            user_id: user_id.map(str::to_owned),
+    /// `check`'s sample caller, known by `user` at most: `user` read as the user-id claim's
+    /// value, where `[a b]` stands for several values (as API Gateway flattens an array), and
+    /// refused as serving would refuse such a caller.
+    pub fn sample(&self, user: Option<&str>) -> Result<Caller, Unauthorized> {
+        let user_id = match user {
+            Some(text) => self.user_id(UserId::read([&api_gateway::http_api_claim(text)]))?,
+            None => None,
+        };
+        Ok(Caller {
+            user_id,
             claims: token_claims(&self.policy, &[]),
             login_end: None,
             diagnostic: false,
-        }
+        })
     }
 
     fn caller(&self, identity: Identity, diagnostic: bool) -> Result<Caller, CallerError> {
+        let user_id = match identity.user_id {
+            UserId::One(id) => Some(id),
+            UserId::Missing if !self.policy.required => None,
+            other => self.user_id(other)?,
+        };
         if diagnostic && !self.may_diagnose(&identity.claims) {
             return Err(CallerError::NotDiagnostic);
         }
         Ok(Caller {
-            user_id: identity.user_id,
+            user_id,
             claims: token_claims(&self.policy, &identity.claims),
             login_end: identity.login_end,
             diagnostic,
         })
+    }
+
+    /// The user id of an identity a source vouched for: one value, or none — a 401 where one
+    /// is required, and a warning for several values otherwise. (The one value and an
+    /// anonymous caller are also taken by [`Self::caller`] before calling this.)
+    #[cold]
+    fn user_id(&self, read: UserId) -> Result<Option<String>, Unauthorized> {
+        let claim = &self.policy.user_id_claim;
+        match read {
+            UserId::One(id) => Ok(Some(id)),
+            UserId::Several if self.policy.required => Err(self.unauthorized(format!(
+                "the caller's user id claim ({claim}) has several values, and this function requires one user id \
+                (SIGNALR_AUTH_REQUIRED, SIGNALR_USER_ID_CLAIM)"
+            ))),
+            UserId::Missing if self.policy.required => Err(self.unauthorized(format!(
+                "the caller's identity has no user id claim ({claim}), and this function requires one user id \
+                (SIGNALR_AUTH_REQUIRED, SIGNALR_USER_ID_CLAIM)"
+            ))),
+            UserId::Several => {
+                self.warn_several(claim);
+                Ok(None)
+            }
+            UserId::Missing => Ok(None),
+        }
+    }
+
+    /// Says that a caller's user-id claim had several values: as a warning at most once a
+    /// minute, at debug level otherwise.
+    fn warn_several(&self, claim: &str) {
+        const TOLD: &str = "a caller's user id claim has several values, so its token has no user id";
+        let now = self.made.elapsed().as_millis() as u64;
+        let next = self.next_warning_ms.load(Ordering::Relaxed);
+        let later = now + SEVERAL_WARNING_EVERY.as_millis() as u64;
+        let turn = now >= next
+            && self
+                .next_warning_ms
+                .compare_exchange(next, later, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        if turn {
+            tracing::warn!(
+                claim,
+                "{TOLD} (said at most once a minute; SIGNALR_AUTH_REQUIRED=true refuses such callers)"
+            );
+        } else {
+            tracing::debug!(claim, "{TOLD}");
+        }
     }
 
     /// Whether the claims hold a value `SIGNALR_DIAGNOSTIC_CLIENTS` names (as the claim's value
@@ -244,20 +367,21 @@ fn expiry_seconds(exp: &Value) -> Option<u64> {
     }
 }
 
-/// The user id in the claims, by `SIGNALR_USER_ID_CLAIM`.
-fn user_id_from(policy: &CallerPolicy, claims: &[(String, Value)]) -> Option<String> {
-    claims
-        .iter()
-        .find(|(name, _)| *name == policy.user_id_claim)
-        .and_then(|(_, value)| match value {
-            Value::String(text) if !text.is_empty() => Some(text.clone()),
-            Value::Number(number) => Some(number.to_string()),
-            _ => None,
-        })
+/// The user id in the claims, by `SIGNALR_USER_ID_CLAIM`: every value of every claim of that
+/// name.
+fn user_id_from(policy: &CallerPolicy, claims: &[(String, Value)]) -> UserId {
+    UserId::read(
+        claims
+            .iter()
+            .filter(|(name, _)| *name == policy.user_id_claim)
+            .map(|(_, value)| value),
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
 
     #[test]
@@ -293,7 +417,7 @@ mod tests {
 
     fn identity(claims: &[(&str, Value)]) -> Identity {
         Identity {
-            user_id: Some("u".into()),
+            user_id: UserId::One("u".into()),
             claims: claims
                 .iter()
                 .map(|(name, value)| ((*name).to_owned(), value.clone()))
@@ -409,10 +533,152 @@ mod tests {
             },
             None,
         );
-        let sample = resolver.sample(Some("u-1"));
+        let sample = resolver.sample(Some("u-1")).unwrap();
         assert_eq!(sample.user_id.as_deref(), Some("u-1"));
         assert_eq!(sample.claims, vec![("tier".to_owned(), Value::from("gold"))]);
         assert_eq!((sample.login_end, sample.diagnostic), (None, false));
+    }
+
+    #[test]
+    fn a_user_id_is_one_value_of_the_claim() {
+        let read = |values: &[Value]| UserId::read(values);
+        let one = |id: &str| UserId::One(id.to_owned());
+        assert_eq!(read(&[Value::from("ada")]), one("ada"));
+        assert_eq!(read(&[Value::from(42)]), one("42"));
+        assert_eq!(read(&[serde_json::json!(["ada"])]), one("ada"));
+        assert_eq!(read(&[serde_json::json!(["ada", "ada"])]), one("ada"));
+        assert_eq!(read(&[Value::from("ada"), Value::from("ada")]), one("ada"));
+        assert_eq!(read(&[serde_json::json!(["ada", "bob"])]), UserId::Several);
+        assert_eq!(read(&[Value::from("ada"), Value::from("bob")]), UserId::Several);
+        assert_eq!(read(&[serde_json::json!(["ada", 7])]), UserId::Several);
+        for none in [
+            Value::from(""),
+            Value::Null,
+            Value::from(true),
+            serde_json::json!([]),
+            serde_json::json!({}),
+        ] {
+            assert_eq!(read(std::slice::from_ref(&none)), UserId::Missing, "{none}");
+        }
+        assert_eq!(read(&[]), UserId::Missing);
+        let policy = CallerPolicy::default();
+        let claims = |pairs: &[(&str, &str)]| -> Vec<(String, Value)> {
+            pairs
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), Value::from(*value)))
+                .collect()
+        };
+        assert_eq!(
+            user_id_from(&policy, &claims(&[("email", "e"), ("sub", "s")])),
+            one("s")
+        );
+        assert_eq!(
+            user_id_from(&policy, &claims(&[("sub", "a"), ("sub", "b")])),
+            UserId::Several
+        );
+        assert_eq!(user_id_from(&policy, &claims(&[("email", "e")])), UserId::Missing);
+        assert_eq!(UserId::Missing.or(Some("p".into())), one("p"));
+        assert_eq!(
+            UserId::Several.or(Some("p".into())),
+            UserId::Several,
+            "never silently another id"
+        );
+        assert_eq!(one("s").or(Some("p".into())), one("s"));
+    }
+
+    fn policy(required: bool) -> CallerPolicy {
+        CallerPolicy {
+            required,
+            copy_claims: copied_claims(["roles"], None),
+            ..CallerPolicy::default()
+        }
+    }
+
+    fn several() -> Identity {
+        Identity {
+            user_id: UserId::Several,
+            claims: vec![
+                ("sub".into(), serde_json::json!(["alice", "mallory"])),
+                ("roles".into(), Value::from("reader")),
+            ],
+            login_end: Some(99),
+        }
+    }
+
+    #[test]
+    fn several_values_are_a_401_naming_the_claim_where_a_user_id_is_required() {
+        let required = CallerResolver::new(policy(true), None);
+        let Err(CallerError::Unauthorized(refused)) = required.caller(several(), false) else {
+            panic!("a caller with several user ids passed");
+        };
+        assert!(refused.reason.contains("(sub) has several values"), "{refused}");
+        assert!(!refused.reason.contains("alice") && !refused.reason.contains("mallory"));
+        let nobody = Identity {
+            user_id: UserId::Missing,
+            ..several()
+        };
+        let Err(CallerError::Unauthorized(refused)) = required.caller(nobody, false) else {
+            panic!("an identity without a user id passed");
+        };
+        assert!(refused.reason.contains("no user id claim (sub)"), "{refused}");
+        let one = Identity {
+            user_id: UserId::One("alice".into()),
+            ..several()
+        };
+        assert_eq!(required.caller(one, false).unwrap().user_id.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn several_values_are_no_user_id_otherwise_and_said_at_most_once_a_minute() {
+        let open = CallerResolver::new(policy(false), None);
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&written);
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || Captured(Arc::clone(&sink)))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..3 {
+                let caller = open.caller(several(), false).unwrap();
+                assert_eq!(caller.user_id, None);
+                assert_eq!(caller.claims, vec![("roles".to_owned(), Value::from("reader"))]);
+                assert_eq!(caller.login_end, Some(99));
+            }
+        });
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        let levels: Vec<&str> = text
+            .lines()
+            .map(|line| line[27..].trim_start().split(' ').next().unwrap())
+            .collect();
+        assert_eq!(levels, ["WARN", "DEBUG", "DEBUG"], "{text}");
+        assert!(text.contains("claim=\"sub\"") && !text.contains("alice"), "{text}");
+    }
+
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_sample_user_reads_as_a_claim_value() {
+        let open = CallerResolver::new(policy(false), None);
+        assert_eq!(open.sample(Some("[a b]")).unwrap().user_id, None);
+        assert_eq!(open.sample(Some("[a]")).unwrap().user_id.as_deref(), Some("a"));
+        assert_eq!(open.sample(Some("ada")).unwrap().user_id.as_deref(), Some("ada"));
+        assert_eq!(open.sample(None).unwrap().user_id, None);
+        let required = CallerResolver::new(policy(true), None);
+        let refused = required.sample(Some("[a b]")).unwrap_err();
+        assert!(refused.reason.contains("several values"), "{refused}");
+        assert!(required.sample(None).is_ok(), "no --user: a sample without a user id");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
+use crate::caller::{Caller, Unauthorized};
 use crate::endpoints::{Authentication, EntraCredential, display_name};
 use crate::entra::EntraTarget;
 use crate::http::ApiError;
@@ -22,7 +23,7 @@ use crate::hub::HubName;
 use crate::negotiator::NegotiateError;
 use crate::service::ServiceApi;
 use crate::settings::table::TABLE;
-use crate::settings::table::{AUTHORITY_HOST, ENTRA_SCOPE};
+use crate::settings::table::{AUTH_REQUIRED, AUTHORITY_HOST, ENTRA_SCOPE};
 use crate::settings::{Environment, Settings};
 use crate::startup::{self, App};
 use crate::tokens::{EntraMode, TokenIssuer, unix_now};
@@ -85,6 +86,9 @@ pub async fn run(env: &Environment, settings: &Settings, app: &App, options: Che
     }
     settings_in_effect(out, env);
     let caller = app.callers().sample(user);
+    if let Some(user) = user {
+        sample_user(&mut report.out, user, &caller);
+    }
     let hub_name = HubName::parse(hub);
     let now = unix_now();
     for (index, endpoint) in app.negotiator().endpoints().enumerate() {
@@ -118,10 +122,14 @@ pub async fn run(env: &Environment, settings: &Settings, app: &App, options: Che
             );
             continue;
         }
+        let Ok(caller) = &caller else {
+            report.line("sample:", "none: such a caller gets a 401 (above)");
+            continue;
+        };
         let sample = match &hub_name {
             Ok(hub) => {
                 let deadline = tokio::time::Instant::now() + app.upstream_deadline();
-                app.negotiator().negotiate_on(index, hub, &caller, now, deadline).await
+                app.negotiator().negotiate_on(index, hub, caller, now, deadline).await
             }
             Err(error) => Err(NegotiateError::Hub(*error)),
         };
@@ -177,6 +185,21 @@ pub async fn run(env: &Environment, settings: &Settings, app: &App, options: Che
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// What `--user` gives when it is not one user id: `[a b]` (an array as API Gateway flattens
+/// it) is several values, which name no one.
+fn sample_user(out: &mut String, user: &str, caller: &Result<Caller, Unauthorized>) {
+    let _ = match caller {
+        Ok(caller) if caller.user_id.is_none() => writeln!(
+            out,
+            "user {user}: several values (or none) of the user id claim: no user id, so such a caller's token has \
+            none; with {}=true it gets a 401",
+            AUTH_REQUIRED.name
+        ),
+        Err(refused) => writeln!(out, "user {user}: such a caller gets a 401: {refused}"),
+        Ok(_) => Ok(()),
+    };
 }
 
 /// Each declared setting that is set: its value, or `(set, not shown)` for those that may hold

@@ -59,5 +59,6 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+    logs::shutdown_started();
     tracing::info!("shutting down: finishing requests in flight");
 }

@@ -105,7 +105,7 @@ impl RefusedOrigins {
         if matches!(noted, Noted::First | Noted::Filled) {
             let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(Self::SHOWN)]);
             tracing::warn!(
-                origin = ?shown,
+                origin = &*shown,
                 "CORS preflight refused: the origin is not in SIGNALR_CORS_ORIGINS (logged once per origin)"
             );
         }

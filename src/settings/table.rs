@@ -191,7 +191,7 @@ pub const AUTH: Setting = setting(
 pub const AUTH_REQUIRED: Setting = setting(
     "SIGNALR_AUTH_REQUIRED",
     Value("false"),
-    "true: a caller without identity gets 401",
+    "true: 401 unless the caller has one user id",
 );
 pub const OIDC_ISSUER: Setting = setting(
     "SIGNALR_OIDC_ISSUER",

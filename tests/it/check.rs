@@ -342,3 +342,35 @@ fn connection_string_slips_are_named() {
         "{output}"
     );
 }
+
+/// `check --user '[a b]'` shows what a user id claim with several values gives (API Gateway
+/// writes an array so): no user id, and with `SIGNALR_AUTH_REQUIRED=true` a 401.
+#[test]
+fn a_sample_user_with_several_values_shows_no_user_id_or_a_401() {
+    let cs = format!("Endpoint=http://127.0.0.1;Port=9;AccessKey={KEY};Version=1.0;");
+    let env = [("AzureSignalRConnectionString", cs.as_str())];
+    let (code, output) = check(&["--offline", "--user", "[alice mallory]"], &env);
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("user [alice mallory]: several values (or none) of the user id claim: no user id"),
+        "{output}"
+    );
+    assert!(!output.contains("asrs.s.uid"), "{output}");
+
+    let required = [
+        env[0],
+        ("SIGNALR_AUTH", "app-service"),
+        ("WEBSITE_AUTH_ENABLED", "True"),
+        ("SIGNALR_AUTH_REQUIRED", "true"),
+    ];
+    let (code, output) = check(&["--offline", "--user", "[alice mallory]"], &required);
+    assert_eq!(code, 0, "{output}");
+    for expected in [
+        "user [alice mallory]: such a caller gets a 401: the caller's user id claim (sub) has several values",
+        "sample:     none: such a caller gets a 401 (above)",
+    ] {
+        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
+    }
+    let (_, output) = check(&["--offline", "--user", "alice"], &required);
+    assert!(output.contains(r#""asrs.s.uid":"alice""#), "{output}");
+}

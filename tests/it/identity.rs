@@ -376,6 +376,67 @@ async fn a_missing_token_is_anonymous_unless_required() {
     assert!(answer.challenge.unwrap().starts_with("Bearer"));
 }
 
+/// A bearer whose user id claim is an array names no one: a 401 naming the claim where a user
+/// id is required, a token without one otherwise; one item is that user. (An array `sub` is
+/// refused by jsonwebtoken as malformed: the claim here is `oid`.)
+#[tokio::test]
+async fn a_bearer_user_id_array_is_no_user_id() {
+    let issuer = TestIssuer::start().await;
+    let mut claims = issuer.claims("subject");
+    claims["oid"] = json!(["alice", "mallory"]);
+    let token = issuer.rs256(RSA_KID, &claims);
+    let oid = ("SIGNALR_USER_ID_CLAIM", "oid");
+    let required = oidc_router(&issuer, &[oid, ("SIGNALR_AUTH_REQUIRED", "true")]);
+    let answer = with_bearer(&required, &token).await;
+    answer.refused("user id claim (oid) has several values");
+    assert!(!answer.body.to_string().contains("mallory"), "{}", answer.body);
+
+    let open = oidc_router(&issuer, &[oid]);
+    let got = with_bearer(&open, &token).await.claims();
+    assert!(
+        !got.contains_key("asrs.s.uid") && !got.contains_key("nameid"),
+        "{got:?}"
+    );
+
+    claims["oid"] = json!(["alice"]);
+    let got = with_bearer(&required, &issuer.rs256(RSA_KID, &claims)).await.claims();
+    assert_eq!(got["asrs.s.uid"], "alice");
+}
+
+/// Required means a user id from every source: App Service principal claims that repeat the
+/// named user id claim with two values are a 401, and so is an identity without the claim.
+#[tokio::test]
+async fn app_service_user_id_claim_with_two_values_is_a_401_where_required() {
+    let router = router(&[
+        ("SIGNALR_AUTH", "app-service"),
+        ("WEBSITE_AUTH_ENABLED", "True"),
+        ("SIGNALR_AUTH_REQUIRED", "true"),
+        ("SIGNALR_USER_ID_CLAIM", "oid"),
+    ]);
+    let with = |claims: Value| {
+        let encoded = principal(&json!({"auth_typ": "aad", "claims": claims}));
+        let router = router.clone();
+        async move {
+            negotiate(
+                &router,
+                "/api/chat/negotiate",
+                &[
+                    ("x-ms-client-principal-id", "principal"),
+                    ("x-ms-client-principal", &encoded),
+                ],
+            )
+            .await
+        }
+    };
+    with(json!([{"typ": "oid", "val": "a"}, {"typ": "oid", "val": "b"}]))
+        .await
+        .refused("user id claim (oid) has several values");
+    let got = with(json!([{"typ": "oid", "val": "a"}])).await.claims();
+    assert_eq!(got["asrs.s.uid"], "a");
+    let got = with(json!([{"typ": "name", "val": "Ada"}])).await.claims();
+    assert_eq!(got["asrs.s.uid"], "principal", "no claim: the principal id");
+}
+
 fn principal(json: &Value) -> String {
     base64::engine::general_purpose::STANDARD.encode(json.to_string())
 }

@@ -684,3 +684,70 @@ async fn a_missing_lambda_variable_is_a_refusal_that_names_it_never_a_panic() {
         assert!(message.contains(&said), "{missing}: {message}");
     }
 }
+
+/// An HTTP API JWT authorizer flattens a token's array claims into strings (`"[alice mallory]"`):
+/// a user id claim like that names no one. With `SIGNALR_AUTH_REQUIRED` the caller gets a 401
+/// naming the claim, never its values; without, a token with no user id and a warning — never
+/// a user id silently dropped.
+#[tokio::test]
+async fn a_user_id_claim_with_several_values_is_a_401_where_one_is_required() {
+    let event = |sub: &str| {
+        let mut event = http_api_event("Chat");
+        event["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": sub}, "scopes": null}});
+        event
+    };
+    for required in [true, false] {
+        let events = VecDeque::from([
+            ("req-several".to_owned(), event("[alice mallory]")),
+            ("req-one".to_owned(), event("alice")),
+        ]);
+        let (runtime_api, mut results, log) = start_runtime_api(events).await;
+        let required_text = required.to_string();
+        let mut function = spawn_lambda(
+            &runtime_api,
+            &log,
+            &[
+                ("SIGNALR_AUTH", "api-gateway"),
+                ("SIGNALR_AUTH_REQUIRED", &required_text),
+            ],
+        );
+        let mut posted = Vec::new();
+        for _ in 0..2 {
+            let result = tokio::time::timeout(Duration::from_secs(15), results.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no result from the function in 15 s:\n{}", function.logs()))
+                .unwrap();
+            posted.push(result);
+        }
+        let body = |id: &str| -> (u64, Value) {
+            let posted = posted.iter().find(|p| p.request_id == id).unwrap();
+            let body = serde_json::from_str(posted.body["body"].as_str().unwrap()).unwrap();
+            (posted.body["statusCode"].as_u64().unwrap(), body)
+        };
+        let uid = |body: &Value| common::verify_token(body["accessToken"].as_str().unwrap(), KEY).remove("asrs.s.uid");
+        let (status, one) = body("req-one");
+        assert_eq!((status, uid(&one)), (200, Some(json!("alice"))), "{one}");
+        let (status, several) = body("req-several");
+        let logs = function.logs();
+        if required {
+            assert_eq!(status, 401, "{several}");
+            let error = several["error"].as_str().unwrap();
+            assert!(error.contains("(sub) has several values"), "{error}");
+            assert!(!error.contains("alice") && !error.contains("mallory"), "{error}");
+        } else {
+            assert_eq!(status, 200, "{several}");
+            assert_eq!(uid(&several), None, "{several}");
+            let warning = common::json_lines(&logs)
+                .into_iter()
+                .find(|line| line["level"] == "WARN" && line["claim"] == "sub")
+                .unwrap_or_else(|| panic!("no warning:\n{logs}"));
+            assert!(
+                warning["message"].as_str().unwrap().contains("several values"),
+                "{warning}"
+            );
+        }
+        assert!(!logs.contains("mallory"), "a value was logged:\n{logs}");
+        function.terminate();
+        function.wait_exit(Duration::from_secs(5)).expect("exits after SIGTERM");
+    }
+}

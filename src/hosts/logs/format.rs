@@ -1,8 +1,15 @@
 //! How a log line looks: JSON objects where a host collects logs (`timestamp`, `level`,
 //! `message`, then the event's fields), text locally (`timestamp LEVEL message name=value …`,
 //! as tracing-subscriber's default format looks). Both write straight into the line: no map of
-//! values per event, no copy per field, a timestamp computed with integer arithmetic. Control
-//! characters in values are escaped, so a value cannot forge a line or a terminal sequence.
+//! values per event, no copy per field, a timestamp computed with integer arithmetic.
+//!
+//! A value cannot forge a line, a field or a terminal sequence, wherever it came from (a
+//! discovery document, an upstream's error, a header): control characters and Unicode line
+//! and direction marks are escaped in both formats, and in text a value is written bare only
+//! when it is printable ASCII without a space, `=` or `"` (`status=200`, `hub=chat`) —
+//! anything else is quoted as a string field is. The rule is the formatter's, so it holds for
+//! every field, whatever its type. The message is written bare: it is our own words, and a
+//! value from elsewhere goes in a field.
 //!
 //! Hand-written: tracing-subscriber's formats cost 6,211 (text) and 9,734 (JSON) instructions per
 //! negotiate more (BENCHMARKS.md, "Crates or ours").
@@ -161,16 +168,28 @@ impl<'a, 'w> Fields<'a, 'w> {
         self.write(field, |w, _| w.write_fmt(value));
     }
 
-    /// A field whose value is text: quoted in JSON, as it is in text; escaped in both.
+    /// A field whose value is text: quoted and escaped in JSON; in text, the message escaped,
+    /// another value bare when it can stand bare, else quoted and escaped as a string field is.
     fn text(&mut self, field: &Field, value: fmt::Arguments<'_>) {
-        self.write(field, |w, json| {
-            if json {
-                w.write_char('"')?;
-                Escaped { writer: w, json }.write_fmt(value)?;
-                w.write_char('"')
-            } else {
-                Escaped { writer: w, json }.write_fmt(value)
+        let style = if self.json {
+            Style::Json
+        } else if field.name() == "message" {
+            Style::Message
+        } else {
+            // Formatted twice: a buffer would cost more than the first pass, which stops at the
+            // first piece that cannot stand bare.
+            if fmt::write(&mut BareTest, value).is_ok() {
+                return self.write(field, |w, _| w.write_fmt(value));
             }
+            Style::Quoted
+        };
+        self.write(field, |w, _| {
+            if style == Style::Message {
+                return Escaped { writer: w, style }.write_fmt(value);
+            }
+            w.write_char('"')?;
+            Escaped { writer: w, style }.write_fmt(value)?;
+            w.write_char('"')
         });
     }
 
@@ -241,33 +260,103 @@ impl Visit for Fields<'_, '_> {
     }
 }
 
-/// Text with JSON's escapes (in JSON) or with control characters escaped (in text), applied
-/// while it is formatted.
+/// Whether text can stand bare in a text line: printable ASCII without a space, `=` or `"`.
+fn bare(text: &str) -> bool {
+    text.bytes()
+        .all(|byte| byte.is_ascii_graphic() && byte != b'=' && byte != b'"')
+}
+
+/// Succeeds only on text that can stand [`bare`]; stops at the first piece that cannot.
+struct BareTest;
+
+impl fmt::Write for BareTest {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        if bare(text) { Ok(()) } else { Err(fmt::Error) }
+    }
+}
+
+/// How [`Escaped`] escapes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// Inside a JSON string: JSON's escapes.
+    Json,
+    /// A text line's message, bare: control characters and hidden marks as `\u001b`.
+    Message,
+    /// Inside quotes in a text line: as Rust's `Debug` shows a string (`\"`, `\\`, `\n`,
+    /// `\u{1b}`), which is how tracing-subscriber writes a string field.
+    Quoted,
+}
+
+/// Characters beyond ASCII that would end a line for some readers (NEL, the Unicode line and
+/// paragraph separators) or reorder what a terminal shows (C1 controls such as the 8-bit CSI,
+/// direction marks, embeddings, overrides and isolates).
+fn hidden(c: char) -> bool {
+    matches!(
+        c,
+        '\u{80}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Text escaped in a [`Style`], while it is formatted.
 struct Escaped<'a, 'w> {
     writer: &'a mut Writer<'w>,
-    json: bool,
+    style: Style,
+}
+
+impl Escaped<'_, '_> {
+    /// As `Debug` for `str` escapes (`char::escape_debug`, but for `'`, which `str` leaves).
+    fn write_quoted(&mut self, text: &str) -> fmt::Result {
+        let mut clean = 0;
+        for (index, c) in text.char_indices() {
+            let escaped = c.escape_debug();
+            if c == '\'' || escaped.len() == 1 {
+                continue;
+            }
+            self.writer.write_str(&text[clean..index])?;
+            write!(self.writer, "{escaped}")?;
+            clean = index + c.len_utf8();
+        }
+        self.writer.write_str(&text[clean..])
+    }
 }
 
 impl fmt::Write for Escaped<'_, '_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        let mut clean = 0;
-        for (index, byte) in text.bytes().enumerate() {
-            let escape = match byte {
-                b'"' if self.json => "\\\"",
-                b'\\' if self.json => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0..=0x1f | 0x7f => "",
-                _ => continue,
+        if self.style == Style::Quoted {
+            return self.write_quoted(text);
+        }
+        let json = self.style == Style::Json;
+        let bytes = text.as_bytes();
+        let (mut clean, mut index) = (0, 0);
+        while let Some(&byte) = bytes.get(index) {
+            let (escape, code, len) = match byte {
+                b'"' if json => ("\\\"", 0, 1),
+                b'\\' if json => ("\\\\", 0, 1),
+                b'\n' => ("\\n", 0, 1),
+                b'\r' => ("\\r", 0, 1),
+                b'\t' => ("\\t", 0, 1),
+                0..=0x1f | 0x7f => ("", u32::from(byte), 1),
+                // The lead bytes of every character `hidden` names.
+                0xc2 | 0xe2 => match text[index..].chars().next() {
+                    Some(c) if hidden(c) => ("", u32::from(c), c.len_utf8()),
+                    _ => {
+                        index += 1;
+                        continue;
+                    }
+                },
+                _ => {
+                    index += 1;
+                    continue;
+                }
             };
             self.writer.write_str(&text[clean..index])?;
             if escape.is_empty() {
-                write!(self.writer, "\\u{byte:04x}")?;
+                write!(self.writer, "\\u{code:04x}")?;
             } else {
                 self.writer.write_str(escape)?;
             }
-            clean = index + 1;
+            index += len;
+            clean = index;
         }
         self.writer.write_str(&text[clean..])
     }
@@ -276,6 +365,8 @@ impl fmt::Write for Escaped<'_, '_> {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+
+    use std::time::Duration;
 
     use serde_json::Value;
     use tracing_subscriber::fmt::MakeWriter;
@@ -390,10 +481,220 @@ mod tests {
         );
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(!text.contains('\u{1b}'), "{text:?}");
-        assert!(text.contains(r#"reason=a "quoted"\path\nnext\u001b[31m"#), "{text}");
+        // A Display value that cannot stand bare is quoted exactly as a string field is.
         assert!(
-            text.contains(r#"quoted="a \"quoted\"\\path\nnext\u{1b}[31m""#),
+            text.contains(r#"reason="a \"quoted\"\\path\nnext\u{1b}[31m" quoted="a \"quoted\"\\path\nnext\u{1b}[31m""#),
             "{text}"
+        );
+    }
+
+    /// Values no code of ours chose: each call site that logs one has one of these shapes.
+    const HOSTILE: &[&str] = &[
+        "a b=c",
+        "x\" level=ERROR y",
+        "one\ntwo",
+        "one\rtwo",
+        "\u{1b}[31mred\u{1b}[0m \u{9b}2J",
+        "one\u{2028}two\u{2029}three\u{85}four",
+        "\u{202e}desrever",
+        "tab\there \\ back",
+        "=",
+        "\"",
+        "it's ünïcödé",
+        "https://keys.example.com/k?a=b",
+        "a longer value, with a field in it: level=ERROR\nand a second line of text after it",
+        "https://keys.example.com/a/longer/path/that/stands/bare/in/a/text/line/as/it/is",
+    ];
+
+    /// A call site's message, its event, and the fields it must read back as.
+    type CallSite = (&'static str, Box<dyn Fn()>, Vec<(&'static str, String)>);
+
+    /// The event of each call site that logs a value from elsewhere, with `hostile` as that
+    /// value, and the fields it must read back as.
+    fn call_sites(hostile: &str) -> Vec<CallSite> {
+        let value = hostile.to_owned();
+        let error = std::io::Error::other(hostile.to_owned());
+        let owned = |pairs: &[(&'static str, &str)]| pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        vec![
+            (
+                // caller::oidc: the reason a key fetch failed names the discovered jwks_uri.
+                "fetching the OIDC signing keys failed",
+                Box::new({
+                    let value = value.clone();
+                    move || tracing::warn!(reason = %value, issuer = %value, "fetching the OIDC signing keys failed")
+                }),
+                owned(&[("reason", hostile), ("issuer", hostile)]),
+            ),
+            (
+                // http::negotiate: the host's request id, a trace header's id, an upstream's reason.
+                "negotiate refused",
+                Box::new({
+                    let value = value.clone();
+                    move || {
+                        tracing::info!(
+                            request_id = Some(value.as_str()),
+                            trace_id = Some(value.as_str()),
+                            status = 502u16,
+                            latency_us = 7u64,
+                            reason = %value,
+                            "negotiate refused"
+                        );
+                    }
+                }),
+                owned(&[
+                    ("request_id", hostile),
+                    ("trace_id", hostile),
+                    ("status", "502"),
+                    ("latency_us", "7"),
+                    ("reason", hostile),
+                ]),
+            ),
+            (
+                // hosts::lambda: the Runtime API's request id.
+                "event refused",
+                Box::new({
+                    let value = value.clone();
+                    move || tracing::info!(request_id = %value, status = 400, reason = "fixed", "event refused")
+                }),
+                owned(&[("request_id", hostile), ("status", "400"), ("reason", "fixed")]),
+            ),
+            (
+                // hosts::server, hosts::lambda, service::rest_api, tokens::entra_access_key:
+                // errors, whose text may hold an upstream's or the system's words.
+                "the Lambda runtime stopped",
+                Box::new(move || tracing::error!(%error, "the Lambda runtime stopped")),
+                owned(&[("error", hostile)]),
+            ),
+            (
+                // service::rest_api: an identity endpoint's body; entra_access_key: the key id
+                // and server from an upstream; aws::refresh: an AWS error; the start warnings.
+                "Microsoft Entra token request failed",
+                Box::new({
+                    let value = value.clone();
+                    move || {
+                        tracing::warn!(
+                            credential = "ManagedIdentityCredential",
+                            detail = %value,
+                            key_id = %value,
+                            "Microsoft Entra token request failed"
+                        );
+                    }
+                }),
+                owned(&[
+                    ("credential", "ManagedIdentityCredential"),
+                    ("detail", hostile),
+                    ("key_id", hostile),
+                ]),
+            ),
+            (
+                // endpoints::health, http::cors, aws::refresh: strings.
+                "SignalR endpoint is offline",
+                Box::new(move || {
+                    tracing::warn!(
+                        endpoint = value.as_str(),
+                        reason = value.as_str(),
+                        "SignalR endpoint is offline"
+                    )
+                }),
+                owned(&[("endpoint", hostile), ("reason", hostile)]),
+            ),
+        ]
+    }
+
+    /// A text line's fields after `message`: each ` name=value`, a quoted value unescaped as
+    /// Rust's `Debug` escapes; panics on anything else.
+    fn text_fields(line: &str, message: &str) -> Vec<(String, String)> {
+        let rest = line[27..]
+            .strip_prefix(" ")
+            .and_then(|rest| rest.get(5..))
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|rest| rest.strip_prefix(message))
+            .unwrap_or_else(|| panic!("not a line of {message:?}: {line:?}"));
+        let mut chars = rest.chars().peekable();
+        let mut fields = Vec::new();
+        while chars.next().is_some() {
+            let name: String = chars.by_ref().take_while(|&c| c != '=').collect();
+            assert!(
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{line:?}"
+            );
+            let mut value = String::new();
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                loop {
+                    match chars.next().unwrap_or_else(|| panic!("unterminated: {line:?}")) {
+                        '"' => break,
+                        '\\' => match chars.next().unwrap() {
+                            'n' => value.push('\n'),
+                            'r' => value.push('\r'),
+                            't' => value.push('\t'),
+                            '0' => value.push('\0'),
+                            'u' => {
+                                let hex: String = chars.by_ref().skip(1).take_while(|&c| c != '}').collect();
+                                value.push(char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap());
+                            }
+                            other => value.push(other),
+                        },
+                        c => value.push(c),
+                    }
+                }
+                assert!(matches!(chars.peek(), None | Some(' ')), "{line:?}");
+            } else {
+                while let Some(&c) = chars.peek().filter(|&&c| c != ' ') {
+                    assert!(c.is_ascii_graphic() && c != '"' && c != '=', "bare {c:?} in {line:?}");
+                    value.push(c);
+                    chars.next();
+                }
+            }
+            fields.push((name, value));
+        }
+        fields
+    }
+
+    /// Nothing a terminal or a line reader would act on is written as it is.
+    fn assert_inert(written: &str) {
+        assert!(written.ends_with('\n') && written.lines().count() == 1, "{written:?}");
+        let acted_on = |c: char| (c.is_control() && c != '\n') || hidden(c);
+        assert!(!written.chars().any(acted_on), "{written:?}");
+    }
+
+    #[test]
+    fn hostile_values_read_back_as_exactly_the_fields_written() {
+        for hostile in HOSTILE {
+            for (message, log, expected) in call_sites(hostile) {
+                let expected: Vec<(String, String)> = expected.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                let text = written(Some(TextLines), &log);
+                assert_inert(&text);
+                assert_eq!(text_fields(text.trim_end(), message), expected, "{text:?}");
+
+                let json = written(Some(JsonLines), &log);
+                assert_inert(&json);
+                let line: serde_json::Map<String, Value> = serde_json::from_str(&json).unwrap();
+                let got: Vec<(String, String)> = line
+                    .into_iter()
+                    .filter(|(name, _)| !matches!(name.as_str(), "timestamp" | "level" | "message"))
+                    .map(|(name, value)| match value {
+                        Value::String(text) => (name, text),
+                        other => (name, other.to_string()),
+                    })
+                    .collect();
+                let mut sorted = expected.clone();
+                sorted.sort();
+                assert_eq!(got, sorted, "{json:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn our_own_values_stay_bare() {
+        let text = written(Some(TextLines), || {
+            let (hub, addr) = ("chat", std::net::SocketAddr::from(([127, 0, 0, 1], 7071)));
+            let spacing = Some(Duration::from_millis(1500));
+            tracing::info!(hub = %hub, %addr, ?spacing, empty = %"", "ours");
+        });
+        assert_eq!(
+            &text[27..],
+            "  INFO ours hub=chat addr=127.0.0.1:7071 spacing=Some(1.5s) empty=\n"
         );
     }
 

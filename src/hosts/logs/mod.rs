@@ -1,5 +1,6 @@
 //! Logging: JSON lines where a host collects logs (Lambda, Functions), text locally, written in
-//! batches off the request path.
+//! batches off the request path; a log sink that stops reading never holds up a request, and
+//! is waited for a bounded time only (at the end of a Lambda invocation, at exit).
 //!
 //! The level comes from `RUST_LOG` (default `info`). Nothing logged here or elsewhere carries
 //! a key, a secret or a token: those types print as `<redacted>`.
@@ -8,6 +9,7 @@ mod batch;
 mod format;
 
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use batch::{Batch, BatchWriter};
 use format::{JsonLines, TextLines};
@@ -33,31 +35,55 @@ fn filter_from(rust_log: Option<&str>) -> (Targets, bool) {
 
 /// The batch of the process's log lines, once logging has started.
 static BATCH: OnceLock<Arc<Batch>> = OnceLock::new();
+/// When SIGTERM or Ctrl-C came: the wait for the sink at exit counts from then.
+static SHUTDOWN: OnceLock<Instant> = OnceLock::new();
 
-/// Logging, started; dropping it writes the lines still buffered (at exit).
+/// On Lambda, the longest an invocation waits for its lines to be written before its answer is
+/// posted, and the process at exit. Lambda's own pipe reads at once; should it stop, the first
+/// invocation loses a second, the next ones nothing (a writer given up on is not waited for
+/// again until it writes), and their lines wait in the buffer or are counted as dropped.
+const LAMBDA_WAIT: Duration = Duration::from_secs(1);
+/// At exit, the sink is waited for at least this long, whatever the grace period: a sink that
+/// reads takes a few milliseconds, and no line of it is lost.
+const LEAST_EXIT_WAIT: Duration = Duration::from_millis(250);
+
+/// Logging, started; dropping it writes the lines still buffered (at exit), waiting for the
+/// sink until the grace period after SIGTERM (or from now) is over.
 #[must_use = "dropping it at once ends batching early"]
-pub struct Logs(());
+pub struct Logs {
+    exit_wait: Duration,
+}
 
 impl Drop for Logs {
     fn drop(&mut self) {
-        flush();
+        if let Some(batch) = BATCH.get() {
+            let now = Instant::now();
+            let from = SHUTDOWN.get().copied().unwrap_or(now);
+            let until = (from + self.exit_wait).max(now + LEAST_EXIT_WAIT);
+            batch.flush(until - now);
+        }
     }
 }
 
 /// Starts logging for the host, at the level `RUST_LOG` (`log_filter`) asks for. Lines are
-/// batched: on Lambda they are written at the end of each invocation ([`flush`]); elsewhere a
-/// background thread writes them every few milliseconds. Both write what is left at exit.
-pub fn init(host: Host, log_filter: Option<&str>) -> Logs {
+/// batched and written by a thread of their own; on Lambda also at the end of each invocation
+/// ([`flush`]). At exit, what is left is written, waiting for the sink at most `grace` after
+/// SIGTERM (on Lambda, [`LAMBDA_WAIT`]).
+pub fn init(host: Host, log_filter: Option<&str>, grace: Duration) -> Logs {
     let batch = BATCH.get_or_init(Batch::new);
-    if host != Host::Lambda {
-        batch.flush_in_background();
-    }
+    batch.write_in_background();
     let (subscriber, bad_filter) = subscriber(host, log_filter, BatchWriter(Arc::clone(batch)));
     let _ = tracing::subscriber::set_global_default(subscriber);
     if bad_filter {
         tracing::warn!("RUST_LOG could not be parsed; logging at info");
     }
-    Logs(())
+    let exit_wait = if host == Host::Lambda { LAMBDA_WAIT } else { grace };
+    Logs { exit_wait }
+}
+
+/// Notes that the process was asked to stop: the wait for the sink at exit counts from now.
+pub fn shutdown_started() {
+    let _ = SHUTDOWN.set(Instant::now());
 }
 
 /// The host's log format (JSON lines on Lambda and the Functions host, text locally) at the
@@ -82,10 +108,11 @@ where
     (subscriber, bad_filter)
 }
 
-/// Writes the buffered lines now (the end of a Lambda invocation).
+/// Writes the buffered lines now (the end of a Lambda invocation), waiting for the sink at
+/// most [`LAMBDA_WAIT`].
 pub fn flush() {
     if let Some(batch) = BATCH.get() {
-        batch.flush();
+        batch.flush(LAMBDA_WAIT);
     }
 }
 
