@@ -2,7 +2,11 @@
 //! clients that misbehave on the wire: connections that send nothing, half a request line, half
 //! the headers or half a body, that stay idle after an answer, or that are too many; and a
 //! shutdown while such connections are open. Raw TCP, so the test controls every byte.
-//! Timings are asserted as "closed within N seconds", generous for a loaded machine.
+//! Timings are asserted as "closed within N seconds", generous for a loaded machine. Clients
+//! that misbehave in numbers (a flood of silent connections, a client that does not read, a
+//! stop with connections queued) are in `pressure`.
+
+mod pressure;
 
 use std::time::{Duration, Instant};
 
