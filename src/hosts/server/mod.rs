@@ -31,7 +31,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioTimer;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::time::Instant;
 use tower::util::MapRequest;
 
@@ -58,7 +58,7 @@ pub(super) async fn serve(
     limits: ConnectionLimits,
     announce: fn(SocketAddr),
 ) -> ExitCode {
-    let listener = match TcpListener::bind(addr).await {
+    let listener = match listen(addr, limits.max_connections) {
         Ok(listener) => listener,
         Err(error) => {
             tracing::error!(%addr, %error, "cannot listen");
@@ -132,6 +132,23 @@ pub(super) async fn serve(
     }
     drain(&registry, &limits).await;
     ExitCode::SUCCESS
+}
+
+/// The listener, with room in the kernel's queue for four times the cap (at least 1,024; the
+/// kernel holds it to `net.core.somaxconn`) rather than std's 128: under a flood, a client's
+/// connection then waits its turn there instead of being dropped and retried a second later.
+fn listen(addr: SocketAddr, max_connections: usize) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As std does on Unix: a restart can bind while the last run's connections are in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let backlog = max_connections.saturating_mul(4).clamp(1024, 65_535);
+    socket.listen(u32::try_from(backlog).unwrap_or(65_535))
 }
 
 /// Takes the connections the kernel has accepted (and `waiting`), then closes the listener, so
