@@ -260,7 +260,7 @@ pub const WRITE_TIMEOUT_MS: Setting = setting(
     "SIGNALR_WRITE_TIMEOUT_MS",
     Value("10000"),
     "local and Functions hosts: time an answer has to reach a client that stops reading, from when a write first has \
-    to wait, in milliseconds; then the connection is closed",
+    to wait, in milliseconds; past it, the connection is closed",
 );
 pub const MAX_CONNECTIONS: Setting = setting(
     "SIGNALR_MAX_CONNECTIONS",
