@@ -4,8 +4,9 @@
 //! A connection moves through phases that its own task records without a lock (an atomic word
 //! per connection): accepted and silent, part of a request head, a request being handled, idle
 //! after an answer; and, separately, whether an answer is waiting for a client that does not
-//! read. Only a new connection, a connection ending and the choice of which one gives way take
-//! the registry's lock.
+//! read. Only a new connection, a connection ending, the choice of which one gives way and the
+//! shutdown take the registry's lock. When a phase began is noted the first time the registry
+//! looks (a new connection's, when it is taken), so that a request reads no clock.
 //!
 //! At the cap, the connection that gives way is, oldest first: one that has sent nothing, then
 //! one part-way through a request head, then an idle keep-alive one, then one whose answer the

@@ -230,7 +230,7 @@ async fn no_more_connections_than_the_cap_are_held_open() {
         held <= before + 4,
         "{held} sockets held with a cap of 4 (before: {before})"
     );
-    // Once they go, a negotiate waiting behind them is served.
+    // A negotiate is served: one of them gives way to it (or, at the latest, they go).
     let negotiate = tokio::spawn({
         let url = running.url("/api/chat/negotiate");
         async move {
