@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use super::environment::{Environment, SettingError, fail};
 use super::table::{
-    APPLICATION_NAME, BODY_TIMEOUT_MS, CORS_ORIGINS, FUNCTIONS_PORT, HEADER_TIMEOUT_MS, HUB, HUBS,
-    IGNORE_STAGE_IN_PATH, LAMBDA_FUNCTION_MEMORY_SIZE, LAMBDA_FUNCTION_NAME, LAMBDA_FUNCTION_VERSION,
+    APPLICATION_NAME, BODY_TIMEOUT_MS, CORS_ORIGINS, FIRST_BYTE_TIMEOUT_MS, FUNCTIONS_PORT, HEADER_TIMEOUT_MS, HUB,
+    HUBS, IGNORE_STAGE_IN_PATH, LAMBDA_FUNCTION_MEMORY_SIZE, LAMBDA_FUNCTION_NAME, LAMBDA_FUNCTION_VERSION,
     LAMBDA_RUNTIME_API, LISTEN, MAX_CONNECTIONS, ROUTE_PREFIX, SHUTDOWN_GRACE_MS, Setting, WEBSITE_INSTANCE_ID,
+    WRITE_TIMEOUT_MS,
 };
 use crate::hub::HubName;
 use crate::url_rules::AllowedOrigin;
@@ -81,8 +82,13 @@ pub struct ConnectionLimits {
     pub header_timeout: Duration,
     /// A request's whole body.
     pub body_timeout: Duration,
+    /// An answer to a client that stops reading, from when a write first has to wait.
+    pub write_timeout: Duration,
     /// Connections held open at once.
     pub max_connections: usize,
+    /// A new connection's first byte, when connections are crowded (above three quarters of
+    /// the cap) or shutting down.
+    pub first_byte_timeout: Duration,
     /// After SIGTERM or Ctrl-C, for requests in flight.
     pub shutdown_grace: Duration,
 }
@@ -144,8 +150,8 @@ pub(super) fn lambda_runtime(env: &Environment) -> Result<(), SettingError> {
     }
 }
 
-/// `SIGNALR_HEADER_TIMEOUT_MS`, `SIGNALR_BODY_TIMEOUT_MS`, `SIGNALR_MAX_CONNECTIONS` and
-/// `SIGNALR_SHUTDOWN_GRACE_MS`.
+/// `SIGNALR_HEADER_TIMEOUT_MS`, `SIGNALR_BODY_TIMEOUT_MS`, `SIGNALR_WRITE_TIMEOUT_MS`,
+/// `SIGNALR_MAX_CONNECTIONS`, `SIGNALR_FIRST_BYTE_TIMEOUT_MS` and `SIGNALR_SHUTDOWN_GRACE_MS`.
 pub(super) fn connection_limits(env: &Environment) -> Result<ConnectionLimits, SettingError> {
     let millis = |setting, least| -> Result<Duration, SettingError> {
         Ok(Duration::from_millis(env.whole_number(
@@ -157,7 +163,9 @@ pub(super) fn connection_limits(env: &Environment) -> Result<ConnectionLimits, S
     Ok(ConnectionLimits {
         header_timeout: millis(&HEADER_TIMEOUT_MS, 100)?,
         body_timeout: millis(&BODY_TIMEOUT_MS, 100)?,
+        write_timeout: millis(&WRITE_TIMEOUT_MS, 100)?,
         max_connections: env.whole_number(&MAX_CONNECTIONS, 1..=1_000_000, "connections")? as usize,
+        first_byte_timeout: millis(&FIRST_BYTE_TIMEOUT_MS, 100)?,
         shutdown_grace: millis(&SHUTDOWN_GRACE_MS, 0)?,
     })
 }
@@ -411,7 +419,9 @@ mod tests {
             ConnectionLimits {
                 header_timeout: Duration::from_secs(10),
                 body_timeout: Duration::from_secs(10),
+                write_timeout: Duration::from_secs(10),
                 max_connections: 512,
+                first_byte_timeout: Duration::from_secs(1),
                 shutdown_grace: Duration::from_secs(8),
             }
         );
@@ -420,6 +430,8 @@ mod tests {
             ("SIGNALR_BODY_TIMEOUT_MS", "300"),
             ("SIGNALR_MAX_CONNECTIONS", "8"),
             ("SIGNALR_SHUTDOWN_GRACE_MS", "0"),
+            ("SIGNALR_WRITE_TIMEOUT_MS", "400"),
+            ("SIGNALR_FIRST_BYTE_TIMEOUT_MS", "150"),
         ])
         .unwrap()
         .connections;
@@ -427,6 +439,8 @@ mod tests {
         assert_eq!(set.body_timeout, Duration::from_millis(300));
         assert_eq!(set.max_connections, 8);
         assert_eq!(set.shutdown_grace, Duration::ZERO);
+        assert_eq!(set.write_timeout, Duration::from_millis(400));
+        assert_eq!(set.first_byte_timeout, Duration::from_millis(150));
         for (setting, bad) in [
             ("SIGNALR_HEADER_TIMEOUT_MS", "0"),
             ("SIGNALR_HEADER_TIMEOUT_MS", "99"),
@@ -434,6 +448,8 @@ mod tests {
             ("SIGNALR_MAX_CONNECTIONS", "0"),
             ("SIGNALR_MAX_CONNECTIONS", "many"),
             ("SIGNALR_SHUTDOWN_GRACE_MS", "-1"),
+            ("SIGNALR_WRITE_TIMEOUT_MS", "0"),
+            ("SIGNALR_FIRST_BYTE_TIMEOUT_MS", "99"),
         ] {
             assert_eq!(error(&[(setting, bad)]).setting, setting, "{bad}");
         }

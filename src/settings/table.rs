@@ -256,11 +256,24 @@ pub const BODY_TIMEOUT_MS: Setting = setting(
     Value("10000"),
     "time to receive a request's whole body, in milliseconds (408 after it)",
 );
+pub const WRITE_TIMEOUT_MS: Setting = setting(
+    "SIGNALR_WRITE_TIMEOUT_MS",
+    Value("10000"),
+    "local and Functions hosts: time an answer has to reach a client that stops reading, from when a write first has \
+    to wait, in milliseconds; past it, the connection is closed",
+);
 pub const MAX_CONNECTIONS: Setting = setting(
     "SIGNALR_MAX_CONNECTIONS",
     Value("512"),
-    "local and Functions hosts: connections held open at once (more wait to be accepted); above three quarters of it, \
-    connections are not kept alive",
+    "local and Functions hosts: connections held open at once; at the cap, a new one displaces the oldest that has \
+    sent no complete request (or is idle, or is not reading its answer); above three quarters of it, connections are \
+    not kept alive",
+);
+pub const FIRST_BYTE_TIMEOUT_MS: Setting = setting(
+    "SIGNALR_FIRST_BYTE_TIMEOUT_MS",
+    Value("1000"),
+    "local and Functions hosts: above three quarters of SIGNALR_MAX_CONNECTIONS, and after SIGTERM, time a new \
+    connection has to send its first byte, in milliseconds",
 );
 pub const SHUTDOWN_GRACE_MS: Setting = setting(
     "SIGNALR_SHUTDOWN_GRACE_MS",
@@ -364,7 +377,9 @@ pub const TABLE: &[Setting] = &[
     LISTEN,
     HEADER_TIMEOUT_MS,
     BODY_TIMEOUT_MS,
+    WRITE_TIMEOUT_MS,
     MAX_CONNECTIONS,
+    FIRST_BYTE_TIMEOUT_MS,
     SHUTDOWN_GRACE_MS,
     FUNCTIONS_PORT,
     WEBSITE_INSTANCE_ID,

@@ -2,7 +2,11 @@
 //! clients that misbehave on the wire: connections that send nothing, half a request line, half
 //! the headers or half a body, that stay idle after an answer, or that are too many; and a
 //! shutdown while such connections are open. Raw TCP, so the test controls every byte.
-//! Timings are asserted as "closed within N seconds", generous for a loaded machine.
+//! Timings are asserted as "closed within N seconds", generous for a loaded machine. Clients
+//! that misbehave in numbers (a flood of silent connections, a client that does not read, a
+//! stop with connections queued) are in `pressure`.
+
+mod pressure;
 
 use std::time::{Duration, Instant};
 
@@ -226,7 +230,7 @@ async fn no_more_connections_than_the_cap_are_held_open() {
         held <= before + 4,
         "{held} sockets held with a cap of 4 (before: {before})"
     );
-    // Once they go, a negotiate waiting behind them is served.
+    // A negotiate is served: one of them gives way to it (or, at the latest, they go).
     let negotiate = tokio::spawn({
         let url = running.url("/api/chat/negotiate");
         async move {
