@@ -7,15 +7,19 @@ use tokio::time::Instant;
 use crate::caller::Caller;
 use crate::endpoints::{EndpointRouter, ServiceEndpoint};
 use crate::hub::{HubName, HubNameError};
+use crate::product::{ClientAccess, Contract, Service};
 use crate::tokens::{AccessToken, IssueError, RandomId, TokenIssuer};
 
-/// The redirect a SignalR client follows: where to connect, and with which token.
+/// Where a client connects, and with which token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NegotiateResponse {
-    /// `{ClientEndpoint | Endpoint}/client/?hub=…&asrs_request_id=…`
+    /// SignalR: `{ClientEndpoint | Endpoint}/client/?hub=…&asrs_request_id=…`; Web PubSub:
+    /// `ws(s)://…/client/hubs/{hub}?access_token=…` (or MQTT's path); Socket.IO: the endpoint.
     pub url: String,
     /// What the client presents to the service at `url`: signed here, or made by the service.
     pub access_token: AccessToken,
+    /// How the answer shows `url`.
+    pub access: ClientAccess,
 }
 
 /// A successful negotiate and what the log line reports of it.
@@ -38,9 +42,9 @@ pub enum NegotiateError {
     /// The hub's name in the service breaks the service's rule (with the application name).
     #[error(transparent)]
     Hub(#[from] HubNameError),
-    /// Every endpoint is offline (or the one left just failed).
-    #[error("no SignalR endpoint is available")]
-    NoEndpoint,
+    /// Every endpoint of the service is offline (or the one left just failed).
+    #[error("no {} endpoint is available", .0.short_name())]
+    NoEndpoint(Service),
     /// The endpoint's issuer failed.
     #[error(transparent)]
     Issue(#[from] IssueError),
@@ -49,6 +53,7 @@ pub enum NegotiateError {
 /// Everything a negotiate needs, prepared at start.
 #[derive(Debug)]
 pub struct Negotiator {
+    contract: Contract,
     issuers: Vec<TokenIssuer>,
     router: EndpointRouter,
     allowed_hubs: Option<Vec<String>>,
@@ -56,20 +61,28 @@ pub struct Negotiator {
 }
 
 impl Negotiator {
-    /// A negotiator over the endpoints' issuers (in configuration order, as `router` indexes
-    /// them).
+    /// A negotiator under `contract` over the endpoints' issuers (in configuration order, as
+    /// `router` indexes them). The application name prefixes SignalR hubs only: Web PubSub has
+    /// no such prefix.
     pub fn new(
+        contract: Contract,
         issuers: Vec<TokenIssuer>,
         router: EndpointRouter,
         allowed_hubs: Option<Vec<String>>,
         application_name: Option<String>,
     ) -> Self {
         Self {
+            contract,
             issuers,
             router,
             allowed_hubs,
             application_name,
         }
+    }
+
+    /// The service contract this negotiator follows.
+    pub fn contract(&self) -> &Contract {
+        &self.contract
     }
 
     /// The configured endpoints, in order.
@@ -100,7 +113,7 @@ impl Negotiator {
             let index = self
                 .router
                 .choose(requested_endpoint, failed)
-                .ok_or(NegotiateError::NoEndpoint)?;
+                .ok_or(NegotiateError::NoEndpoint(self.contract.service()))?;
             match self.issue_on(index, &service_hub, caller, now, deadline).await {
                 Ok(response) => return Ok(self.negotiated(index, response, service_hub)),
                 // Passive failover: the endpoint looks down; mark it and try another, once.
@@ -138,7 +151,11 @@ impl Negotiator {
                 return Err(NegotiateError::HubNotServed);
             }
         }
-        Ok(hub.service_name(self.application_name.as_deref())?)
+        match self.contract {
+            Contract::SignalR => Ok(hub.service_name(self.application_name.as_deref())?),
+            // As the Web PubSub SDKs send it: the hub as written.
+            Contract::WebPubSub(_) => Ok(hub.as_str().to_owned()),
+        }
     }
 
     fn negotiated(&self, index: usize, response: NegotiateResponse, service_hub: String) -> Negotiated<'_> {
@@ -158,9 +175,19 @@ impl Negotiator {
         deadline: Instant,
     ) -> Result<NegotiateResponse, IssueError> {
         let issuer = &self.issuers[index];
-        let access_token = issuer.issue(service_hub, caller, now, deadline).await?;
-        let url = issuer.endpoint().client_url(service_hub, RandomId::generate().as_str());
-        Ok(NegotiateResponse { url, access_token })
+        let access_token = issuer.issue(&self.contract, service_hub, caller, now, deadline).await?;
+        let (url, access) = match &self.contract {
+            Contract::SignalR => (
+                issuer.endpoint().client_url(service_hub, RandomId::generate().as_str()),
+                ClientAccess::SignalR,
+            ),
+            Contract::WebPubSub(webpubsub) => webpubsub.access(issuer.endpoint(), service_hub, &access_token),
+        };
+        Ok(NegotiateResponse {
+            url,
+            access_token,
+            access,
+        })
     }
 }
 

@@ -7,19 +7,26 @@ use std::time::Duration;
 
 use crate::aws::{AwsReferences, KeyRefresher, KeyRefresherBuilder};
 use crate::caller::{CallerResolver, OidcVerifier};
-use crate::endpoints::{Authentication, EndpointRouter, start_health_probes};
+use crate::endpoints::{Authentication, EndpointRouter, ServiceEndpoint, start_health_probes};
+use crate::entra::EntraOverrides;
 use crate::http::TraceHeader;
 use crate::hub::HubName;
 use crate::negotiator::Negotiator;
+use crate::product::Contract;
 use crate::service::{ServiceApi, UpstreamLimits};
+use crate::settings::table::CONNECTION_STRING;
 use crate::settings::{Host, SettingError, Settings};
-use crate::tokens::TokenIssuer;
+use crate::tokens::{TokenIssuer, TokenPolicy};
 use crate::url_rules::AllowedOrigin;
 
 /// Everything serving needs, built once.
 #[derive(Debug)]
 pub struct App {
+    /// What the usual negotiate routes answer: SignalR's, or Web PubSub's when only it is
+    /// configured.
     negotiator: Negotiator,
+    /// Web PubSub's, when SignalR is configured too (served under `/{prefix}/webpubsub/`).
+    webpubsub: Option<Negotiator>,
     callers: CallerResolver,
     default_hub: Option<HubName>,
     route_prefix: String,
@@ -30,6 +37,59 @@ pub struct App {
     query_values_joined: bool,
     trace_header: TraceHeader,
     key_refresher: Option<Arc<KeyRefresher>>,
+}
+
+/// What building one negotiator per service shares: the settings, the process's HTTP client
+/// (for health probes, when they run), the REST API, the token policy and the watch on keys
+/// kept in AWS.
+struct Assembly<'a> {
+    settings: &'a Settings,
+    http: Option<reqwest::Client>,
+    api: Option<&'a ServiceApi>,
+    policy: Arc<TokenPolicy>,
+    refresher: Option<KeyRefresherBuilder<'a>>,
+}
+
+impl Assembly<'_> {
+    /// A negotiator under `contract` over `endpoints`, each with its issuer; their health
+    /// probed when there are several.
+    fn negotiator(
+        &mut self,
+        contract: Contract,
+        endpoints: &[ServiceEndpoint],
+        entra: &EntraOverrides,
+        application_name: Option<String>,
+    ) -> Result<Negotiator, StartupError> {
+        let service = contract.service();
+        let mut issuers = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            let policy = Arc::clone(&self.policy);
+            let issuer = match self.refresher.as_mut().and_then(|refresher| refresher.watch(endpoint)) {
+                Some(key) => TokenIssuer::rotating(endpoint.clone(), policy, key),
+                None => TokenIssuer::new(
+                    endpoint.clone(),
+                    policy,
+                    self.settings.entra_mode,
+                    (service, entra),
+                    self.api,
+                )
+                .map_err(|error| SettingError::new(endpoint.source(), error.to_string()))?,
+            };
+            issuers.push(issuer);
+        }
+        let health = self
+            .http
+            .as_ref()
+            .filter(|_| endpoints.len() > 1)
+            .map(|http| start_health_probes(service, endpoints, http.clone(), self.settings.health));
+        Ok(Negotiator::new(
+            contract,
+            issuers,
+            EndpointRouter::new(endpoints, health),
+            self.settings.allowed_hubs.clone(),
+            application_name,
+        ))
+    }
 }
 
 /// Why the app could not be built.
@@ -75,11 +135,14 @@ impl App {
     /// As [`App::with_aws`]; without `probe_health`, the health of several endpoints is not
     /// probed in the background (each counts as online), so that nothing calls out at start.
     pub fn build(settings: &Settings, references: &AwsReferences, probe_health: bool) -> Result<Self, StartupError> {
+        let webpubsub = settings.webpubsub.as_ref();
+        let webpubsub_endpoints = webpubsub.map_or(&[][..], |webpubsub| &webpubsub.endpoints);
         let uses_entra = settings
             .endpoints
             .iter()
+            .chain(webpubsub_endpoints)
             .any(|endpoint| matches!(endpoint.auth(), Authentication::MicrosoftEntra(_)));
-        let several = settings.endpoints.len() > 1;
+        let several = settings.endpoints.len() > 1 || webpubsub_endpoints.len() > 1;
         // Made only when something calls out.
         let http = if uses_entra || settings.oidc.is_some() || several {
             Some(http_client(&settings.upstream)?)
@@ -95,36 +158,44 @@ impl App {
             .clone()
             .zip(http.clone())
             .map(|(oidc, http)| OidcVerifier::new(oidc, http));
-        let policy = Arc::new(settings.token_policy.clone());
-        let mut issuers = Vec::with_capacity(settings.endpoints.len());
-        let mut refresher = KeyRefresherBuilder::new(references, settings.secret_refresh);
-        for endpoint in &settings.endpoints {
-            let policy = Arc::clone(&policy);
-            let issuer = match refresher.as_mut().and_then(|refresher| refresher.watch(endpoint)) {
-                Some(key) => TokenIssuer::rotating(endpoint.clone(), policy, key),
-                None => TokenIssuer::new(
-                    endpoint.clone(),
-                    policy,
-                    settings.entra_mode,
-                    &settings.entra,
-                    api.as_ref(),
-                )
-                .map_err(|error| SettingError::new(endpoint.source(), error.to_string()))?,
-            };
-            issuers.push(issuer);
-        }
-        let health = http
-            .as_ref()
-            .filter(|_| several && probe_health)
-            .map(|http| start_health_probes(&settings.endpoints, http.clone(), settings.health));
-        let negotiator = Negotiator::new(
-            issuers,
-            EndpointRouter::new(&settings.endpoints, health),
-            settings.allowed_hubs.clone(),
-            settings.application_name.clone(),
-        );
+        let mut assembly = Assembly {
+            settings,
+            http: http.clone().filter(|_| probe_health),
+            api: api.as_ref(),
+            policy: Arc::new(settings.token_policy.clone()),
+            refresher: KeyRefresherBuilder::new(references, settings.secret_refresh),
+        };
+        let signalr = if settings.endpoints.is_empty() {
+            None
+        } else {
+            Some(assembly.negotiator(
+                Contract::SignalR,
+                &settings.endpoints,
+                &settings.entra,
+                settings.application_name.clone(),
+            )?)
+        };
+        let webpubsub = match webpubsub {
+            Some(webpubsub) => Some(assembly.negotiator(
+                Contract::WebPubSub(webpubsub.contract.clone()),
+                &webpubsub.endpoints,
+                &webpubsub.entra,
+                None,
+            )?),
+            None => None,
+        };
+        let (negotiator, webpubsub) = match (signalr, webpubsub) {
+            (Some(signalr), webpubsub) => (signalr, webpubsub),
+            (None, Some(webpubsub)) => (webpubsub, None),
+            // The settings always hold one service's endpoints (the emulator's, if need be).
+            (None, None) => {
+                return Err(SettingError::new(CONNECTION_STRING.name, "names no endpoint").into());
+            }
+        };
+        let refresher = assembly.refresher;
         Ok(Self {
             negotiator,
+            webpubsub,
             callers: CallerResolver::new(settings.caller.clone(), oidc),
             default_hub: settings.default_hub.clone(),
             route_prefix: settings.route_prefix.clone(),
@@ -141,9 +212,21 @@ impl App {
         })
     }
 
-    /// Hub and caller in, URL and token out: what the negotiate route and `check` call.
+    /// Hub and caller in, URL and token out: what the usual negotiate routes call (SignalR's,
+    /// or Web PubSub's when only it is configured).
     pub fn negotiator(&self) -> &Negotiator {
         &self.negotiator
+    }
+
+    /// Web PubSub's negotiator when SignalR is configured too: the routes under
+    /// `/{prefix}/webpubsub/`.
+    pub fn webpubsub(&self) -> Option<&Negotiator> {
+        self.webpubsub.as_ref()
+    }
+
+    /// Every negotiator, the usual routes' first: what `check` samples.
+    pub fn negotiators(&self) -> impl Iterator<Item = &Negotiator> {
+        std::iter::once(&self.negotiator).chain(&self.webpubsub)
     }
 
     /// Finds each request's caller from the configured sources.

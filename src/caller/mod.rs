@@ -19,6 +19,7 @@ mod api_gateway;
 mod app_service;
 mod claims;
 mod oidc;
+mod roles;
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,6 +82,9 @@ pub struct CallerPolicy {
     pub unique_claim: Option<String>,
     /// `(claim, value)` pairs: a caller with any of them may be a diagnostic client.
     pub diagnostic_clients: Vec<(String, String)>,
+    /// `WEBPUBSUB_ROLES_FROM_CLAIM`: the claim whose `webpubsub.*` values are the caller's Web
+    /// PubSub roles.
+    pub role_claim: Option<String>,
 }
 
 impl Default for CallerPolicy {
@@ -95,6 +99,7 @@ impl Default for CallerPolicy {
             dev_query_user: false,
             unique_claim: Some(crate::tokens::DEFAULT_UNIQUE_CLAIM.to_owned()),
             diagnostic_clients: Vec::new(),
+            role_claim: None,
         }
     }
 }
@@ -162,6 +167,15 @@ pub enum CallerError {
     /// Asked to be a diagnostic client without a claim value that allows it.
     #[error("this caller may not open a diagnostic connection (SIGNALR_DIAGNOSTIC_CLIENTS names who may)")]
     NotDiagnostic,
+    /// The roles claim (`WEBPUBSUB_ROLES_FROM_CLAIM`) holds a `webpubsub.*` value the service
+    /// would refuse.
+    #[error("the caller's {claim} claim holds a value that {error}")]
+    NotARole {
+        /// The claim's name (from the settings).
+        claim: String,
+        /// What is wrong with the value (which is not repeated).
+        error: crate::product::RoleError,
+    },
 }
 
 /// A presented credential was invalid, or one was required and missing.
@@ -266,6 +280,7 @@ impl CallerResolver {
             claims: token_claims(&self.policy, &[]),
             login_end: None,
             diagnostic: false,
+            roles: Vec::new(),
         })
     }
 
@@ -283,6 +298,10 @@ impl CallerResolver {
             claims: token_claims(&self.policy, &identity.claims),
             login_end: identity.login_end,
             diagnostic,
+            roles: match &self.policy.role_claim {
+                Some(claim) => roles::from_claims(claim, &identity.claims)?,
+                None => Vec::new(),
+            },
         })
     }
 

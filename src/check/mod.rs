@@ -16,11 +16,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use crate::caller::{Caller, Unauthorized};
-use crate::endpoints::{Authentication, EntraCredential, display_name};
+use crate::endpoints::{Authentication, EntraCredential, ServiceEndpoint, display_name, health_url};
 use crate::entra::EntraTarget;
 use crate::http::ApiError;
 use crate::hub::HubName;
 use crate::negotiator::NegotiateError;
+use crate::product::{ClientAccess, Contract, Service};
 use crate::service::ServiceApi;
 use crate::settings::table::TABLE;
 use crate::settings::table::{AUTH_REQUIRED, AUTHORITY_HOST, ENTRA_SCOPE};
@@ -73,7 +74,15 @@ pub async fn run(env: &Environment, settings: &Settings, app: &App, options: Che
     };
     let api = http.clone().map(|http| ServiceApi::new(http, settings.upstream));
     let out = &mut report.out;
-    let _ = writeln!(out, "configuration: loaded, {} endpoint(s)", settings.endpoints.len());
+    let webpubsub = settings
+        .webpubsub
+        .as_ref()
+        .map_or(0, |webpubsub| webpubsub.endpoints.len());
+    let _ = writeln!(
+        out,
+        "configuration: loaded, {} endpoint(s)",
+        settings.endpoints.len() + webpubsub
+    );
     if offline {
         let _ = writeln!(
             out,
@@ -91,87 +100,97 @@ pub async fn run(env: &Environment, settings: &Settings, app: &App, options: Che
     }
     let hub_name = HubName::parse(hub);
     let now = unix_now();
-    for (index, endpoint) in app.negotiator().endpoints().enumerate() {
-        let name = display_name(endpoint.name());
-        let _ = writeln!(
-            report.out,
-            "\nendpoint {name} ({}), from {}",
-            endpoint.endpoint_type(),
-            endpoint.source()
-        );
-        report.line("endpoint:", endpoint.endpoint_url());
-        report.line("clients to:", endpoint.client_url("{hub}", "{id}"));
-        report.line("server:", endpoint.server_base());
-        report.line("auth:", auth_kind(endpoint.auth(), settings.entra_mode));
-        let entra = app.negotiator().issuer(index).and_then(TokenIssuer::entra);
-        if let Some(entra) = entra {
-            entra_target(&mut report, entra.target(), endpoint.auth());
-        }
-        match &http {
-            None if offline => report.line("health:", "not probed (--offline)"),
-            None => report.problem("health:", "no HTTP client"),
-            Some(http) => match crate::endpoints::probe(http, endpoint.server_base()).await {
-                Ok(()) => report.line("health:", "ok"),
-                Err(why) => report.problem("health:", why),
-            },
-        }
-        if offline && entra.is_some() {
-            report.line(
-                "sample:",
-                "not made (--offline: the service makes or signs a Microsoft Entra endpoint's tokens)",
+    for negotiator in app.negotiators() {
+        let service = negotiator.contract().service();
+        for (index, endpoint) in negotiator.endpoints().enumerate() {
+            let name = display_name(endpoint.name());
+            let _ = writeln!(
+                report.out,
+                "\n{} endpoint {name} ({}), from {}",
+                service.short_name(),
+                endpoint.endpoint_type(),
+                endpoint.source()
             );
-            continue;
-        }
-        let Ok(caller) = &caller else {
-            report.line("sample:", "none: such a caller gets a 401 (above)");
-            continue;
-        };
-        let sample = match &hub_name {
-            Ok(hub) => {
-                let deadline = tokio::time::Instant::now() + app.upstream_deadline();
-                app.negotiator().negotiate_on(index, hub, caller, now, deadline).await
+            report.line("endpoint:", endpoint.endpoint_url());
+            report.line("clients to:", clients_to(negotiator.contract(), endpoint));
+            report.line("server:", endpoint.server_base());
+            report.line("auth:", auth_kind(endpoint.auth(), settings.entra_mode));
+            let entra = negotiator.issuer(index).and_then(TokenIssuer::entra);
+            if let Some(entra) = entra {
+                entra_target(&mut report, entra.target(), endpoint.auth());
             }
-            Err(error) => Err(NegotiateError::Hub(*error)),
-        };
-        match &sample {
-            Ok(negotiated) => {
-                let _ = writeln!(
-                    report.out,
-                    "  sample for hub {hub}{}:",
-                    user.map(|u| format!(", user {u}")).unwrap_or_default()
-                );
-                let _ = writeln!(report.out, "    url:    {}", negotiated.response.url);
-                let mut parts = negotiated.response.access_token.split('.');
-                for label in ["header", "claims"] {
-                    let decoded = parts
-                        .next()
-                        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
-                        .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
-                        .map_or_else(|| "(not JSON)".to_owned(), |value| value.to_string());
-                    let _ = writeln!(report.out, "    {label}: {decoded}");
-                }
+            match &http {
+                None if offline => report.line("health:", "not probed (--offline)"),
+                None => report.problem("health:", "no HTTP client"),
+                Some(http) => match crate::endpoints::probe(http, &health_url(service, endpoint.server_base())).await {
+                    Ok(()) => report.line("health:", "ok"),
+                    Err(why) => report.problem("health:", why),
+                },
             }
-            Err(error) => {
-                let error = ApiError::from(error);
-                report.problems += 1;
+            if offline && entra.is_some() {
                 report.line(
                     "sample:",
-                    format_args!("PROBLEM ({}): {}", error.status.as_u16(), error.message),
+                    "not made (--offline: the service makes or signs a Microsoft Entra endpoint's tokens)",
                 );
+                continue;
+            }
+            let Ok(caller) = &caller else {
+                report.line("sample:", "none: such a caller gets a 401 (above)");
+                continue;
+            };
+            let sample = match &hub_name {
+                Ok(hub) => {
+                    let deadline = tokio::time::Instant::now() + app.upstream_deadline();
+                    negotiator.negotiate_on(index, hub, caller, now, deadline).await
+                }
+                Err(error) => Err(NegotiateError::Hub(*error)),
+            };
+            match &sample {
+                Ok(negotiated) => {
+                    let _ = writeln!(
+                        report.out,
+                        "  sample for hub {hub}{}:",
+                        user.map(|u| format!(", user {u}")).unwrap_or_default()
+                    );
+                    let _ = writeln!(report.out, "    url:    {}", negotiated.response.url);
+                    let mut parts = negotiated.response.access_token.split('.');
+                    for label in ["header", "claims"] {
+                        let decoded = parts
+                            .next()
+                            .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
+                            .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
+                            .map_or_else(|| "(not JSON)".to_owned(), |value| value.to_string());
+                        let _ = writeln!(report.out, "    {label}: {decoded}");
+                    }
+                }
+                Err(error) => {
+                    let error = ApiError::from(error);
+                    report.problems += 1;
+                    report.line(
+                        "sample:",
+                        format_args!("PROBLEM ({}): {}", error.status.as_u16(), error.message),
+                    );
+                }
+            }
+            if service == Service::WebPubSub {
+                report.line(
+                    "proof:",
+                    "not made: the proof against the service is made for Azure SignalR endpoints only",
+                );
+            } else if let Some(api) = &api {
+                let proving = proof::Proving {
+                    api,
+                    endpoint,
+                    entra,
+                    mode: settings.entra_mode,
+                    lifetime_secs: settings.token_policy.lifetime_secs,
+                    now,
+                };
+                proving.prove(&mut report, &sample).await;
             }
         }
-        if let Some(api) = &api {
-            let proving = proof::Proving {
-                api,
-                endpoint,
-                entra,
-                mode: settings.entra_mode,
-                lifetime_secs: settings.token_policy.lifetime_secs,
-                now,
-            };
-            proving.prove(&mut report, &sample).await;
-        }
     }
+
     firewall::report(&mut report.out, settings);
     let result = if report.problems == 0 {
         "result: OK".to_owned()
@@ -184,6 +203,17 @@ pub async fn run(env: &Environment, settings: &Settings, app: &App, options: Che
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Where clients of an endpoint connect, with placeholders for what varies.
+fn clients_to(contract: &Contract, endpoint: &ServiceEndpoint) -> String {
+    match contract {
+        Contract::SignalR => endpoint.client_url("{hub}", "{id}"),
+        Contract::WebPubSub(webpubsub) => match webpubsub.access(endpoint, "{hub}", "{token}") {
+            (url, ClientAccess::SocketIo { path }) => format!("{url} (Socket.IO path {path})"),
+            (url, _) => url,
+        },
     }
 }
 

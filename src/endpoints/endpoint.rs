@@ -124,6 +124,12 @@ impl ServiceEndpoint {
         &self.host
     }
 
+    /// `ClientEndpoint`, else `Endpoint` with `Port`, without a trailing `/`: where clients
+    /// connect.
+    pub fn client_base(&self) -> &str {
+        &self.client_url_prefix[..self.client_url_prefix.len() - "/client/?hub=".len()]
+    }
+
     /// Base URL of the service's REST API and health probe.
     pub fn server_base(&self) -> &str {
         &self.server_base

@@ -1,4 +1,4 @@
-//! Endpoint health, for more than one endpoint: `HEAD {ServerEndpoint}/api/health?api-version=2022-06-01`
+//! Endpoint health, for more than one endpoint: `HEAD {ServerEndpoint}/api/health?api-version=…`
 //! (no auth, 2 s timeout, any 2xx is healthy), probed at start and then in the background
 //! every interval (2 minutes by default, as the SDK). As the SDK's `RestHealthCheckService`
 //! (Azure/azure-signalr, `Microsoft.Azure.SignalR.Management`, with its `HealthCheckOption`),
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::ServiceEndpoint;
+use crate::product::Service;
 
 /// Timeout of one probe (the SDK's `HttpTimeout`).
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -88,10 +89,15 @@ pub fn display_name(name: &str) -> &str {
     if name.is_empty() { "(default)" } else { name }
 }
 
-/// Starts probing each endpoint's server in the background, by `schedule`.
-pub fn start(endpoints: &[ServiceEndpoint], http: reqwest::Client, schedule: HealthSchedule) -> Arc<HealthBoard> {
+/// Starts probing each endpoint of `service` in the background, by `schedule`.
+pub fn start(
+    service: Service,
+    endpoints: &[ServiceEndpoint],
+    http: reqwest::Client,
+    schedule: HealthSchedule,
+) -> Arc<HealthBoard> {
     let names: Vec<String> = endpoints.iter().map(|e| e.name().to_owned()).collect();
-    let server_bases: Vec<String> = endpoints.iter().map(|e| e.server_base().to_owned()).collect();
+    let health_urls: Vec<String> = endpoints.iter().map(|e| health_url(service, e.server_base())).collect();
     let (done, first_round) = watch::channel(false);
     let board = Arc::new(HealthBoard {
         online: names.iter().map(|_| AtomicBool::new(true)).collect(),
@@ -107,7 +113,7 @@ pub fn start(endpoints: &[ServiceEndpoint], http: reqwest::Client, schedule: Hea
         loop {
             ticks.tick().await;
             // Each endpoint's state is set as soon as its own verdict is known.
-            futures_util::future::join_all(server_bases.iter().enumerate().map(|(index, base)| {
+            futures_util::future::join_all(health_urls.iter().enumerate().map(|(index, base)| {
                 let (http, board) = (&http, &probing);
                 async move {
                     let name = display_name(&board.names[index]);
@@ -173,10 +179,14 @@ where
     }
 }
 
-/// One health probe: `Ok` on any 2xx within the timeout.
-pub async fn probe(http: &reqwest::Client, server_base: &str) -> Result<(), String> {
-    let url = format!("{server_base}/api/health?api-version=2022-06-01");
-    match http.head(&url).timeout(PROBE_TIMEOUT).send().await {
+/// The health URL of an endpoint of `service`: each service's own `api-version`.
+pub fn health_url(service: Service, server_base: &str) -> String {
+    format!("{server_base}/api/health?api-version={}", service.health_api_version())
+}
+
+/// One health probe of a [`health_url`]: `Ok` on any 2xx within the timeout.
+pub async fn probe(http: &reqwest::Client, url: &str) -> Result<(), String> {
+    match http.head(url).timeout(PROBE_TIMEOUT).send().await {
         Ok(response) if response.status().is_success() => Ok(()),
         Ok(response) => Err(format!("health probe answered {}", response.status().as_u16())),
         Err(error) if error.is_timeout() => Err("health probe timed out".to_owned()),

@@ -11,5 +11,5 @@ pub use connection_string::{
     looks_like_connection_string,
 };
 pub use endpoint::{EndpointType, ServiceEndpoint};
-pub use health::{HealthBoard, HealthSchedule, display_name, probe, start as start_health_probes};
+pub use health::{HealthBoard, HealthSchedule, display_name, health_url, probe, start as start_health_probes};
 pub use router::EndpointRouter;

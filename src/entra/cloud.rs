@@ -26,6 +26,7 @@
 use std::fmt;
 
 use super::ChainSettings;
+use crate::product::Service;
 
 /// An Azure cloud, as the host of `Endpoint` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,30 +42,32 @@ pub enum Cloud {
 }
 
 impl Cloud {
-    /// The cloud of an endpoint's host (a DNS name, compared without case).
-    pub fn of_host(host: &str) -> Self {
+    /// The cloud of an endpoint of `service` by its host (a DNS name, compared without case).
+    pub fn of_host(service: Service, host: &str) -> Self {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let under = |domain: &str| {
             host.strip_suffix(domain)
                 .is_some_and(|name| name.len() > 1 && name.ends_with('.'))
         };
-        if under("service.signalr.net") {
+        let [public, china, government] = service.domains();
+        if under(public) {
             Self::Public
-        } else if under("signalr.azure.cn") {
+        } else if under(china) {
             Self::China
-        } else if under("signalr.azure.us") {
+        } else if under(government) {
             Self::Government
         } else {
             Self::Unrecognised
         }
     }
 
-    /// The scope of tokens for Azure SignalR Service in this cloud.
-    pub fn scope(self) -> &'static str {
+    /// The scope of tokens for `service` in this cloud.
+    pub fn scope(self, service: Service) -> &'static str {
+        let [public, china, government] = service.scopes();
         match self {
-            Self::Public | Self::Unrecognised => "https://signalr.azure.com/.default",
-            Self::China => "https://signalr.azure.cn/.default",
-            Self::Government => "https://signalr.azure.us/.default",
+            Self::Public | Self::Unrecognised => public,
+            Self::China => china,
+            Self::Government => government,
         }
     }
 
@@ -120,12 +123,15 @@ pub struct EntraTarget {
 }
 
 impl EntraTarget {
-    /// The target of an endpoint whose `Endpoint` has this host.
-    pub fn for_host(host: &str, overrides: &EntraOverrides) -> Self {
-        let cloud = Cloud::of_host(host);
+    /// The target of an endpoint of `service` whose `Endpoint` has this host.
+    pub fn for_host(service: Service, host: &str, overrides: &EntraOverrides) -> Self {
+        let cloud = Cloud::of_host(service, host);
         Self {
             cloud,
-            scope: overrides.scope.clone().unwrap_or_else(|| cloud.scope().to_owned()),
+            scope: overrides
+                .scope
+                .clone()
+                .unwrap_or_else(|| cloud.scope(service).to_owned()),
             authority_host: overrides
                 .authority_host
                 .clone()
@@ -163,13 +169,13 @@ mod tests {
             ("demo.signalr.azure.cn.example.com", Cloud::Unrecognised),
             ("demo.signalr.azure.us.evil", Cloud::Unrecognised),
         ] {
-            assert_eq!(Cloud::of_host(host), cloud, "{host}");
+            assert_eq!(Cloud::of_host(Service::SignalR, host), cloud, "{host}");
         }
     }
 
     #[test]
     fn each_cloud_has_its_scope_and_authority() {
-        let target = |host| EntraTarget::for_host(host, &EntraOverrides::default());
+        let target = |host| EntraTarget::for_host(Service::SignalR, host, &EntraOverrides::default());
         let public = target("a.service.signalr.net");
         assert_eq!(public.scope, "https://signalr.azure.com/.default");
         assert_eq!(public.authority_host, "https://login.microsoftonline.com");
@@ -189,13 +195,56 @@ mod tests {
     }
 
     #[test]
+    fn web_pubsub_instances_have_their_own_domains_and_scopes() {
+        let target = |host| EntraTarget::for_host(Service::WebPubSub, host, &EntraOverrides::default());
+        for (host, cloud, scope, authority) in [
+            (
+                "a.webpubsub.azure.com",
+                Cloud::Public,
+                "https://webpubsub.azure.com/.default",
+                "https://login.microsoftonline.com",
+            ),
+            (
+                "a.webpubsub.azure.cn",
+                Cloud::China,
+                "https://webpubsub.azure.cn/.default",
+                "https://login.chinacloudapi.cn",
+            ),
+            (
+                "a.webpubsub.azure.us",
+                Cloud::Government,
+                "https://webpubsub.azure.us/.default",
+                "https://login.microsoftonline.us",
+            ),
+            (
+                "localhost",
+                Cloud::Unrecognised,
+                "https://webpubsub.azure.com/.default",
+                "https://login.microsoftonline.com",
+            ),
+        ] {
+            let target = target(host);
+            assert_eq!(
+                (target.cloud, target.scope.as_str(), target.authority_host.as_str()),
+                (cloud, scope, authority),
+                "{host}"
+            );
+        }
+        assert_eq!(
+            Cloud::of_host(Service::WebPubSub, "a.service.signalr.net"),
+            Cloud::Unrecognised,
+            "a SignalR host is not a Web PubSub cloud's"
+        );
+    }
+
+    #[test]
     fn settings_override_the_cloud_each_on_its_own() {
         let scope = EntraOverrides {
             authority_host: None,
             scope: Some("https://signalr.contoso.test/.default".into()),
             ..EntraOverrides::default()
         };
-        let target = EntraTarget::for_host("a.signalr.azure.cn", &scope);
+        let target = EntraTarget::for_host(Service::SignalR, "a.signalr.azure.cn", &scope);
         assert_eq!(target.cloud, Cloud::China);
         assert_eq!(target.scope, "https://signalr.contoso.test/.default");
         assert_eq!(target.authority_host, "https://login.chinacloudapi.cn");
@@ -205,7 +254,7 @@ mod tests {
             scope: None,
             ..EntraOverrides::default()
         };
-        let target = EntraTarget::for_host("a.signalr.azure.us", &authority);
+        let target = EntraTarget::for_host(Service::SignalR, "a.signalr.azure.us", &authority);
         assert_eq!(target.scope, "https://signalr.azure.us/.default");
         assert_eq!(target.authority_host, "https://login.sovereign.test");
         assert!(!target.scope_overridden && target.authority_overridden);

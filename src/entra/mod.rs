@@ -63,7 +63,7 @@ impl CredentialError {
 
 /// Getting a token failed: the credential is named; `detail` is for the log only.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{credential} could not get a Microsoft Entra token for the SignalR service")]
+#[error("{credential} could not get a Microsoft Entra token for the service")]
 pub struct EntraError {
     /// The credential's name (`ManagedIdentityCredential`, …).
     pub credential: &'static str,
@@ -380,10 +380,11 @@ pub(crate) fn managed_identity(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::product::Service;
     use crate::secret::Secret;
 
     fn public() -> EntraTarget {
-        EntraTarget::for_host("demo.service.signalr.net", &EntraOverrides::default())
+        EntraTarget::for_host(Service::SignalR, "demo.service.signalr.net", &EntraOverrides::default())
     }
 
     /// A credential that counts its requests, each answered after `delay` with a token that
@@ -582,7 +583,7 @@ mod tests {
                 client_id: "c".into(),
                 client_secret: Secret::new("s3cret-value"),
             },
-            EntraTarget::for_host("demo.signalr.azure.cn", &EntraOverrides::default()),
+            EntraTarget::for_host(Service::SignalR, "demo.signalr.azure.cn", &EntraOverrides::default()),
             &reqwest::Client::new(),
         )
         .unwrap();
@@ -610,7 +611,7 @@ mod tests {
     fn the_debug_print_names_the_credential_and_target() {
         let source = EntraTokenSource::new(
             &EntraCredential::ManagedIdentity { client_id: None },
-            EntraTarget::for_host("demo.signalr.azure.us", &EntraOverrides::default()),
+            EntraTarget::for_host(Service::SignalR, "demo.signalr.azure.us", &EntraOverrides::default()),
             &reqwest::Client::new(),
         )
         .unwrap();

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::caller::{CallerError, Unauthorized};
 use crate::hub::HubNameError;
 use crate::negotiator::{NegotiateError, NegotiateResponse};
+use crate::product::ClientAccess;
 use crate::service::UpstreamError;
 use crate::tokens::{IssueError, TokenError};
 
@@ -86,23 +87,50 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `200` with `{"url","accessToken"}`, camelCase exactly as the SignalR client reads it, written
-/// once into a buffer of its final size. The URL goes through serde_json's string writer; the
-/// token goes in as it is: an [`AccessToken`](crate::tokens::AccessToken) has nothing to escape.
+/// `200` with the answer the service's client reads, written once into a buffer of its final
+/// size: SignalR's `{"url","accessToken"}`; Web PubSub's `{"baseUrl","url","accessToken"}`, as
+/// the Functions extension's `WebPubSubConnection` serialises it; Socket.IO's
+/// `{"endpoint","path","token"}`, as Web PubSub for Socket.IO's negotiate answers. URLs go
+/// through serde_json's string writer; the token goes in as it is: an
+/// [`AccessToken`](crate::tokens::AccessToken) has nothing to escape.
 // Hand-written: a serde derive costs 2,975 instructions per negotiate more (BENCHMARKS.md, "Crates or ours").
 pub fn negotiated(response: &NegotiateResponse) -> Response {
-    const URL: &[u8] = br#"{"url":"#;
-    const TOKEN: &[u8] = br#","accessToken":""#;
-    let token = response.access_token.as_str().as_bytes();
-    let mut body = Vec::with_capacity(URL.len() + response.url.len() + 8 + TOKEN.len() + token.len() + 2);
-    body.extend_from_slice(URL);
-    if serde_json::to_writer(&mut body, &response.url).is_err() {
-        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the answer could not be written").into_response();
+    let token = response.access_token.as_str();
+    let url = response.url.as_str();
+    let mut body = Vec::with_capacity(2 * url.len() + token.len() + 64);
+    let written = match &response.access {
+        ClientAccess::SignalR => write_members(&mut body, &[("url", url)], ("accessToken", token)),
+        ClientAccess::WebPubSub { base_len } => write_members(
+            &mut body,
+            &[("baseUrl", url.get(..*base_len).unwrap_or(url)), ("url", url)],
+            ("accessToken", token),
+        ),
+        ClientAccess::SocketIo { path } => {
+            write_members(&mut body, &[("endpoint", url), ("path", path)], ("token", token))
+        }
+    };
+    match written {
+        Ok(()) => json_answer(StatusCode::OK, body),
+        Err(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the answer could not be written").into_response(),
     }
-    body.extend_from_slice(TOKEN);
-    body.extend_from_slice(token);
+}
+
+/// `{"name":value,…,"token name":"token"}`: the values escaped, the token as it is.
+fn write_members(body: &mut Vec<u8>, members: &[(&str, &str)], token: (&str, &str)) -> serde_json::Result<()> {
+    body.push(b'{');
+    for (name, value) in members {
+        body.push(b'"');
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(b"\":");
+        serde_json::to_writer(&mut *body, value)?;
+        body.push(b',');
+    }
+    body.push(b'"');
+    body.extend_from_slice(token.0.as_bytes());
+    body.extend_from_slice(b"\":\"");
+    body.extend_from_slice(token.1.as_bytes());
     body.extend_from_slice(b"\"}");
-    json_answer(StatusCode::OK, body)
+    Ok(())
 }
 
 impl From<HubNameError> for ApiError {
@@ -131,7 +159,9 @@ impl From<&CallerError> for ApiError {
     fn from(error: &CallerError) -> Self {
         match error {
             CallerError::Unauthorized(unauthorized) => unauthorized.into(),
-            CallerError::NotDiagnostic => Self::new(StatusCode::FORBIDDEN, error.to_string()),
+            CallerError::NotDiagnostic | CallerError::NotARole { .. } => {
+                Self::new(StatusCode::FORBIDDEN, error.to_string())
+            }
         }
     }
 }
@@ -149,7 +179,7 @@ impl From<&NegotiateError> for ApiError {
                     bearer: true,
                 })
             }
-            NegotiateError::NoEndpoint => Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+            NegotiateError::NoEndpoint(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
             NegotiateError::Issue(IssueError::Upstream(upstream)) => upstream.into(),
             NegotiateError::Issue(IssueError::Token(token @ TokenError::TooLong(_))) => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, token.to_string())
@@ -174,8 +204,9 @@ impl From<&UpstreamError> for ApiError {
         let message = match error {
             Entra(_) => format!("{error}; see the function's log"),
             Refused { call, .. } => format!(
-                "{error}: grant it the role {} on the SignalR instance",
-                call.permission().1
+                "{error}: grant it the role {} on the {} instance",
+                call.permission().1,
+                call.service().short_name()
             ),
             Status(300..=399) => {
                 format!("{error}, a redirect, which this function does not follow: {CHECK_ENDPOINT_URL}")
@@ -204,6 +235,7 @@ mod tests {
         let response = NegotiateResponse {
             url: "https://a.example/client/?hub=x&q=\"\\".into(),
             access_token: AccessToken::from_service("aa.bb-_.cc".into()).unwrap(),
+            access: ClientAccess::SignalR,
         };
         let answer = negotiated(&response);
         assert_eq!(answer.status(), StatusCode::OK);
@@ -218,6 +250,42 @@ mod tests {
         assert_eq!(parsed["url"], response.url);
     }
 
+    fn body_of(response: &NegotiateResponse) -> String {
+        let answer = negotiated(response);
+        assert_eq!(answer.status(), StatusCode::OK);
+        let body = futures_util::FutureExt::now_or_never(axum::body::to_bytes(answer.into_body(), 1024))
+            .unwrap()
+            .unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn web_pubsub_answers_as_its_binding_and_socket_io_as_its_negotiate() {
+        let url = "wss://a.example/client/hubs/h?access_token=aa.bb.cc";
+        let response = NegotiateResponse {
+            url: url.into(),
+            access_token: AccessToken::from_service("aa.bb.cc".into()).unwrap(),
+            access: ClientAccess::WebPubSub {
+                base_len: url.find('?').unwrap(),
+            },
+        };
+        assert_eq!(
+            body_of(&response),
+            r#"{"baseUrl":"wss://a.example/client/hubs/h","url":"wss://a.example/client/hubs/h?access_token=aa.bb.cc","accessToken":"aa.bb.cc"}"#
+        );
+        let response = NegotiateResponse {
+            url: "https://a.example".into(),
+            access_token: AccessToken::from_service("aa.bb.cc".into()).unwrap(),
+            access: ClientAccess::SocketIo {
+                path: "/clients/socketio/hubs/h\"".into(),
+            },
+        };
+        assert_eq!(
+            body_of(&response),
+            r#"{"endpoint":"https://a.example","path":"/clients/socketio/hubs/h\"","token":"aa.bb.cc"}"#
+        );
+    }
+
     #[test]
     fn body_is_json_with_escaping() {
         let error = ApiError::bad_request("a \"quoted\" word");
@@ -230,7 +298,10 @@ mod tests {
     #[test]
     fn outcomes_map_to_statuses() {
         let cases = [
-            (refused(401, Call::GenerateToken), StatusCode::BAD_GATEWAY),
+            (
+                refused(401, Call::GenerateToken(crate::product::Service::SignalR)),
+                StatusCode::BAD_GATEWAY,
+            ),
             (refused(403, Call::AccessKey), StatusCode::BAD_GATEWAY),
             (UpstreamError::Status(404), StatusCode::BAD_GATEWAY),
             (UpstreamError::Status(307), StatusCode::BAD_GATEWAY),
@@ -246,7 +317,7 @@ mod tests {
             assert_eq!(ApiError::from(&error).status, status, "{error:?}");
         }
         assert!(
-            ApiError::from(&refused(403, Call::GenerateToken))
+            ApiError::from(&refused(403, Call::GenerateToken(crate::product::Service::SignalR)))
                 .message
                 .contains("SignalR REST API Owner")
         );
@@ -276,7 +347,10 @@ mod tests {
     fn negotiate_outcomes_map_to_statuses() {
         let status = |error: NegotiateError| ApiError::from(&error).status;
         assert_eq!(status(NegotiateError::HubNotServed), StatusCode::NOT_FOUND);
-        assert_eq!(status(NegotiateError::NoEndpoint), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status(NegotiateError::NoEndpoint(crate::product::Service::SignalR)),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         assert_eq!(
             status(NegotiateError::Issue(TokenError::TooLong(5000).into())),
             StatusCode::PAYLOAD_TOO_LARGE

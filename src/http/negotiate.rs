@@ -33,9 +33,36 @@ fn query(request: &Request) -> NegotiateQuery {
     NegotiateQuery::parse(request.uri().query())
 }
 
+/// Which negotiator a route answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Routes {
+    /// The usual routes: SignalR's, or Web PubSub's when only it is configured.
+    Usual,
+    /// `/{prefix}/webpubsub/…`: Web PubSub's, beside SignalR's.
+    WebPubSub,
+}
+
 /// `/{prefix}/{hub}/negotiate`
 pub(super) async fn path_hub(
     State(app): State<Arc<App>>,
+    hub: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    hub_from_path(&app, Routes::Usual, hub, request).await
+}
+
+/// `/{prefix}/webpubsub/{hub}/negotiate`
+pub(super) async fn webpubsub_path_hub(
+    State(app): State<Arc<App>>,
+    hub: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    hub_from_path(&app, Routes::WebPubSub, hub, request).await
+}
+
+async fn hub_from_path(
+    app: &App,
+    routes: Routes,
     hub: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
@@ -46,18 +73,28 @@ pub(super) async fn path_hub(
         )),
     };
     let query = query(&request);
-    respond(&app, hub, query, request).await
+    respond(app, routes, hub, query, request).await
 }
 
 /// `/{prefix}/negotiate?hub=…` (or `SIGNALR_HUB`)
 pub(super) async fn query_hub(State(app): State<Arc<App>>, request: Request) -> Response {
+    hub_from_query(&app, Routes::Usual, request).await
+}
+
+/// `/{prefix}/webpubsub/negotiate?hub=…` (or `SIGNALR_HUB`)
+pub(super) async fn webpubsub_query_hub(State(app): State<Arc<App>>, request: Request) -> Response {
+    hub_from_query(&app, Routes::WebPubSub, request).await
+}
+
+async fn hub_from_query(app: &App, routes: Routes, request: Request) -> Response {
     let mut query = query(&request);
     let hub = query.hub(app.default_hub(), app.query_values_joined());
-    respond(&app, hub, query, request).await
+    respond(app, routes, hub, query, request).await
 }
 
 async fn respond(
     app: &App,
+    routes: Routes,
     hub: Result<Cow<'_, HubName>, ApiError>,
     query: NegotiateQuery,
     request: Request,
@@ -99,7 +136,11 @@ async fn respond(
             )
             .await
             .map_err(|error| ApiError::from(&error))?;
-        app.negotiator()
+        let negotiator = match (routes, app.webpubsub()) {
+            (Routes::WebPubSub, Some(webpubsub)) => webpubsub,
+            _ => app.negotiator(),
+        };
+        negotiator
             .negotiate(&hub, &caller, query.endpoint.as_deref(), unix_now(), deadline)
             .await
             .map_err(|error| ApiError::from(&error))

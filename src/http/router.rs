@@ -19,7 +19,9 @@ use crate::startup::App;
 /// Methods a negotiate route answers.
 const NEGOTIATE_METHODS: &str = "GET, POST";
 
-/// The router for an app: `/{prefix}/{hub}/negotiate`, `/{prefix}/negotiate` and `GET /`.
+/// The router for an app: `/{prefix}/{hub}/negotiate`, `/{prefix}/negotiate` and `GET /`; with
+/// both services configured, Web PubSub's under `/{prefix}/webpubsub/` (a SignalR hub named
+/// `webpubsub` is then only reachable as `/{prefix}/negotiate?hub=webpubsub`).
 pub fn router(app: Arc<App>) -> Router {
     let prefix = app.route_prefix();
     let base = if prefix.is_empty() {
@@ -38,7 +40,19 @@ pub fn router(app: Arc<App>) -> Router {
             .fallback(method_not_allowed)
     };
     let missing_route_prefix = base.clone();
-    let routes = Router::new()
+    let mut routes = Router::new();
+    if app.webpubsub().is_some() {
+        routes = routes
+            .route(
+                &format!("{base}/webpubsub/negotiate"),
+                negotiate_route(get(negotiate::webpubsub_query_hub).post(negotiate::webpubsub_query_hub)),
+            )
+            .route(
+                &format!("{base}/webpubsub/{{hub}}/negotiate"),
+                negotiate_route(get(negotiate::webpubsub_path_hub).post(negotiate::webpubsub_path_hub)),
+            );
+    }
+    let routes = routes
         .route(
             &format!("{base}/negotiate"),
             negotiate_route(get(negotiate::query_hub).post(negotiate::query_hub)),

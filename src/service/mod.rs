@@ -9,4 +9,4 @@ mod rest_api;
 pub use client::{NegotiateAnswerError, check_negotiate_body, negotiate_url};
 #[cfg(test)]
 pub use rest_api::Call;
-pub use rest_api::{ServiceApi, UpstreamError, UpstreamLimits, UserProbe};
+pub use rest_api::{GenerateToken, ServiceApi, UpstreamError, UpstreamLimits, UserProbe};

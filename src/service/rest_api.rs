@@ -16,8 +16,7 @@ use tokio::time::{Instant, timeout_at};
 use super::answer::{self, ServiceAnswer};
 use crate::entra::{EntraError, EntraToken, EntraTokenSource, NoToken};
 
-/// `api-version` of the generateToken call.
-pub const GENERATE_TOKEN_API_VERSION: &str = "2022-11-01";
+use crate::product::Service;
 
 /// How long calls to Entra and the service may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +48,7 @@ pub enum UpstreamError {
     #[error("{0} did not get a Microsoft Entra token in time")]
     EntraTimeout(&'static str),
     /// 401 or 403: the service does not accept this function's identity for `call`.
-    #[error("the SignalR service refused this function's identity ({status})")]
+    #[error("the {} service refused this function's identity ({status})", call.service().short_name())]
     Refused {
         /// 401 (the token: tenant, audience) or 403 (no role that grants the call).
         status: u16,
@@ -57,23 +56,23 @@ pub enum UpstreamError {
         call: Call,
     },
     /// Another status that is not success.
-    #[error("the SignalR service answered {0}")]
+    #[error("the service answered {0}")]
     Status(u16),
     /// 429 that did not clear within the deadline.
-    #[error("the SignalR service is throttling this function")]
+    #[error("the service is throttling this function")]
     Throttled,
     /// No answer within the deadline.
-    #[error("the SignalR service did not answer in time")]
+    #[error("the service did not answer in time")]
     Timeout,
     /// The temporary access key being fetched (for another negotiate) did not come within the
     /// deadline.
     #[error("the temporary access key did not come in time")]
     KeyTimeout,
     /// The request could not be sent, or its answer's body not read (no timeout involved).
-    #[error("could not reach the SignalR service")]
+    #[error("could not reach the service")]
     Unreachable,
     /// A 2xx whose body is not what the API documents.
-    #[error("the SignalR service answered with an unexpected body")]
+    #[error("the service answered with an unexpected body")]
     Malformed,
 }
 
@@ -87,20 +86,34 @@ impl UpstreamError {
 /// The REST API calls a negotiate makes with Microsoft Entra ID, each needing its own permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Call {
-    /// `generateToken` (`SIGNALR_ENTRA_MODE=generate-token`).
-    GenerateToken,
+    /// `generateToken` (`SIGNALR_ENTRA_MODE=generate-token`, and every Web PubSub Entra endpoint).
+    GenerateToken(Service),
     /// `auth/accessKey` (`SIGNALR_ENTRA_MODE=access-key`).
     AccessKey,
 }
 
 impl Call {
+    /// The service whose API the call is.
+    pub fn service(self) -> Service {
+        match self {
+            Self::GenerateToken(service) => service,
+            Self::AccessKey => Service::SignalR,
+        }
+    }
+
     /// The data action an identity needs for the call, and the built-in roles that grant it
     /// (MicrosoftDocs/azure-docs, role-based-access-control/built-in-roles/web-and-mobile.md).
+    /// (Web PubSub: `Microsoft.SignalRService/WebPubSub/auth/clientToken/action`, granted by
+    /// Web PubSub Service Owner.)
     pub fn permission(self) -> (&'static str, &'static str) {
         match self {
-            Self::GenerateToken => (
+            Self::GenerateToken(Service::SignalR) => (
                 "Microsoft.SignalRService/SignalR/auth/clientToken/action",
                 "SignalR REST API Owner or SignalR Service Owner",
+            ),
+            Self::GenerateToken(Service::WebPubSub) => (
+                "Microsoft.SignalRService/WebPubSub/auth/clientToken/action",
+                "Web PubSub Service Owner",
             ),
             Self::AccessKey => (
                 "Microsoft.SignalRService/SignalR/auth/accessKey/action",
@@ -182,6 +195,23 @@ impl UserProbe {
     }
 }
 
+/// What a `generateToken` call asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerateToken<'a> {
+    /// Whose API it is (its `api-version`).
+    pub service: Service,
+    /// The REST API's base.
+    pub server: &'a str,
+    /// The hub as the service knows it.
+    pub hub: &'a str,
+    /// `userId`, when the caller is known.
+    pub user_id: Option<&'a str>,
+    /// `minutesToExpire`.
+    pub minutes_to_expire: u64,
+    /// The service's other parameters, in order (a name may repeat).
+    pub query: &'a [(&'a str, &'a str)],
+}
+
 #[derive(Deserialize)]
 struct GeneratedToken {
     token: String,
@@ -208,28 +238,31 @@ impl ServiceApi {
         self.limits
     }
 
-    /// `POST {server}/api/hubs/{hub}/:generateToken?api-version=2022-11-01&minutesToExpire=…[&userId=…]`,
-    /// with the Entra token, by `deadline`.
+    /// `POST {server}/api/hubs/{hub}/:generateToken?api-version=…&minutesToExpire=…[&userId=…]`
+    /// and the service's other parameters, with the Entra token, by `deadline`.
     pub async fn generate_token(
         &self,
         entra: &EntraTokenSource,
-        server_base: &str,
-        service_hub: &str,
-        user_id: Option<&str>,
-        minutes_to_expire: u64,
+        request: &GenerateToken<'_>,
         deadline: Instant,
     ) -> Result<String, UpstreamError> {
         let bearer = entra_token(entra, deadline).await?;
-        let mut url = url::Url::parse(&format!("{server_base}/api/hubs/{service_hub}/:generateToken"))
+        let mut url = url::Url::parse(&format!("{}/api/hubs/{}/:generateToken", request.server, request.hub))
             .map_err(|_| UpstreamError::Status(404))?;
-        url.query_pairs_mut()
-            .append_pair("api-version", GENERATE_TOKEN_API_VERSION)
-            .append_pair("minutesToExpire", &minutes_to_expire.to_string());
-        if let Some(user_id) = user_id {
-            url.query_pairs_mut().append_pair("userId", user_id);
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("api-version", request.service.generate_token_api_version())
+                .append_pair("minutesToExpire", &request.minutes_to_expire.to_string());
+            if let Some(user_id) = request.user_id {
+                query.append_pair("userId", user_id);
+            }
+            for (name, value) in request.query {
+                query.append_pair(name, value);
+            }
         }
         let body = self
-            .send(deadline, Call::GenerateToken, || {
+            .send(deadline, Call::GenerateToken(request.service), || {
                 self.http
                     .post(url.clone())
                     .bearer_auth(bearer.secret())
@@ -296,7 +329,7 @@ impl ServiceApi {
                 return Err(error);
             }
             retried = true;
-            tracing::debug!(%error, "retrying the SignalR service call");
+            tracing::debug!(%error, "retrying the service call");
             tokio::time::sleep_until(retry_at).await;
         }
     }
@@ -362,7 +395,7 @@ mod tests {
         assert!(
             !UpstreamError::Refused {
                 status: 401,
-                call: Call::GenerateToken
+                call: Call::GenerateToken(Service::SignalR)
             }
             .is_endpoint_failure()
         );

@@ -64,12 +64,12 @@ impl SecretReference {
 /// [`ConnectionNames`] lists, the one list the endpoint settings read too) whose value is a
 /// reference to AWS.
 pub(crate) fn aws_references(env: &Environment) -> Result<Vec<(usize, SecretReference)>, SettingError> {
-    let names = ConnectionNames::from_env(env)?;
+    let names = ConnectionNames::both(env)?;
     Ok(env
         .vars()
         .iter()
         .enumerate()
-        .filter(|(_, (name, _))| names.holds_connection_string(name))
+        .filter(|(_, (name, _))| names.iter().any(|names| names.holds_connection_string(name)))
         .filter_map(|(index, (_, value))| SecretReference::parse(value).map(|reference| (index, reference)))
         .collect())
 }

@@ -7,7 +7,7 @@ use super::environment::{Environment, SettingError, fail};
 use super::serving::Host;
 use super::table::{
     AUTH, AUTH_REQUIRED, CLAIMS, COPY_CLAIMS, DEV_QUERY_USER, DIAGNOSTIC_CLIENTS, OIDC_AUDIENCE, OIDC_ISSUER,
-    OIDC_JWKS_URI, USER_ID_CLAIM, WEBSITE_AUTH_ENABLED,
+    OIDC_JWKS_URI, USER_ID_CLAIM, WEBPUBSUB_ROLES_FROM_CLAIM, WEBSITE_AUTH_ENABLED,
 };
 use crate::caller::{AuthSource, CallerPolicy, OidcSettings, copied_claims};
 use crate::tokens::{custom_claim_name, is_system_claim};
@@ -88,6 +88,7 @@ pub(super) fn caller(
     }
     policy.fixed_claims = fixed_claims(env, unique_claim)?;
     policy.diagnostic_clients = diagnostic_clients(env)?;
+    policy.role_claim = env.value(&WEBPUBSUB_ROLES_FROM_CLAIM).map(str::to_owned);
     let oidc = if policy.sources.contains(&AuthSource::Oidc) {
         Some(oidc(env)?)
     } else {

@@ -1,38 +1,64 @@
-//! The names a connection string may be set under: one list, read by the endpoint settings
-//! and by the AWS references (a value that is an ARN is resolved only under these names).
-//! `SIGNALR_CONNECTION_STRING_SETTING` changes the Functions binding's name, as the binding's
-//! `ConnectionStringSetting` does.
+//! The names a connection string may be set under, per service: one list, read by the endpoint
+//! settings and by the AWS references (a value that is an ARN is resolved only under these
+//! names). `SIGNALR_CONNECTION_STRING_SETTING` changes the SignalR binding's name, as the
+//! binding's `ConnectionStringSetting` does; Web PubSub's are its extension's default,
+//! `WebPubSubConnectionString`, in the same forms.
 
 use super::environment::{Environment, SettingError, fail, normalise};
 use super::table::{
     self, ASPNET_CONNECTION_STRING, ASPNET_CONNECTION_STRINGS, CONNECTION_STRING, CONNECTION_STRING_SETTING,
-    NAMED_CONNECTION_STRINGS, NAMED_CONNECTION_STRINGS_SECTION, NAMED_ENDPOINTS, Setting,
+    NAMED_CONNECTION_STRINGS, NAMED_CONNECTION_STRINGS_SECTION, NAMED_ENDPOINTS, Setting, WEBPUBSUB_CONNECTION_STRING,
+    WEBPUBSUB_NAMED_ENDPOINTS,
 };
+use crate::product::Service;
 
 /// `ConnectionStrings__` (what `GetConnectionString` reads; App Service's `CUSTOMCONNSTR_` is
 /// the same, see `normalise`).
 const SECTION: &str = "ConnectionStrings__";
 
-/// Settings whose sub-keys configure named endpoints.
+/// Settings whose sub-keys configure SignalR's named endpoints.
 const NAMED_FAMILIES: [Setting; 3] = [
     NAMED_CONNECTION_STRINGS,
     NAMED_CONNECTION_STRINGS_SECTION,
     NAMED_ENDPOINTS,
 ];
 
-/// Where the connection string may be, for this environment.
+/// Settings whose sub-keys configure Web PubSub's named endpoints.
+const WEBPUBSUB_NAMED_FAMILIES: [Setting; 1] = [WEBPUBSUB_NAMED_ENDPOINTS];
+
+/// Where a service's connection string may be, for this environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ConnectionNames {
+    /// Whose connection strings these are.
+    pub service: Service,
     /// The Functions binding's setting: `AzureSignalRConnectionString`, or the name
     /// `SIGNALR_CONNECTION_STRING_SETTING` gives.
     pub binding: String,
     /// The unnamed connection string's names, in order of precedence (the first set is the
-    /// endpoint's source; all set must be equal): the SDK's default key, its secondary key,
-    /// then the binding's `GetConnectionString(key)` and `configuration[key]`.
-    pub unnamed: [String; 4],
+    /// endpoint's source; all set must be equal): SignalR's SDK's default key and its secondary
+    /// key, then the binding's `GetConnectionString(key)` and `configuration[key]`.
+    pub unnamed: Vec<String>,
 }
 
 impl ConnectionNames {
+    /// Web PubSub's names: the extension's `WebPubSubConnectionString` (its
+    /// `Constants.WebPubSubConnectionStringName`), read as `GetConnectionString(key) ??
+    /// configuration[key]` as the SignalR binding reads its own.
+    pub fn webpubsub() -> Self {
+        let binding = WEBPUBSUB_CONNECTION_STRING.name;
+        Self {
+            service: Service::WebPubSub,
+            unnamed: vec![format!("{SECTION}{binding}"), binding.to_owned()],
+            binding: binding.to_owned(),
+        }
+    }
+
+    /// Both services' names.
+    pub fn both(env: &Environment) -> Result<[Self; 2], SettingError> {
+        Ok([Self::from_env(env)?, Self::webpubsub()])
+    }
+
+    /// SignalR's names for this environment.
     /// The names, once `SIGNALR_CONNECTION_STRING_SETTING` is checked: a setting name, not one
     /// of the function's other settings, and not prefixed (both forms are read).
     pub fn from_env(env: &Environment) -> Result<Self, SettingError> {
@@ -62,7 +88,8 @@ impl ConnectionNames {
             );
         }
         let names = Self {
-            unnamed: [
+            service: Service::SignalR,
+            unnamed: vec![
                 ASPNET_CONNECTION_STRING.name.to_owned(),
                 ASPNET_CONNECTION_STRINGS.name.to_owned(),
                 format!("{SECTION}{binding}"),
@@ -83,12 +110,16 @@ impl ConnectionNames {
 
     /// Whether the binding's name is the default.
     pub fn is_default(&self) -> bool {
-        normalise(&self.binding) == normalise(CONNECTION_STRING.name)
+        self.service == Service::WebPubSub || normalise(&self.binding) == normalise(CONNECTION_STRING.name)
     }
 
     /// The prefixes of the named forms, as `Azure__SignalR__Endpoints__`.
-    pub fn families() -> impl Iterator<Item = &'static str> {
-        NAMED_FAMILIES.iter().map(|family| {
+    pub fn families(&self) -> impl Iterator<Item = &'static str> + use<> {
+        let families: &'static [Setting] = match self.service {
+            Service::SignalR => &NAMED_FAMILIES,
+            Service::WebPubSub => &WEBPUBSUB_NAMED_FAMILIES,
+        };
+        families.iter().map(|family| {
             let name = family.name;
             &name[..name.find("<name>").unwrap_or(name.len())]
         })
@@ -101,11 +132,22 @@ impl ConnectionNames {
         let identity = normalise(&format!("{}__", self.binding));
         self.unnamed.iter().any(|unnamed| normalise(unnamed) == name)
             || name.starts_with(&identity)
-            || Self::families().any(|family| name.starts_with(&normalise(family)))
+            || self.families().any(|family| name.starts_with(&normalise(family)))
     }
 
     /// What was looked for, for the message when nothing is set.
     pub fn looked_for(&self) -> String {
+        if self.service == Service::WebPubSub {
+            let binding = &self.binding;
+            let named = self
+                .families()
+                .map(|family| format!("{family}<name>"))
+                .collect::<Vec<_>>();
+            return format!(
+                "{binding} (or CUSTOMCONNSTR_{binding}), {binding}__serviceUri, or a named endpoint ({})",
+                named.join(", ")
+            );
+        }
         format!(
             "{} (or CUSTOMCONNSTR_{}), {}, {} (or CUSTOMCONNSTR_{}), {}__serviceUri, or a named endpoint ({})",
             self.unnamed[3],
@@ -114,7 +156,7 @@ impl ConnectionNames {
             self.unnamed[1],
             ASPNET_CONNECTION_STRING.name,
             self.binding,
-            Self::families()
+            self.families()
                 .map(|family| format!("{family}<name>"))
                 .collect::<Vec<_>>()
                 .join(", "),
@@ -168,6 +210,39 @@ mod tests {
             CUSTOMCONNSTR_Azure__SignalR__ConnectionString), AzureSignalRConnectionString__serviceUri, or a named \
             endpoint (Azure__SignalR__ConnectionString__<name>, \
             ConnectionStrings__Azure__SignalR__ConnectionString__<name>, Azure__SignalR__Endpoints__<name>)"
+        );
+    }
+
+    #[test]
+    fn web_pubsubs_names_are_its_extensions() {
+        let names = ConnectionNames::webpubsub();
+        assert_eq!(
+            names.unnamed,
+            [
+                "ConnectionStrings__WebPubSubConnectionString",
+                "WebPubSubConnectionString"
+            ]
+        );
+        for name in [
+            "WebPubSubConnectionString",
+            "CUSTOMCONNSTR_WebPubSubConnectionString",
+            "ConnectionStrings:WebPubSubConnectionString",
+            "WebPubSubConnectionString__serviceUri",
+            "Azure:WebPubSub:Endpoints:east",
+        ] {
+            assert!(names.holds_connection_string(name), "{name}");
+        }
+        for name in [
+            "AzureSignalRConnectionString",
+            "Azure__SignalR__Endpoints__north",
+            "WEBPUBSUB_ROLES",
+        ] {
+            assert!(!names.holds_connection_string(name), "{name}");
+        }
+        assert_eq!(
+            names.looked_for(),
+            "WebPubSubConnectionString (or CUSTOMCONNSTR_WebPubSubConnectionString), \
+            WebPubSubConnectionString__serviceUri, or a named endpoint (Azure__WebPubSub__Endpoints__<name>)"
         );
     }
 

@@ -11,6 +11,7 @@ use super::environment::{Environment, SettingError, fail, spelled};
 use super::serving::Host;
 use super::table::{CONNECTION_STRING, FUNCTIONS_CONNECTION_STRINGS};
 use crate::endpoints::{Authentication, ConnectionString, EndpointType, EntraCredential, ServiceEndpoint};
+use crate::product::Service;
 use crate::secret::Secret;
 use crate::url_rules;
 
@@ -30,16 +31,22 @@ const IDENTITY_KEYS: [&str; 8] = [
     "type",
 ];
 
-/// Every configured endpoint. With none: on Lambda and on a deployed Function App, a refusal
-/// naming what was looked for (the emulator's published key would sign tokens no service
-/// accepts, and anyone could sign); elsewhere the emulator's default, with a warning.
-pub(super) fn endpoints(
-    env: &Environment,
-    host: Host,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<ServiceEndpoint>, SettingError> {
-    let names = ConnectionNames::from_env(env)?;
-    if !names.is_default() {
+/// Every configured endpoint of each service: SignalR's and Web PubSub's.
+#[derive(Debug)]
+pub(super) struct Endpoints {
+    /// Azure SignalR's, in configuration order; empty when only Web PubSub is configured.
+    pub signalr: Vec<ServiceEndpoint>,
+    /// Azure Web PubSub's, in configuration order; often empty.
+    pub webpubsub: Vec<ServiceEndpoint>,
+}
+
+/// Every configured endpoint. With none of either service: on Lambda and on a deployed
+/// Function App, a refusal naming what was looked for (the emulator's published key would sign
+/// tokens no service accepts, and anyone could sign); elsewhere SignalR's local emulator's
+/// default, with a warning.
+pub(super) fn endpoints(env: &Environment, host: Host, warnings: &mut Vec<String>) -> Result<Endpoints, SettingError> {
+    let [signalr_names, webpubsub_names] = ConnectionNames::both(env)?;
+    if !signalr_names.is_default() {
         // The default binding's names, set but not read now.
         let identity_keys = env.names_under(&format!("{}__", CONNECTION_STRING.name));
         let ignored: Vec<&str> = [FUNCTIONS_CONNECTION_STRINGS, CONNECTION_STRING]
@@ -51,26 +58,28 @@ pub(super) fn endpoints(
             warnings.push(format!(
                 "{} is set but not read: SIGNALR_CONNECTION_STRING_SETTING names {}",
                 ignored.join(", "),
-                names.binding
+                signalr_names.binding
             ));
         }
     }
-    let mut all: Vec<ServiceEndpoint> = unnamed_endpoint(env, &names, warnings)?.into_iter().collect();
-    all.extend(named_endpoints(env, warnings)?);
-    if all.is_empty() {
+    let mut signalr = configured(env, &signalr_names, warnings)?;
+    let webpubsub = configured(env, &webpubsub_names, warnings)?;
+    if signalr.is_empty() && webpubsub.is_empty() {
         let (host_name, looked_for) = (
             match host {
                 Host::Lambda => "on AWS Lambda",
                 _ => "in a Function App in Azure (WEBSITE_INSTANCE_ID is set)",
             },
-            names.looked_for(),
+            signalr_names.looked_for(),
         );
         if host.is_deployed() {
             return fail(
-                &names.binding,
+                &signalr_names.binding,
                 format!(
                     "is not set, nor any other connection string: {host_name} one is required (looked for \
-                    {looked_for}); the local emulator's default is served only on a local server and under func start"
+                    {looked_for}; for Azure Web PubSub, {}); the local emulator's default is served only on a local \
+                    server and under func start",
+                    webpubsub_names.looked_for()
                 ),
             );
         }
@@ -78,7 +87,7 @@ pub(super) fn endpoints(
             "no connection string is set (looked for {looked_for}): serving the local emulator's default, \
             Endpoint=http://localhost;Port=8999 — set a connection string for anything but local development"
         ));
-        all.push(connection_string_endpoint(
+        signalr.push(connection_string_endpoint(
             "(emulator default)",
             EMULATOR_CONNECTION_STRING,
             "",
@@ -86,7 +95,22 @@ pub(super) fn endpoints(
             warnings,
         )?);
     }
-    let all = deduplicate(all, warnings);
+    Ok(Endpoints { signalr, webpubsub })
+}
+
+/// One service's configured endpoints (none, when nothing names one), the same instance named
+/// twice taken once; at least one primary.
+fn configured(
+    env: &Environment,
+    names: &ConnectionNames,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ServiceEndpoint>, SettingError> {
+    let mut all: Vec<ServiceEndpoint> = unnamed_endpoint(env, names, warnings)?.into_iter().collect();
+    all.extend(named_endpoints(env, names, warnings)?);
+    if all.is_empty() {
+        return Ok(all);
+    }
+    let all = deduplicate(all, names.service, warnings);
     if !all
         .iter()
         .any(|endpoint| endpoint.endpoint_type() == EndpointType::Primary)
@@ -116,8 +140,10 @@ fn unnamed_endpoint(
         if value.trim().is_empty() {
             return fail(
                 name,
-                "is empty: set it to the connection string of your Azure SignalR instance, or remove it to use the \
-                local emulator",
+                format!(
+                    "is empty: set it to the connection string of your {} instance, or remove it",
+                    names.service.display_name()
+                ),
             );
         }
         match chosen {
@@ -136,10 +162,7 @@ fn unnamed_endpoint(
         Some(first) => match identity_based_endpoint(env, prefix, "")? {
             Some(endpoint) => Some(endpoint),
             None => {
-                return fail(
-                    first,
-                    format!("needs {prefix}__serviceUri (the https URL of the SignalR instance)"),
-                );
+                return fail(first, needs_service_uri(prefix, names.service));
             }
         },
         None => None,
@@ -161,6 +184,13 @@ fn unnamed_endpoint(
             warnings,
         )?)),
     }
+}
+
+fn needs_service_uri(prefix: &str, service: Service) -> String {
+    format!(
+        "needs {prefix}__serviceUri (the https URL of the {} instance)",
+        service.display_name()
+    )
 }
 
 fn endpoint_type(text: &str) -> Option<EndpointType> {
@@ -185,9 +215,13 @@ struct NamedGroup<'a> {
 /// `Azure__SignalR__Endpoints__<name>[__primary|__secondary]` hold connection strings;
 /// `Azure__SignalR__Endpoints__<name>__serviceUri` (with `__type`, `__credential`, …) is the
 /// identity-based form. A name configured twice is a conflict.
-fn named_endpoints(env: &Environment, warnings: &mut Vec<String>) -> Result<Vec<ServiceEndpoint>, SettingError> {
+fn named_endpoints(
+    env: &Environment,
+    names: &ConnectionNames,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ServiceEndpoint>, SettingError> {
     let mut groups: Vec<NamedGroup<'_>> = Vec::new();
-    for family in ConnectionNames::families() {
+    for family in names.families() {
         for setting in env.names_under(family) {
             let rest = &spelled(setting)[family.len()..];
             let name = rest.split("__").next().unwrap_or_default().to_owned();
@@ -220,7 +254,7 @@ fn named_endpoints(env: &Environment, warnings: &mut Vec<String>) -> Result<Vec<
     }
     let mut endpoints = Vec::new();
     for group in groups {
-        endpoints.push(named_endpoint(env, &group, warnings)?);
+        endpoints.push(named_endpoint(env, &group, names.service, warnings)?);
     }
     Ok(endpoints)
 }
@@ -228,6 +262,7 @@ fn named_endpoints(env: &Environment, warnings: &mut Vec<String>) -> Result<Vec<
 fn named_endpoint(
     env: &Environment,
     group: &NamedGroup<'_>,
+    service: Service,
     warnings: &mut Vec<String>,
 ) -> Result<ServiceEndpoint, SettingError> {
     let name = &group.name;
@@ -262,10 +297,7 @@ fn named_endpoint(
         }
         ([], true) => match identity_based_endpoint(env, &prefix, name)? {
             Some(endpoint) => Ok(endpoint),
-            None => fail(
-                group.settings[0],
-                format!("needs {prefix}__serviceUri (the https URL of the SignalR instance)"),
-            ),
+            None => fail(group.settings[0], needs_service_uri(&prefix, service)),
         },
         (_, _) => fail(
             group.settings[0],
@@ -278,7 +310,7 @@ fn named_endpoint(
 }
 
 /// Endpoints with the same `Endpoint` URL collapse into one; a primary one wins.
-fn deduplicate(endpoints: Vec<ServiceEndpoint>, warnings: &mut Vec<String>) -> Vec<ServiceEndpoint> {
+fn deduplicate(endpoints: Vec<ServiceEndpoint>, service: Service, warnings: &mut Vec<String>) -> Vec<ServiceEndpoint> {
     let mut kept: Vec<ServiceEndpoint> = Vec::with_capacity(endpoints.len());
     for endpoint in endpoints {
         match kept
@@ -288,9 +320,10 @@ fn deduplicate(endpoints: Vec<ServiceEndpoint>, warnings: &mut Vec<String>) -> V
             None => kept.push(endpoint),
             Some(existing) => {
                 warnings.push(format!(
-                    "{} and {} name the same SignalR endpoint; they are used as one",
+                    "{} and {} name the same {} endpoint; they are used as one",
                     existing.source(),
-                    endpoint.source()
+                    endpoint.source(),
+                    service.display_name()
                 ));
                 if existing.endpoint_type() == EndpointType::Secondary
                     && endpoint.endpoint_type() == EndpointType::Primary
@@ -613,7 +646,7 @@ mod tests {
             config
                 .warnings
                 .iter()
-                .any(|w| w.contains("name the same SignalR endpoint"))
+                .any(|w| w.contains("name the same Azure SignalR endpoint"))
         );
     }
 

@@ -20,6 +20,7 @@ pub mod table;
 mod testing;
 mod tokens;
 mod upstream;
+mod webpubsub;
 
 use crate::caller::{CallerPolicy, OidcSettings};
 use crate::endpoints::{HealthSchedule, ServiceEndpoint};
@@ -33,12 +34,15 @@ pub(crate) use aws_references::{SecretReference, aws_references};
 pub(crate) use endpoints::connection_string_endpoint;
 pub use environment::{Environment, SettingError};
 pub use serving::{ConnectionLimits, Host};
+pub use webpubsub::WebPubSubSettings;
 
 /// Everything the function is configured with.
 #[derive(Debug)]
 pub struct Settings {
-    /// The SignalR instances, in configuration order.
+    /// The SignalR instances, in configuration order (none when only Web PubSub is configured).
     pub endpoints: Vec<ServiceEndpoint>,
+    /// Azure Web PubSub, when a Web PubSub connection string is set.
+    pub webpubsub: Option<WebPubSubSettings>,
     /// Route prefix without leading or trailing `/` (`api` by default; may be empty).
     pub route_prefix: String,
     /// Hub for `/{prefix}/negotiate` without `?hub=`.
@@ -90,9 +94,14 @@ impl Settings {
         env.unambiguous()?;
         references::refuse_unresolved(env)?;
         let mut warnings = Vec::new();
-        let endpoints = endpoints::endpoints(env, host, &mut warnings)?;
+        let endpoints::Endpoints {
+            signalr: endpoints,
+            webpubsub,
+        } = endpoints::endpoints(env, host, &mut warnings)?;
         let hubs = serving::hubs(env)?;
         let entra_mode = upstream::entra_mode(env, &endpoints, &mut warnings)?;
+        let entra = upstream::entra_overrides(env)?;
+        let webpubsub = webpubsub::webpubsub(env, webpubsub, &entra, entra_mode, &mut warnings)?;
         let token_policy = tokens::token_policy(env, endpoints.len())?;
         let (caller, oidc) = caller::caller(env, token_policy.unique_claim.as_deref(), host, &mut warnings)?;
         tokens::claims_fit(&endpoints, &hubs, &token_policy, &caller)?;
@@ -101,13 +110,14 @@ impl Settings {
         }
         Ok(Self {
             endpoints,
+            webpubsub,
             route_prefix: serving::route_prefix(env)?,
             default_hub: hubs.default_hub,
             allowed_hubs: hubs.allowed_hubs,
             application_name: hubs.application_name,
             token_policy,
             entra_mode,
-            entra: upstream::entra_overrides(env)?,
+            entra,
             upstream: upstream::upstream_limits(env)?,
             health: upstream::health_schedule(env)?,
             secret_refresh: aws_references::refresh_period(env)?,

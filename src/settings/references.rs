@@ -31,7 +31,7 @@ const REFERENCES: [(&str, &str); 2] = [
 /// `SIGNALR_CONNECTION_STRING_SETTING` chooses included) that still holds an unresolved
 /// reference stops the start.
 pub(super) fn refuse_unresolved(env: &Environment) -> Result<(), SettingError> {
-    let names = ConnectionNames::from_env(env)?;
+    let names = ConnectionNames::both(env)?;
     for (name, value) in env.vars() {
         let value = value.trim_start().as_bytes();
         let reference = REFERENCES.iter().find(|(prefix, _)| {
@@ -40,7 +40,10 @@ pub(super) fn refuse_unresolved(env: &Environment) -> Result<(), SettingError> {
                 .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
         });
         match reference {
-            Some((_, advice)) if table::is_read(&normalise(name)) || names.holds_connection_string(name) => {
+            Some((_, advice))
+                if table::is_read(&normalise(name))
+                    || names.iter().any(|names| names.holds_connection_string(name)) =>
+            {
                 return fail(name, *advice);
             }
             _ => {}

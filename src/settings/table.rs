@@ -65,6 +65,51 @@ pub const NAMED_CONNECTION_STRINGS_SECTION: Setting = secret(
     "the same, from a ConnectionStrings section or App Service's Connection strings \
     (CUSTOMCONNSTR_Azure__SignalR__ConnectionString__<name>)",
 );
+// Web PubSub's names after its Functions extension: `WebPubSubConnectionString` is
+// `Constants.WebPubSubConnectionStringName` (Azure/azure-sdk-for-net,
+// Microsoft.Azure.WebJobs.Extensions.WebPubSub), read in the same forms as SignalR's.
+pub const WEBPUBSUB_CONNECTION_STRING: Setting = secret(
+    "WebPubSubConnectionString",
+    "Azure Web PubSub connection string (the Functions extension's name; __serviceUri and the other identity-based \
+    keys, an AWS ARN as for SignalR); with SignalR too, served under /{prefix}/webpubsub/",
+);
+pub const WEBPUBSUB_FUNCTIONS_CONNECTION_STRINGS: Setting = secret(
+    "ConnectionStrings__WebPubSubConnectionString",
+    "the same, from a ConnectionStrings section or App Service's Connection strings \
+    (CUSTOMCONNSTR_WebPubSubConnectionString); all names set must be equal",
+);
+pub const WEBPUBSUB_NAMED_ENDPOINTS: Setting = secret(
+    "Azure__WebPubSub__Endpoints__<name>[__primary|__secondary]",
+    "a named Web PubSub endpoint's connection string (several instances); or __<name>__serviceUri and the other \
+    identity-based keys",
+);
+pub const WEBPUBSUB_CLIENT_PROTOCOL: Setting = setting(
+    "WEBPUBSUB_CLIENT_PROTOCOL",
+    Value("default"),
+    "Web PubSub clients negotiated for: default (WebSocket), mqtt or socketio",
+);
+pub const WEBPUBSUB_ROLES: Setting = setting(
+    "WEBPUBSUB_ROLES",
+    Unset,
+    "comma list of roles every Web PubSub token carries (webpubsub.joinLeaveGroup[.<group>], \
+    webpubsub.sendToGroup[.<group>], webpubsub.joinLeaveGroups.<pattern>, webpubsub.sendToGroups.<pattern>)",
+);
+pub const WEBPUBSUB_GROUPS: Setting = setting(
+    "WEBPUBSUB_GROUPS",
+    Unset,
+    "comma list of groups every Web PubSub client joins on connect",
+);
+pub const WEBPUBSUB_ROLES_FROM_CLAIM: Setting = setting(
+    "WEBPUBSUB_ROLES_FROM_CLAIM",
+    Unset,
+    "a trusted caller's claim (e.g. roles) whose webpubsub.* values are added as roles; others are left out",
+);
+pub const WEBPUBSUB_ENTRA_SCOPE: Setting = setting(
+    "WEBPUBSUB_ENTRA_SCOPE",
+    Described("from Endpoint"),
+    "scope of Microsoft Entra tokens for Web PubSub (ending in /.default), instead of the one the cloud of its \
+    Endpoint implies",
+);
 pub const ENTRA_MODE: Setting = setting(
     "SIGNALR_ENTRA_MODE",
     Value("generate-token"),
@@ -338,8 +383,16 @@ pub const TABLE: &[Setting] = &[
     NAMED_ENDPOINTS,
     NAMED_CONNECTION_STRINGS,
     NAMED_CONNECTION_STRINGS_SECTION,
+    WEBPUBSUB_CONNECTION_STRING,
+    WEBPUBSUB_FUNCTIONS_CONNECTION_STRINGS,
+    WEBPUBSUB_NAMED_ENDPOINTS,
+    WEBPUBSUB_CLIENT_PROTOCOL,
+    WEBPUBSUB_ROLES,
+    WEBPUBSUB_GROUPS,
+    WEBPUBSUB_ROLES_FROM_CLAIM,
     ENTRA_MODE,
     ENTRA_SCOPE,
+    WEBPUBSUB_ENTRA_SCOPE,
     AUTHORITY_HOST,
     FEDERATED_TOKEN_FILE,
     IDENTITY_ENDPOINT,
@@ -392,11 +445,13 @@ pub const TABLE: &[Setting] = &[
 ];
 
 /// Whether the function reads a variable of this (normalised) name: a declared setting, a key
-/// of a named family (`…__<name>…`), or a key of the identity-based form
-/// (`AzureSignalRConnectionString__serviceUri` and its siblings).
+/// of a named family (`…__<name>…`), or a key of an identity-based form
+/// (`AzureSignalRConnectionString__serviceUri`, `WebPubSubConnectionString__serviceUri` and
+/// their siblings).
 pub fn is_read(normalised: &str) -> bool {
-    let identity_based = normalise(&format!("{}__", CONNECTION_STRING.name));
-    normalised.starts_with(&identity_based)
+    let identity_based = |binding: &str| normalised.starts_with(&normalise(&format!("{binding}__")));
+    identity_based(CONNECTION_STRING.name)
+        || identity_based(WEBPUBSUB_CONNECTION_STRING.name)
         || TABLE.iter().any(|setting| {
             let name = normalise(setting.name);
             match name.find("<name>") {
@@ -442,6 +497,11 @@ mod tests {
             "connectionstrings__azuresignalrconnectionstring",
             "connectionstrings__azure__signalr__connectionstring",
             "connectionstrings__azure__signalr__connectionstring__east__secondary",
+            "webpubsubconnectionstring",
+            "webpubsubconnectionstring__serviceuri",
+            "connectionstrings__webpubsubconnectionstring",
+            "azure__webpubsub__endpoints__east__secondary",
+            "webpubsub_roles",
             "rust_log",
         ] {
             assert!(is_read(read), "{read}");

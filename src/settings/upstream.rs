@@ -137,7 +137,7 @@ fn authority_host(text: &str) -> Option<String> {
 
 /// `{absolute URI}/.default`, as Entra's v2 token endpoint takes an application's scope (and
 /// with only the characters azure_identity lets through).
-fn is_default_scope(scope: &str) -> bool {
+pub(super) fn is_default_scope(scope: &str) -> bool {
     scope.strip_suffix("/.default").is_some_and(|resource| {
         url::Url::parse(resource).is_ok_and(|url| url.has_host())
             && resource
@@ -185,7 +185,7 @@ mod tests {
         )
         .unwrap();
         let mut warnings = Vec::new();
-        (entra_mode(&env, &endpoints, &mut warnings), warnings)
+        (entra_mode(&env, &endpoints.signalr, &mut warnings), warnings)
     }
 
     const ENTRA: (&str, &str) = ("AzureSignalRConnectionString", "Endpoint=https://a;AuthType=azure.msi");

@@ -11,6 +11,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::RandomId;
 use super::connection::{AUTH_EXPIRES_ON, CLOSE_ON_AUTH_EXPIRATION, ConnectionClaims, DIAGNOSTIC_CLIENT};
+use super::jwt::Claims;
 
 /// `iss` of every token signed with an access key.
 pub const ISSUER: &str = "azure-signalr";
@@ -91,6 +92,9 @@ pub struct Caller {
     /// A diagnostic client (`asrs.s.dc`): the caller asked, and carries a claim value that
     /// allows it.
     pub diagnostic: bool,
+    /// Web PubSub roles a trusted identity's claim gives (`WEBPUBSUB_ROLES_FROM_CLAIM`),
+    /// checked against the service's role grammar.
+    pub roles: Vec<String>,
 }
 
 /// The claims of one client token.
@@ -144,7 +148,7 @@ impl<'a> AccessTokenClaims<'a> {
 
     /// The claims as a JSON object, appended to `json`. The members that differ per token are
     /// serialised, the connection claims copied as they were serialised at start.
-    pub fn write_json(&self, json: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    fn write_claims(&self, json: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         serde_json::to_writer(&mut *json, &PerToken(self))?;
         let custom = &self.caller.claims;
         if self.connection.is_empty() && custom.is_empty() {
@@ -164,13 +168,25 @@ impl<'a> AccessTokenClaims<'a> {
         Ok(())
     }
 
-    /// The claims as a JSON string (what [`Self::write_json`] writes), for tests.
+    /// The claims as a JSON string (what [`Claims::write_json`] writes), for tests.
     #[cfg(test)]
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
         let mut json = Vec::new();
-        self.write_json(&mut json)?;
+        self.write_claims(&mut json)?;
         // Only serde_json and the UTF-8 fragment wrote to it.
         Ok(String::from_utf8(json).unwrap_or_default())
+    }
+}
+
+impl Claims for AccessTokenClaims<'_> {
+    fn write_json(&self, json: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        self.write_claims(json)
+    }
+
+    /// The usual claims at once: the audience, five numbers and names, two ids, the connection
+    /// claims.
+    fn size_hint(&self) -> usize {
+        192 + self.audience.len() + self.caller.user_id.as_ref().map_or(0, |id| 2 * id.len()) + self.connection.len()
     }
 }
 
@@ -342,6 +358,7 @@ mod tests {
             claims: custom,
             login_end: Some(130),
             diagnostic: true,
+            roles: Vec::new(),
         };
         let lifetime = policy.lifetime_for(subject.login_end, 10).unwrap();
         let claims = AccessTokenClaims::for_caller("A", &subject, &policy, 10, lifetime);

@@ -10,7 +10,8 @@ use super::entra_access_key::{KeyLifetime, TemporaryKeyStore};
 use super::{AccessKey, AccessToken, AccessTokenClaims, Caller, RotatingKey, TokenError, TokenPolicy, jwt};
 use crate::endpoints::{Authentication, ServiceEndpoint};
 use crate::entra::{CredentialError, EntraOverrides, EntraTarget, EntraTokenSource};
-use crate::service::{ServiceApi, UpstreamError};
+use crate::product::{Contract, Service};
+use crate::service::{GenerateToken, ServiceApi, UpstreamError};
 
 /// How Entra endpoints get client tokens (`SIGNALR_ENTRA_MODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,7 +75,7 @@ pub enum IssueError {
     LoginEnded,
     /// The service makes tokens in whole minutes, and the caller's credential expires sooner.
     #[error(
-        "the caller's credential expires in less than a minute, the shortest token the SignalR service makes; \
+        "the caller's credential expires in less than a minute, the shortest token the service makes; \
          get a fresh one and negotiate again"
     )]
     LoginEndsTooSoon,
@@ -88,20 +89,20 @@ impl IssueError {
 }
 
 impl TokenIssuer {
-    /// The issuer for an endpoint. `api` is needed only by Entra endpoints, whose tokens are for
-    /// the cloud of the endpoint's host unless `overrides` say otherwise.
+    /// The issuer for an endpoint of `service`. `api` is needed only by Entra endpoints, whose
+    /// tokens are for the cloud of the endpoint's host unless `overrides` say otherwise.
     pub fn new(
         endpoint: ServiceEndpoint,
         policy: Arc<TokenPolicy>,
         mode: EntraMode,
-        overrides: &EntraOverrides,
+        (service, overrides): (Service, &EntraOverrides),
         api: Option<&ServiceApi>,
     ) -> Result<Self, CredentialError> {
         let method = match endpoint.auth() {
             Authentication::AccessKey(key) => Method::AccessKey(AccessKey::new(key.expose())),
             Authentication::MicrosoftEntra(credential) => {
                 let api = api.ok_or(CredentialError::NoHttpClient)?;
-                let target = EntraTarget::for_host(endpoint.host(), overrides);
+                let target = EntraTarget::for_host(service, endpoint.host(), overrides);
                 let entra = Arc::new(EntraTokenSource::new(credential, target, api.http())?);
                 match mode {
                     EntraMode::GenerateToken => Method::GenerateToken {
@@ -147,10 +148,11 @@ impl TokenIssuer {
         }
     }
 
-    /// A client token for `service_hub`, for `caller`, issued at `now`; it never outlives the
-    /// caller's login. Whatever it waits for upstream ends by `deadline`.
+    /// A client token for `service_hub` under `contract`, for `caller`, issued at `now`; it
+    /// never outlives the caller's login. Whatever it waits for upstream ends by `deadline`.
     pub async fn issue(
         &self,
+        contract: &Contract,
         service_hub: &str,
         caller: &Caller,
         now: u64,
@@ -160,10 +162,18 @@ impl TokenIssuer {
         let lifetime = policy
             .lifetime_for(caller.login_end, now)
             .ok_or(IssueError::LoginEnded)?;
-        let sign = |key: &AccessKey| {
-            let audience = self.endpoint.audience(service_hub);
-            let claims = AccessTokenClaims::for_caller(&audience, caller, policy, now, lifetime);
-            jwt::sign(key, &claims)
+        let sign = |key: &AccessKey| match contract {
+            Contract::SignalR => {
+                let audience = self.endpoint.audience(service_hub);
+                jwt::sign(
+                    key,
+                    &AccessTokenClaims::for_caller(&audience, caller, policy, now, lifetime),
+                )
+            }
+            Contract::WebPubSub(webpubsub) => {
+                let audience = webpubsub.audience(&self.endpoint, service_hub);
+                jwt::sign(key, &webpubsub.claims(&audience, caller, now, lifetime))
+            }
         };
         match &self.method {
             Method::AccessKey(key) => Ok(sign(key)?),
@@ -179,7 +189,19 @@ impl TokenIssuer {
                 let minutes = minutes_to_expire(lifetime, login_left)?;
                 let user_id = caller.user_id.as_deref();
                 let server = self.endpoint.server_base();
-                let call = api.generate_token(entra, server, service_hub, user_id, minutes, deadline);
+                let query = match contract {
+                    Contract::SignalR => Vec::new(),
+                    Contract::WebPubSub(webpubsub) => webpubsub.generate_token_query(caller),
+                };
+                let request = GenerateToken {
+                    service: contract.service(),
+                    server,
+                    hub: service_hub,
+                    user_id,
+                    minutes_to_expire: minutes,
+                    query: &query,
+                };
+                let call = api.generate_token(entra, &request, deadline);
                 let token = Box::pin(call).await?;
                 AccessToken::from_service(token).map_err(|error| match error {
                     TokenError::NotCompact => IssueError::Upstream(UpstreamError::Malformed),

@@ -5,8 +5,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::AccessKey;
 use super::claims::ISSUER;
-use super::{AccessKey, AccessTokenClaims};
 
 /// The service refuses longer tokens (SDK).
 pub const MAX_TOKEN_LEN: usize = 4096;
@@ -23,7 +23,7 @@ pub enum TokenError {
     #[error("the access token could not be signed")]
     Signing,
     /// The service's token is not a JWS in compact form.
-    #[error("the token from the SignalR service is not a JSON web token")]
+    #[error("the token from the service is not a JSON web token")]
     NotCompact,
 }
 
@@ -68,16 +68,19 @@ impl std::fmt::Debug for AccessToken {
     }
 }
 
+/// A token's claims as the JSON object a JWT carries.
+pub trait Claims {
+    /// The claims as a JSON object, appended to `json`.
+    fn write_json(&self, json: &mut Vec<u8>) -> Result<(), serde_json::Error>;
+
+    /// About how many bytes [`Self::write_json`] writes, to size the buffer once.
+    fn size_hint(&self) -> usize;
+}
+
 /// Signs the claims with the key.
 // Hand-written: jsonwebtoken::encode costs 19,765 instructions per negotiate more (BENCHMARKS.md, "Crates or ours").
-pub fn sign(key: &AccessKey, claims: &AccessTokenClaims<'_>) -> Result<AccessToken, TokenError> {
-    // Sized for the usual claims at once: the audience, five numbers and names, two ids, the
-    // connection claims.
-    let mut json = Vec::with_capacity(
-        192 + claims.audience.len()
-            + claims.caller.user_id.as_ref().map_or(0, |id| 2 * id.len())
-            + claims.connection.len(),
-    );
+pub fn sign(key: &AccessKey, claims: &impl Claims) -> Result<AccessToken, TokenError> {
+    let mut json = Vec::with_capacity(claims.size_hint());
     claims.write_json(&mut json).map_err(|_| TokenError::Signing)?;
     let header = key.encoded_header();
     let mut token = String::with_capacity(header.len() + 2 + json.len() * 4 / 3 + 48);
@@ -135,6 +138,7 @@ mod tests {
     use sha2::Sha256;
 
     use super::*;
+    use crate::tokens::AccessTokenClaims;
     use crate::tokens::{Caller, TokenPolicy};
 
     const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
@@ -257,6 +261,7 @@ mod tests {
             claims: vec![("email".to_owned(), json!("a@example.com"))],
             login_end: Some(1_700_000_120),
             diagnostic: true,
+            roles: Vec::new(),
         };
         let claims = AccessTokenClaims::for_caller("aud", &caller, &policy, 1_700_000_000, 120);
         let got = verify(&sign(&AccessKey::new(KEY), &claims).unwrap(), KEY);

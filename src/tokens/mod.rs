@@ -20,7 +20,7 @@ pub use connection::{
     ConnectionClaims, ConnectionOptions, MAX_HANDSHAKE_TIMEOUT_SECS, MAX_POLL_INTERVAL_SECS, Transports,
 };
 pub use issuer::{EntraMode, IssueError, TokenIssuer};
-pub use jwt::{AccessToken, MAX_TOKEN_LEN, TokenError, sign, sign_server_token};
+pub use jwt::{AccessToken, Claims, MAX_TOKEN_LEN, TokenError, sign, sign_server_token};
 pub use random_id::RandomId;
 pub use rotating_key::RotatingKey;
 
