@@ -198,7 +198,7 @@ async fn service_refusing_connections_is_a_502() {
     let running = start_function("entra-refused", closed, port, &[]).await;
     let (status, body) = running.negotiate("chat").await;
     assert_eq!(status, 502, "{body}");
-    assert_eq!(body["error"], "could not reach the SignalR service");
+    assert_eq!(body["error"], "could not reach the service");
     assert_eq!(fake.count(|c| &c.identity), 1);
 }
 

@@ -16,12 +16,13 @@ use crate::common::{self, Function, KEY, free_port, wait_ready};
 /// The secret the stand-in's managed-identity endpoint expects (App Service protocol).
 const IDENTITY_HEADER: &str = "interop-identity-header";
 
-fn harness() -> PathBuf {
+pub(crate) fn harness() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
-/// `true` when Node and the harness packages are there (installing them if needed).
-fn node_ready() -> bool {
+/// `true` when Node and the harness packages are there (installing them if needed): the
+/// SignalR client's and the Web PubSub harness's.
+pub(crate) fn node_ready() -> bool {
     static READY: OnceLock<bool> = OnceLock::new();
     *READY.get_or_init(|| {
         if Command::new("node").arg("--version").output().is_err() {
@@ -32,7 +33,10 @@ fn node_ready() -> bool {
             eprintln!("interop test skipped: Node.js is not installed");
             return false;
         }
-        if !harness().join("node_modules/@microsoft/signalr").exists() {
+        let installed = ["@microsoft/signalr", "@azure/web-pubsub-client", "aedes", "socket.io"]
+            .iter()
+            .all(|package| harness().join("node_modules").join(package).exists());
+        if !installed {
             let status = Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
                 .current_dir(harness())

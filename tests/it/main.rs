@@ -28,3 +28,4 @@ mod router;
 mod server;
 mod startup;
 mod upstream_faults;
+mod webpubsub;
