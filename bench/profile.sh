@@ -27,6 +27,8 @@
 #   TARGET=/api/chat/negotiate   the request target (a query string too: ?negotiateVersion=1)
 #   HOST=local            local (text log lines) or functions (the Azure Functions host: JSON lines,
 #                         FUNCTIONS_CUSTOMHANDLER_PORT=$PORT)
+#   SERVICE=signalr       signalr or webpubsub (the same access key and host name under
+#                         WebPubSubConnectionString: a Web PubSub negotiate on the same routes)
 # Writes target/bench/profile-*.txt (reports) and prints a summary.
 # Needs: cargo, wrk, perf (linux-perf) and/or valgrind, python3; ../shared/bench/post.lua.
 set -euo pipefail
@@ -42,6 +44,12 @@ LOG=${LOG:-off}
 TARGET=${TARGET:-/api/chat/negotiate}
 HOST=${HOST:-local}
 LIMIT=${LIMIT:-1}
+SERVICE=${SERVICE:-signalr}
+case $SERVICE in
+    signalr) CONN_SETTING=AzureSignalRConnectionString ;;
+    webpubsub) CONN_SETTING=WebPubSubConnectionString CONN=${CONN/.service.signalr.net/.webpubsub.azure.com} ;;
+    *) die "SERVICE is signalr or webpubsub" ;;
+esac
 [[ $HOST == local || $HOST == functions ]] || die "HOST is local or functions"
 
 # OURS: "label=path" of each binary of ours to measure (BINS or BIN, else the profiling build of
@@ -94,7 +102,7 @@ serve() {
     else
         local where=(SIGNALR_LISTEN="127.0.0.1:$PORT")
         [[ $HOST == functions ]] && where=(FUNCTIONS_CUSTOMHANDLER_PORT="$PORT")
-        env TOKIO_WORKER_THREADS=1 RUST_LOG="$LOG" "${where[@]}" AzureSignalRConnectionString="$CONN" \
+        env TOKIO_WORKER_THREADS=1 RUST_LOG="$LOG" "${where[@]}" "$CONN_SETTING=$CONN" \
             "$@" "$(binary_of "$name")" >>"$WORK/profile-$name.log" 2>"$WORK/profile-$name.err" &
     fi
     SERVER_PID=$!
