@@ -25,8 +25,8 @@ pub struct App {
     /// What the usual negotiate routes answer: SignalR's, or Web PubSub's when only it is
     /// configured.
     negotiator: Negotiator,
-    /// Web PubSub's, when SignalR is configured too (served under `/{prefix}/webpubsub/`).
-    webpubsub: Option<Negotiator>,
+    /// Web PubSub's, when SignalR is configured too.
+    other: Option<Negotiator>,
     callers: CallerResolver,
     default_hub: Option<HubName>,
     route_prefix: String,
@@ -184,7 +184,7 @@ impl App {
             )?),
             None => None,
         };
-        let (negotiator, webpubsub) = match (signalr, webpubsub) {
+        let (negotiator, other) = match (signalr, webpubsub) {
             (Some(signalr), webpubsub) => (signalr, webpubsub),
             (None, Some(webpubsub)) => (webpubsub, None),
             // The settings always hold one service's endpoints (the emulator's, if need be).
@@ -195,7 +195,7 @@ impl App {
         let refresher = assembly.refresher;
         Ok(Self {
             negotiator,
-            webpubsub,
+            other,
             callers: CallerResolver::new(settings.caller.clone(), oidc),
             default_hub: settings.default_hub.clone(),
             route_prefix: settings.route_prefix.clone(),
@@ -218,15 +218,18 @@ impl App {
         &self.negotiator
     }
 
-    /// Web PubSub's negotiator when SignalR is configured too: the routes under
-    /// `/{prefix}/webpubsub/`.
+    /// Web PubSub's negotiator, when configured: the routes under `/{prefix}/webpubsub/`
+    /// (the usual ones too when SignalR is not configured).
     pub fn webpubsub(&self) -> Option<&Negotiator> {
-        self.webpubsub.as_ref()
+        match self.negotiator.contract() {
+            Contract::WebPubSub(_) => Some(&self.negotiator),
+            Contract::SignalR => self.other.as_ref(),
+        }
     }
 
     /// Every negotiator, the usual routes' first: what `check` samples.
     pub fn negotiators(&self) -> impl Iterator<Item = &Negotiator> {
-        std::iter::once(&self.negotiator).chain(&self.webpubsub)
+        std::iter::once(&self.negotiator).chain(&self.other)
     }
 
     /// Finds each request's caller from the configured sources.

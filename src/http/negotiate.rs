@@ -38,7 +38,7 @@ fn query(request: &Request) -> NegotiateQuery {
 pub(super) enum Routes {
     /// The usual routes: SignalR's, or Web PubSub's when only it is configured.
     Usual,
-    /// `/{prefix}/webpubsub/…`: Web PubSub's, beside SignalR's.
+    /// `/{prefix}/webpubsub/…`: Web PubSub's.
     WebPubSub,
 }
 

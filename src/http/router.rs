@@ -20,8 +20,9 @@ use crate::startup::App;
 const NEGOTIATE_METHODS: &str = "GET, POST";
 
 /// The router for an app: `/{prefix}/{hub}/negotiate`, `/{prefix}/negotiate` and `GET /`; with
-/// both services configured, Web PubSub's under `/{prefix}/webpubsub/` (a SignalR hub named
-/// `webpubsub` is then only reachable as `/{prefix}/negotiate?hub=webpubsub`).
+/// Web PubSub configured, its routes under `/{prefix}/webpubsub/` too, whether or not the usual
+/// ones are SignalR's (a SignalR hub named `webpubsub` is then reachable as
+/// `/{prefix}/negotiate?hub=webpubsub`).
 pub fn router(app: Arc<App>) -> Router {
     let prefix = app.route_prefix();
     let base = if prefix.is_empty() {

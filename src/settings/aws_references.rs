@@ -113,6 +113,21 @@ mod tests {
     }
 
     #[test]
+    fn references_are_read_under_either_services_names_only() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cs-AbCdEf";
+        let env = Environment::new(
+            [
+                ("WebPubSubConnectionString", arn),
+                ("CUSTOMCONNSTR_AzureSignalRConnectionString", arn),
+                ("SOME_OTHER_SETTING", arn),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        let found: Vec<usize> = aws_references(&env).unwrap().into_iter().map(|(at, _)| at).collect();
+        assert_eq!(found, [0, 1]);
+    }
+
+    #[test]
     fn the_refresh_period_is_five_minutes_unless_set_and_zero_turns_it_off() {
         let period = |vars: &[(&str, &str)]| {
             refresh_period(&Environment::new(

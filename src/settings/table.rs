@@ -71,7 +71,8 @@ pub const NAMED_CONNECTION_STRINGS_SECTION: Setting = secret(
 pub const WEBPUBSUB_CONNECTION_STRING: Setting = secret(
     "WebPubSubConnectionString",
     "Azure Web PubSub connection string (the Functions extension's name; __serviceUri and the other identity-based \
-    keys, an AWS ARN as for SignalR); with SignalR too, served under /{prefix}/webpubsub/",
+    keys, an AWS ARN as for SignalR); served under /{prefix}/webpubsub/, and on the usual routes unless SignalR is \
+    configured",
 );
 pub const WEBPUBSUB_FUNCTIONS_CONNECTION_STRINGS: Setting = secret(
     "ConnectionStrings__WebPubSubConnectionString",

@@ -92,17 +92,7 @@ pub(super) fn entra_overrides(env: &Environment) -> Result<EntraOverrides, Setti
             }
         },
     };
-    let scope = match env.value(&ENTRA_SCOPE) {
-        None => None,
-        Some(scope) if is_default_scope(scope) => Some(scope.to_owned()),
-        Some(_) => {
-            return fail(
-                ENTRA_SCOPE.name,
-                "must be the service's application ID URI followed by /.default (for example \
-                https://signalr.azure.us/.default)",
-            );
-        }
-    };
+    let scope = entra_scope(env, &ENTRA_SCOPE, "https://signalr.azure.us/.default")?;
     Ok(EntraOverrides {
         authority_host,
         scope,
@@ -137,7 +127,20 @@ fn authority_host(text: &str) -> Option<String> {
 
 /// `{absolute URI}/.default`, as Entra's v2 token endpoint takes an application's scope (and
 /// with only the characters azure_identity lets through).
-pub(super) fn is_default_scope(scope: &str) -> bool {
+/// A scope setting (`SIGNALR_ENTRA_SCOPE`, `WEBPUBSUB_ENTRA_SCOPE`): an application ID URI
+/// followed by `/.default`, as `example` is.
+pub(super) fn entra_scope(env: &Environment, setting: &Setting, example: &str) -> Result<Option<String>, SettingError> {
+    match env.value(setting) {
+        None => Ok(None),
+        Some(scope) if is_default_scope(scope) => Ok(Some(scope.to_owned())),
+        Some(_) => fail(
+            setting.name,
+            format!("must be the service's application ID URI followed by /.default (for example {example})"),
+        ),
+    }
+}
+
+fn is_default_scope(scope: &str) -> bool {
     scope.strip_suffix("/.default").is_some_and(|resource| {
         url::Url::parse(resource).is_ok_and(|url| url.has_host())
             && resource

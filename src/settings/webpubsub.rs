@@ -7,7 +7,7 @@ use super::table::{
     ENTRA_MODE, Setting, WEBPUBSUB_CLIENT_PROTOCOL, WEBPUBSUB_ENTRA_SCOPE, WEBPUBSUB_GROUPS, WEBPUBSUB_ROLES,
     WEBPUBSUB_ROLES_FROM_CLAIM,
 };
-use super::upstream::is_default_scope;
+use super::upstream::entra_scope;
 use crate::endpoints::{Authentication, ServiceEndpoint};
 use crate::entra::EntraOverrides;
 use crate::hub::MAX_HUB_NAME_LEN;
@@ -67,17 +67,7 @@ pub(super) fn webpubsub(
             tokens from the service's generateToken; leave it unset or set generate-token",
         );
     }
-    let scope = match env.value(&WEBPUBSUB_ENTRA_SCOPE) {
-        None => None,
-        Some(scope) if is_default_scope(scope) => Some(scope.to_owned()),
-        Some(_) => {
-            return fail(
-                WEBPUBSUB_ENTRA_SCOPE.name,
-                "must be the service's application ID URI followed by /.default (for example \
-                https://webpubsub.azure.com/.default)",
-            );
-        }
-    };
+    let scope = entra_scope(env, &WEBPUBSUB_ENTRA_SCOPE, "https://webpubsub.azure.com/.default")?;
     let contract = WebPubSub {
         protocol,
         roles,

@@ -374,3 +374,25 @@ fn a_sample_user_with_several_values_shows_no_user_id_or_a_401() {
     let (_, output) = check(&["--offline", "--user", "alice"], &required);
     assert!(output.contains(r#""asrs.s.uid":"alice""#), "{output}");
 }
+
+#[test]
+fn web_pubsub_endpoints_are_listed_with_their_client_url_and_a_sample() {
+    let cs = format!("Endpoint=https://demo.webpubsub.azure.com;AccessKey={KEY};Version=1.0;");
+    let (code, output) = check(
+        &["--offline", "--hub", "Chat"],
+        &[
+            ("WebPubSubConnectionString", &cs),
+            ("WEBPUBSUB_CLIENT_PROTOCOL", "mqtt"),
+            ("WEBPUBSUB_ROLES", "webpubsub.sendToGroup"),
+        ],
+    );
+    assert_eq!(code, 0, "{output}");
+    for expected in [
+        "Web PubSub endpoint (default) (primary), from WebPubSubConnectionString",
+        "clients to: wss://demo.webpubsub.azure.com/clients/mqtt/hubs/{hub}?access_token={token}",
+        r#""aud":"https://demo.webpubsub.azure.com/clients/mqtt/hubs/Chat""#,
+        r#""role":["webpubsub.sendToGroup"]"#,
+    ] {
+        assert!(output.contains(expected), "{expected:?} not in:\n{output}");
+    }
+}

@@ -55,6 +55,14 @@ impl Service {
         )
     }
 
+    /// The first connection it accepted, as it logged it.
+    fn connected(&self) -> Value {
+        self.events()
+            .into_iter()
+            .find(|event| event["event"] == "connected")
+            .unwrap_or_else(|| panic!("the stand-in saw no connection: {:?}", self.events()))
+    }
+
     /// The events it logged, as JSON.
     fn events(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.events)
@@ -83,6 +91,17 @@ async fn function(name: &str, env: &[(&str, &str)]) -> (Function, String) {
     (function, base)
 }
 
+/// The stand-in, and the function negotiating for it with `extra` settings; the function's base
+/// URL.
+async fn with_service(name: &str, extra: &[(&str, &str)]) -> (Service, Function, String) {
+    let service = Service::start(name);
+    let cs = service.connection_string();
+    let mut env = vec![("WebPubSubConnectionString", cs.as_str())];
+    env.extend_from_slice(extra);
+    let (function, base) = function(&format!("wps-{name}"), &env).await;
+    (service, function, base)
+}
+
 /// Runs `wps-client.js` against `negotiate` for `protocol`, with `client_env`; its final line.
 fn client(negotiate: &str, protocol: &str, client_env: &[(&str, &str)]) -> Value {
     let output = Command::new("node")
@@ -109,12 +128,9 @@ async fn the_official_client_joins_what_its_roles_allow_and_the_groups_of_its_to
     if !node_ready() {
         return;
     }
-    let service = Service::start("default");
-    let cs = service.connection_string();
-    let (function, base) = function(
-        "wps-default",
+    let (service, function, base) = with_service(
+        "default",
         &[
-            ("WebPubSubConnectionString", &cs),
             (
                 "WEBPUBSUB_ROLES",
                 "webpubsub.joinLeaveGroup.lobby,webpubsub.sendToGroup.news",
@@ -154,11 +170,7 @@ async fn the_official_client_joins_what_its_roles_allow_and_the_groups_of_its_to
         "joined on connect: {}",
         context()
     );
-    let connected = service
-        .events()
-        .into_iter()
-        .find(|event| event["event"] == "connected")
-        .expect("the stand-in saw the connection");
+    let connected = service.connected();
     assert_eq!(
         connected["claims"]["aud"],
         format!("http://127.0.0.1:{}/client/hubs/chat", service.port)
@@ -184,12 +196,9 @@ async fn an_mqtt_client_connects_over_websocket_with_the_token_in_its_url() {
     if !node_ready() {
         return;
     }
-    let service = Service::start("mqtt");
-    let cs = service.connection_string();
-    let (function, base) = function(
-        "wps-mqtt",
+    let (service, function, base) = with_service(
+        "mqtt",
         &[
-            ("WebPubSubConnectionString", &cs),
             ("WEBPUBSUB_CLIENT_PROTOCOL", "mqtt"),
             (
                 "WEBPUBSUB_ROLES",
@@ -209,11 +218,7 @@ async fn an_mqtt_client_connects_over_websocket_with_the_token_in_its_url() {
     assert_eq!(result["joined"]["lobby"], true, "{}", context());
     assert_eq!(result["joined"]["vip"], false, "{}", context());
     assert_eq!(result["received"][0]["data"], "hi", "{}", context());
-    let connected = service
-        .events()
-        .into_iter()
-        .find(|event| event["event"] == "connected")
-        .unwrap();
+    let connected = service.connected();
     assert_eq!(connected["protocol"], "mqtt");
     assert_eq!(
         connected["claims"]["aud"],
@@ -228,16 +233,7 @@ async fn a_socket_io_client_connects_with_the_endpoint_path_and_token() {
     if !node_ready() {
         return;
     }
-    let service = Service::start("socketio");
-    let cs = service.connection_string();
-    let (function, base) = function(
-        "wps-socketio",
-        &[
-            ("WebPubSubConnectionString", &cs),
-            ("WEBPUBSUB_CLIENT_PROTOCOL", "socketio"),
-        ],
-    )
-    .await;
+    let (service, function, base) = with_service("socketio", &[("WEBPUBSUB_CLIENT_PROTOCOL", "socketio")]).await;
     let negotiate = format!("{base}/api/chat/negotiate");
     let result = client(&negotiate, "socketio", &[]);
     let context = || format!("{result}\n{}\n{:?}", function.logs(), service.events());
@@ -258,17 +254,8 @@ async fn with_both_services_web_pubsub_answers_under_its_own_prefix() {
     if !node_ready() {
         return;
     }
-    let service = Service::start("both");
-    let cs = service.connection_string();
     let signalr = format!("Endpoint=https://demo.service.signalr.net;AccessKey={KEY};Version=1.0;");
-    let (function, base) = function(
-        "wps-both",
-        &[
-            ("WebPubSubConnectionString", &cs),
-            ("AzureSignalRConnectionString", &signalr),
-        ],
-    )
-    .await;
+    let (service, function, base) = with_service("both", &[("AzureSignalRConnectionString", &signalr)]).await;
     let http = reqwest::Client::new();
     let answer: Value = http
         .post(format!("{base}/api/chat/negotiate"))
@@ -287,11 +274,7 @@ async fn with_both_services_web_pubsub_answers_under_its_own_prefix() {
     );
     let result = client(&format!("{base}/api/webpubsub/Chat/negotiate"), "default", &[]);
     assert_eq!(result["connected"], true, "{result}\n{}", function.logs());
-    let connected = service
-        .events()
-        .into_iter()
-        .find(|event| event["event"] == "connected")
-        .unwrap();
+    let connected = service.connected();
     assert_eq!(connected["hub"], "Chat", "the hub as written, as the SDKs send it");
 }
 
@@ -431,6 +414,16 @@ async fn the_token_is_signed_as_the_sdk_signs_it() {
         answer["url"],
         format!("wss://demo.webpubsub.azure.com:8443/client/hubs/Chat?access_token={token}")
     );
+    // Its own prefix answers too, so a client's URL need not change when SignalR joins.
+    let own: Value = reqwest::Client::new()
+        .post(format!("{base}/api/webpubsub/chat/negotiate"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(own["baseUrl"].as_str().unwrap().ends_with("/client/hubs/chat"), "{own}");
 }
 
 #[tokio::test]
