@@ -97,32 +97,53 @@ impl IntoResponse for ApiError {
 pub fn negotiated(response: &NegotiateResponse) -> Response {
     let token = response.access_token.as_str();
     let url = response.url.as_str();
-    let mut body = Vec::with_capacity(2 * url.len() + token.len() + 64);
     let written = match &response.access {
-        ClientAccess::SignalR => write_members(&mut body, &[("url", url)], ("accessToken", token)),
-        ClientAccess::WebPubSub { base_len } => write_members(
-            &mut body,
+        ClientAccess::SignalR => return signalr_answer(url, token),
+        ClientAccess::WebPubSub { base_len } => members(
             &[("baseUrl", url.get(..*base_len).unwrap_or(url)), ("url", url)],
             ("accessToken", token),
         ),
-        ClientAccess::SocketIo { path } => {
-            write_members(&mut body, &[("endpoint", url), ("path", path)], ("token", token))
-        }
+        ClientAccess::SocketIo { path } => members(&[("endpoint", url), ("path", path)], ("token", token)),
     };
     match written {
-        Ok(()) => json_answer(StatusCode::OK, body),
-        Err(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the answer could not be written").into_response(),
+        Ok(body) => json_answer(StatusCode::OK, body),
+        Err(_) => unwritten(),
     }
 }
 
+fn unwritten() -> Response {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the answer could not be written").into_response()
+}
+
+/// SignalR's `{"url","accessToken"}`, from constant pieces (the answer of nearly every
+/// negotiate).
+fn signalr_answer(url: &str, token: &str) -> Response {
+    const URL: &[u8] = br#"{"url":"#;
+    const TOKEN: &[u8] = br#","accessToken":""#;
+    let mut body = Vec::with_capacity(URL.len() + url.len() + 8 + TOKEN.len() + token.len() + 2);
+    body.extend_from_slice(URL);
+    if serde_json::to_writer(&mut body, url).is_err() {
+        return unwritten();
+    }
+    body.extend_from_slice(TOKEN);
+    body.extend_from_slice(token.as_bytes());
+    body.extend_from_slice(b"\"}");
+    json_answer(StatusCode::OK, body)
+}
+
 /// `{"name":value,…,"token name":"token"}`: the values escaped, the token as it is.
-fn write_members(body: &mut Vec<u8>, members: &[(&str, &str)], token: (&str, &str)) -> serde_json::Result<()> {
+fn members(members: &[(&str, &str)], token: (&str, &str)) -> serde_json::Result<Vec<u8>> {
+    let size = members
+        .iter()
+        .map(|(name, value)| name.len() + 2 * value.len() + 6)
+        .sum::<usize>();
+    let mut body = Vec::with_capacity(size + token.0.len() + token.1.len() + 8);
     body.push(b'{');
     for (name, value) in members {
         body.push(b'"');
         body.extend_from_slice(name.as_bytes());
         body.extend_from_slice(b"\":");
-        serde_json::to_writer(&mut *body, value)?;
+        serde_json::to_writer(&mut body, value)?;
         body.push(b',');
     }
     body.push(b'"');
@@ -130,7 +151,7 @@ fn write_members(body: &mut Vec<u8>, members: &[(&str, &str)], token: (&str, &st
     body.extend_from_slice(b"\":\"");
     body.extend_from_slice(token.1.as_bytes());
     body.extend_from_slice(b"\"}");
-    Ok(())
+    Ok(body)
 }
 
 impl From<HubNameError> for ApiError {

@@ -48,7 +48,8 @@ pub(super) async fn path_hub(
     hub: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
-    hub_from_path(&app, Routes::Usual, hub, request).await
+    let query = query(&request);
+    respond(&app, Routes::Usual, hub_in_path(hub), query, request).await
 }
 
 /// `/{prefix}/webpubsub/{hub}/negotiate`
@@ -57,39 +58,32 @@ pub(super) async fn webpubsub_path_hub(
     hub: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
-    hub_from_path(&app, Routes::WebPubSub, hub, request).await
+    let query = query(&request);
+    respond(&app, Routes::WebPubSub, hub_in_path(hub), query, request).await
 }
 
-async fn hub_from_path(
-    app: &App,
-    routes: Routes,
-    hub: Result<Path<String>, PathRejection>,
-    request: Request,
-) -> Response {
-    let hub = match hub {
+/// The hub of a path, checked.
+fn hub_in_path(hub: Result<Path<String>, PathRejection>) -> Result<Cow<'static, HubName>, ApiError> {
+    match hub {
         Ok(Path(hub)) => HubName::from_string(hub).map(Cow::Owned).map_err(ApiError::from),
         Err(_) => Err(ApiError::bad_request(
             "the hub name in the path is not valid percent-encoded UTF-8",
         )),
-    };
-    let query = query(&request);
-    respond(app, routes, hub, query, request).await
+    }
 }
 
 /// `/{prefix}/negotiate?hub=…` (or `SIGNALR_HUB`)
 pub(super) async fn query_hub(State(app): State<Arc<App>>, request: Request) -> Response {
-    hub_from_query(&app, Routes::Usual, request).await
+    let mut query = query(&request);
+    let hub = query.hub(app.default_hub(), app.query_values_joined());
+    respond(&app, Routes::Usual, hub, query, request).await
 }
 
 /// `/{prefix}/webpubsub/negotiate?hub=…` (or `SIGNALR_HUB`)
 pub(super) async fn webpubsub_query_hub(State(app): State<Arc<App>>, request: Request) -> Response {
-    hub_from_query(&app, Routes::WebPubSub, request).await
-}
-
-async fn hub_from_query(app: &App, routes: Routes, request: Request) -> Response {
     let mut query = query(&request);
     let hub = query.hub(app.default_hub(), app.query_values_joined());
-    respond(app, routes, hub, query, request).await
+    respond(&app, Routes::WebPubSub, hub, query, request).await
 }
 
 async fn respond(

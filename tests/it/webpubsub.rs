@@ -523,3 +523,94 @@ async fn roles_from_a_trusted_claim_join_the_configured_ones() {
         refused.body
     );
 }
+
+/// The SDK as an oracle (`tests/interop/wps-oracle.js`: `@azure/web-pubsub`'s
+/// `getClientAccessToken` for the same connection string, user, roles, groups and lifetime): the
+/// same header, URL and claims for every protocol; ours adds `nbf` (as the .NET SDK does) and
+/// orders the claims as the .NET SDK does.
+#[tokio::test]
+async fn tokens_and_urls_match_the_sdks_for_every_protocol() {
+    if !node_ready() {
+        return;
+    }
+    let cs = format!("Endpoint=https://demo.webpubsub.azure.com;Port=8443;AccessKey={KEY};Version=1.0;");
+    let roles = "webpubsub.sendToGroup,webpubsub.joinLeaveGroup.lobby";
+    for protocol in ["default", "mqtt", "socketio"] {
+        let (_function, base) = function(
+            &format!("wps-oracle-{protocol}"),
+            &[
+                ("WebPubSubConnectionString", &cs),
+                ("WEBPUBSUB_CLIENT_PROTOCOL", protocol),
+                ("WEBPUBSUB_ROLES", roles),
+                ("WEBPUBSUB_GROUPS", "lobby"),
+                ("SIGNALR_TOKEN_LIFETIME_SECONDS", "600"),
+                ("SIGNALR_DEV_QUERY_USER", "true"),
+            ],
+        )
+        .await;
+        let ours: Value = reqwest::Client::new()
+            .post(format!("{base}/api/Chat/negotiate?userId=ada"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let output = Command::new("node")
+            .args(["wps-oracle.js", &cs, "Chat", protocol, "ada", roles, "lobby", "10"])
+            .current_dir(harness())
+            .output()
+            .expect("node runs the oracle");
+        let sdk: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)));
+        let token = ours["accessToken"].as_str().or(ours["token"].as_str()).unwrap();
+        let part = |token: &str, at: usize| {
+            let text = base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                token.split('.').nth(at).unwrap(),
+            )
+            .unwrap();
+            serde_json::from_slice::<serde_json::Map<String, Value>>(&text).unwrap()
+        };
+        let sdk_token = sdk["result"]["token"].as_str().unwrap();
+        assert_eq!(part(token, 0), part(sdk_token, 0), "{protocol}: header");
+        let (mut claims, sdk_claims) = (part(token, 1), part(sdk_token, 1));
+        // The order as serialised: each name's place in the payload's text.
+        let text = base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            token.split('.').nth(1).unwrap(),
+        )
+        .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let places: Vec<usize> = ["sub", "role", "webpubsub.group", "nbf", "exp", "iat", "aud"]
+            .iter()
+            .map(|name| text.find(&format!("\"{name}\":")).unwrap_or(usize::MAX))
+            .collect();
+        assert!(
+            places.windows(2).all(|pair| pair[0] < pair[1]),
+            "{protocol}: .NET's order: {text}"
+        );
+        assert_eq!(claims.remove("nbf"), Some(claims["iat"].clone()), "{protocol}");
+        for name in ["sub", "role", "webpubsub.group", "aud"] {
+            assert_eq!(claims[name], sdk_claims[name], "{protocol}: {name}");
+        }
+        let lifetime = |c: &serde_json::Map<String, Value>| c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap();
+        assert_eq!(lifetime(&claims), lifetime(&sdk_claims), "{protocol}: lifetime");
+        assert_eq!(claims.len(), sdk_claims.len(), "{protocol}: no other claim");
+        match protocol {
+            "socketio" => {
+                let sdk_base = sdk["result"]["baseUrl"].as_str().unwrap();
+                let (_, sdk_path) = sdk_base.split_at(sdk_base.find("/clients").unwrap());
+                assert_eq!(ours["path"], sdk_path, "{protocol}");
+                assert_eq!(ours["endpoint"], "https://demo.webpubsub.azure.com:8443");
+            }
+            _ => {
+                assert_eq!(ours["baseUrl"], sdk["result"]["baseUrl"], "{protocol}");
+                assert_eq!(
+                    ours["url"],
+                    format!("{}?access_token={token}", sdk["result"]["baseUrl"].as_str().unwrap())
+                );
+            }
+        }
+    }
+}
