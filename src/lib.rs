@@ -1,4 +1,4 @@
-//! The negotiate function for Azure SignalR Service.
+//! The negotiate function for Azure SignalR Service and Azure Web PubSub.
 //!
 //! A SignalR client POSTs to `{base}/negotiate`; this crate answers with the service URL to
 //! connect to and a signed access token (`{"url": "...", "accessToken": "..."}`), the same way
@@ -10,7 +10,9 @@
 //! endpoint (`endpoints/`: connection strings, `ServiceEndpoint`, the endpoint router and its
 //! health board) → the token (`tokens/`: claims, signing, issuers; with Microsoft Entra ID
 //! through `entra/` and the service's REST API in `service/`) → the answer. The core of it,
-//! hub and caller in and URL and token out, is `negotiator.rs`.
+//! hub and caller in and URL and token out, is `negotiator.rs`. Which service a negotiator
+//! answers for, and every way the two services differ (client URL, audience, claims, answer,
+//! `generateToken` query, clouds), is `product/`.
 //!
 //! **Start-up** flows one way too: the environment → `settings/` (every setting declared once,
 //! and the only reader of the environment; connection strings kept in AWS are read first by
