@@ -5,6 +5,7 @@
 //! keys and client secrets show as their kind only, and a token only as its header and claims.
 
 mod clock;
+mod connect;
 mod firewall;
 mod proof;
 
@@ -21,7 +22,7 @@ use crate::entra::EntraTarget;
 use crate::http::ApiError;
 use crate::hub::HubName;
 use crate::negotiator::NegotiateError;
-use crate::product::{ClientAccess, Contract, Service};
+use crate::product::{ClientAccess, Contract};
 use crate::service::ServiceApi;
 use crate::settings::table::TABLE;
 use crate::settings::table::{AUTH_REQUIRED, AUTHORITY_HOST, ENTRA_SCOPE};
@@ -172,21 +173,22 @@ pub async fn run(env: &Environment, settings: &Settings, app: &App, options: Che
                     );
                 }
             }
-            if service == Service::WebPubSub {
-                report.line(
-                    "proof:",
-                    "not made: the proof against the service is made for Azure SignalR endpoints only",
-                );
-            } else if let Some(api) = &api {
-                let proving = proof::Proving {
-                    api,
-                    endpoint,
-                    entra,
-                    mode: settings.entra_mode,
-                    lifetime_secs: settings.token_policy.lifetime_secs,
-                    now,
-                };
-                proving.prove(&mut report, &sample).await;
+            match (negotiator.contract(), &api) {
+                (Contract::WebPubSub(webpubsub), Some(api)) => {
+                    connect::prove(&mut report, api, endpoint, webpubsub.protocol, &sample).await;
+                }
+                (Contract::SignalR, Some(api)) => {
+                    let proving = proof::Proving {
+                        api,
+                        endpoint,
+                        entra,
+                        mode: settings.entra_mode,
+                        lifetime_secs: settings.token_policy.lifetime_secs,
+                        now,
+                    };
+                    proving.prove(&mut report, &sample).await;
+                }
+                (_, None) => {}
             }
         }
     }

@@ -1,10 +1,15 @@
-//! The service's client side, as `check` plays it: what the official SignalR client does with
+//! The services' client side, as `check` plays it. For Web PubSub, what its clients do with the
+//! answer: the WebSocket upgrade to the client URL (with the protocol's subprotocol), or
+//! Engine.IO's first polling request for Socket.IO; the service answers 101 (or 200) only to a
+//! token it takes. For SignalR, what the official SignalR client does with
 //! a negotiate answer next — `POST` to the answer's URL with `negotiate` added, the token as its
 //! bearer (dotnet/aspnetcore, `src/SignalR/clients/ts/signalr/src/HttpConnection.ts`,
 //! `_getNegotiationResponse`). The service's 200 proves the token's key (or the Entra path), its
 //! `aud` and the URL together; it opens no connection (the service drops a negotiate that no
 //! connect follows within seconds).
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use super::answer::{self, ServiceAnswer};
@@ -41,6 +46,34 @@ impl ServiceApi {
             .bearer_auth(token)
             .header("x-requested-with", "XMLHttpRequest")
             .header("content-length", "0");
+        answer::send(request, self.limits().attempt_timeout).await
+    }
+}
+
+impl ServiceApi {
+    /// Opens a Web PubSub client connection as its client does and drops it with the answer:
+    /// `GET` the client URL (`ws` read as `http`) with the WebSocket upgrade headers and
+    /// `subprotocol`, or, without one, a plain `GET` (Socket.IO's polling handshake). One attempt.
+    pub async fn webpubsub_connect(
+        &self,
+        url: &str,
+        subprotocol: Option<&str>,
+    ) -> Result<ServiceAnswer, UpstreamError> {
+        let url = match url.strip_prefix("ws") {
+            Some(rest) => format!("http{rest}"),
+            None => url.to_owned(),
+        };
+        let mut request = self.http().get(url);
+        if let Some(subprotocol) = subprotocol {
+            let mut key = [0u8; 16];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+            request = request
+                .header("connection", "Upgrade")
+                .header("upgrade", "websocket")
+                .header("sec-websocket-version", "13")
+                .header("sec-websocket-key", STANDARD.encode(key))
+                .header("sec-websocket-protocol", subprotocol);
+        }
         answer::send(request, self.limits().attempt_timeout).await
     }
 }

@@ -365,6 +365,18 @@ for (const hub of SOCKETIO_HUBS) {
     path: `/clients/socketio/hubs/${hub}`,
     destroyUpgrade: false, // other paths' upgrades are onUpgrade's
     serveClient: false,
+    // The service refuses a bad token at the Engine.IO handshake (before any
+    // Socket.IO packet): a refused request gets no session at all.
+    allowRequest: (req, callback) => {
+      const token = new URL(req.url, 'http://stand-in').searchParams.get('access_token');
+      try {
+        verifyClientToken(token, `clients/socketio/hubs/${hub}`);
+        callback(null, true);
+      } catch (e) {
+        emit({ event: 'refused', protocol: 'socketio', hub, status: 401, reason: e.message });
+        callback(e.message, false);
+      }
+    },
   });
   // The token comes as the access_token query parameter of the Engine.IO
   // handshake, as the Web PubSub for Socket.IO docs have clients send it.

@@ -614,3 +614,48 @@ async fn tokens_and_urls_match_the_sdks_for_every_protocol() {
         }
     }
 }
+
+/// `check` proves a Web PubSub endpoint as its clients would find it: the stand-in answers the
+/// WebSocket upgrade (101) or the Socket.IO handshake (200) only for a token it takes.
+#[test]
+fn check_proves_the_service_takes_the_token_for_every_protocol() {
+    if !node_ready() {
+        return;
+    }
+    let service = Service::start("check");
+    let good = service.connection_string();
+    let wrong_key = good.replace(KEY, "not-the-key");
+    for (protocol, what) in [
+        ("default", "the WebSocket upgrade answered 101"),
+        ("mqtt", "the WebSocket upgrade answered 101"),
+        ("socketio", "the Socket.IO handshake answered 200"),
+    ] {
+        let env = |cs: &str| {
+            vec![
+                ("WebPubSubConnectionString".to_owned(), cs.to_owned()),
+                ("WEBPUBSUB_CLIENT_PROTOCOL".to_owned(), protocol.to_owned()),
+            ]
+        };
+        let run = |cs: &str| {
+            let vars = env(cs);
+            let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            run_binary(&["check", "--hub", "chat"], &vars)
+        };
+        let (code, output) = run(&good);
+        assert_eq!(code, 0, "{protocol}: {output}");
+        assert!(
+            output.contains(&format!("connect:    ok: the service took the sample token ({what})")),
+            "{output}"
+        );
+        let (code, output) = run(&wrong_key);
+        assert_eq!(code, 1, "{protocol}: {output}");
+        assert!(
+            output.contains("PROBLEM: the service refused the sample token"),
+            "{protocol}: {output}"
+        );
+        assert!(
+            output.contains("the AccessKey in WebPubSubConnectionString"),
+            "{output}"
+        );
+    }
+}
