@@ -12,6 +12,7 @@ mod caller;
 mod connection_names;
 mod endpoints;
 mod environment;
+mod identity_based;
 mod references;
 mod serving;
 mod setting;
