@@ -41,6 +41,8 @@ pub struct HealthSchedule {
 /// Online or not, per endpoint (by index), with the names for logs.
 #[derive(Debug)]
 pub struct HealthBoard {
+    /// Whose endpoints these are (the log lines say).
+    service: Service,
     names: Vec<String>,
     online: Vec<AtomicBool>,
     started: Instant,
@@ -60,10 +62,15 @@ impl HealthBoard {
         let was = self.online[index].swap(online, Ordering::Relaxed);
         if was != online {
             let name = display_name(&self.names[index]);
-            if online {
-                tracing::info!(endpoint = name, "SignalR endpoint is online");
-            } else {
-                tracing::warn!(endpoint = name, reason = why, "SignalR endpoint is offline");
+            match (self.service, online) {
+                (Service::SignalR, true) => tracing::info!(endpoint = name, "SignalR endpoint is online"),
+                (Service::SignalR, false) => {
+                    tracing::warn!(endpoint = name, reason = why, "SignalR endpoint is offline");
+                }
+                (Service::WebPubSub, true) => tracing::info!(endpoint = name, "Web PubSub endpoint is online"),
+                (Service::WebPubSub, false) => {
+                    tracing::warn!(endpoint = name, reason = why, "Web PubSub endpoint is offline");
+                }
             }
         }
     }
@@ -100,6 +107,7 @@ pub fn start(
     let health_urls: Vec<String> = endpoints.iter().map(|e| health_url(service, e.server_base())).collect();
     let (done, first_round) = watch::channel(false);
     let board = Arc::new(HealthBoard {
+        service,
         online: names.iter().map(|_| AtomicBool::new(true)).collect(),
         names,
         started: Instant::now(),
@@ -272,6 +280,7 @@ mod tests {
     fn board(names: &[&str]) -> (HealthBoard, watch::Sender<bool>) {
         let (done, first_round) = watch::channel(false);
         let board = HealthBoard {
+            service: Service::SignalR,
             names: names.iter().map(|n| (*n).to_owned()).collect(),
             online: names.iter().map(|_| AtomicBool::new(true)).collect(),
             started: Instant::now(),

@@ -659,3 +659,67 @@ fn check_proves_the_service_takes_the_token_for_every_protocol() {
         );
     }
 }
+
+/// Several Web PubSub endpoints share SignalR's router: a `generateToken` that cannot connect
+/// fails over to the other endpoint, which is marked offline once, in Web PubSub's words.
+#[tokio::test]
+async fn a_web_pubsub_endpoint_that_goes_down_fails_over() {
+    use crate::common::fake_service::start_stoppable_fake;
+
+    let (identity, identity_port) = start_fake().await;
+    identity.expect_resource("https://webpubsub.azure.com");
+    let (a, a_port, stop_a) = start_stoppable_fake().await;
+    let (b, b_port) = start_fake().await;
+    a.expect_resource("https://webpubsub.azure.com");
+    let cs = |port: u16| format!("Endpoint=http://127.0.0.1;Port={port};AuthType=azure.msi;Version=1.0;");
+    let (cs_a, cs_b) = (cs(a_port), cs(b_port));
+    let identity_endpoint = format!("http://127.0.0.1:{identity_port}/msi/token");
+    let (function, base) = function(
+        "wps-failover",
+        &[
+            ("Azure__WebPubSub__Endpoints__a", &cs_a),
+            ("Azure__WebPubSub__Endpoints__b", &cs_b),
+            ("IDENTITY_ENDPOINT", &identity_endpoint),
+            ("IDENTITY_HEADER", IDENTITY_HEADER),
+            ("SIGNALR_HEALTH_CHECK_INTERVAL_MS", "3600000"),
+            ("RUST_LOG", "info"),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let negotiate = || async {
+        let response = http
+            .post(format!("{base}/api/chat/negotiate?endpoint=a"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()
+    };
+    let body = negotiate().await;
+    assert!(
+        body["baseUrl"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(":{a_port}/client/hubs/chat")),
+        "{body}"
+    );
+    stop_a.stop().await;
+    for _ in 0..5 {
+        let body = negotiate().await;
+        assert!(
+            body["baseUrl"]
+                .as_str()
+                .unwrap()
+                .contains(&format!(":{b_port}/client/hubs/chat")),
+            "{body}"
+        );
+    }
+    assert_eq!(b.count(|c| &c.generate), 5);
+    let logs = function.logs_with("Web PubSub endpoint is offline");
+    let offline = logs
+        .lines()
+        .filter(|l| l.contains("Web PubSub endpoint is offline"))
+        .count();
+    assert_eq!(offline, 1, "marked offline once:\n{logs}");
+}
