@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 use crate::common::fake_service::{IDENTITY_HEADER, start_fake};
-use crate::common::{Function, KEY, free_port, run_binary, verify_token, wait_ready};
+use crate::common::{Function, KEY, free_port, post_json, run_binary, verify_token, wait_ready};
 use crate::interop::{harness, node_ready};
 
 /// The stand-in Web PubSub service, killed when dropped.
@@ -257,14 +257,7 @@ async fn with_both_services_web_pubsub_answers_under_its_own_prefix() {
     let signalr = format!("Endpoint=https://demo.service.signalr.net;AccessKey={KEY};Version=1.0;");
     let (service, function, base) = with_service("both", &[("AzureSignalRConnectionString", &signalr)]).await;
     let http = reqwest::Client::new();
-    let answer: Value = http
-        .post(format!("{base}/api/chat/negotiate"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = post_json(&http, format!("{base}/api/chat/negotiate")).await;
     assert!(
         answer["url"]
             .as_str()
@@ -390,14 +383,7 @@ async fn the_token_is_signed_as_the_sdk_signs_it() {
         ],
     )
     .await;
-    let answer: Value = reqwest::Client::new()
-        .get(format!("{base}/api/negotiate?hub=Chat"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = post_json(&reqwest::Client::new(), format!("{base}/api/negotiate?hub=Chat")).await;
     let token = answer["accessToken"].as_str().unwrap();
     let header = token.split('.').next().unwrap();
     assert_eq!(
@@ -415,14 +401,7 @@ async fn the_token_is_signed_as_the_sdk_signs_it() {
         format!("wss://demo.webpubsub.azure.com:8443/client/hubs/Chat?access_token={token}")
     );
     // Its own prefix answers too, so a client's URL need not change when SignalR joins.
-    let own: Value = reqwest::Client::new()
-        .post(format!("{base}/api/webpubsub/chat/negotiate"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let own: Value = post_json(&reqwest::Client::new(), format!("{base}/api/webpubsub/chat/negotiate")).await;
     assert!(own["baseUrl"].as_str().unwrap().ends_with("/client/hubs/chat"), "{own}");
 }
 
@@ -548,14 +527,7 @@ async fn tokens_and_urls_match_the_sdks_for_every_protocol() {
             ],
         )
         .await;
-        let ours: Value = reqwest::Client::new()
-            .post(format!("{base}/api/Chat/negotiate?userId=ada"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ours: Value = post_json(&reqwest::Client::new(), format!("{base}/api/Chat/negotiate?userId=ada")).await;
         let output = Command::new("node")
             .args(["wps-oracle.js", &cs, "Chat", protocol, "ada", roles, "lobby", "10"])
             .current_dir(harness())
