@@ -24,6 +24,10 @@ pub enum HubNameError {
     /// service's name for it, and over [`MAX_HUB_NAME_LEN`] characters.
     #[error("the hub name is too long: with SIGNALR_APPLICATION_NAME in front it is over the service's 128 characters")]
     TooLongWithApplication,
+    /// Outside Web PubSub's narrower alphabet (its REST API's `hub` parameter: "should start with
+    /// alphabetic characters and only contain alpha-numeric characters or underscore").
+    #[error("the hub name must start with a letter and contain only letters, digits and _ (Azure Web PubSub's rule)")]
+    NotWebPubSub,
 }
 
 /// A hub name that follows the service's rule `^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$`, as it
@@ -65,6 +69,15 @@ impl HubName {
         name.push_str(&self.0);
         name.make_ascii_lowercase();
         Ok(name)
+    }
+
+    /// Checks the name against Web PubSub's rule too: letters, digits and `_` only.
+    pub fn check_webpubsub(&self) -> Result<(), HubNameError> {
+        if self.0.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            Ok(())
+        } else {
+            Err(HubNameError::NotWebPubSub)
+        }
     }
 
     /// The longest application name that leaves room for `_` and a hub of one character.

@@ -153,8 +153,11 @@ impl Negotiator {
         }
         match self.contract {
             Contract::SignalR => Ok(hub.service_name(self.application_name.as_deref())?),
-            // As the Web PubSub SDKs send it: the hub as written.
-            Contract::WebPubSub(_) => Ok(hub.as_str().to_owned()),
+            // As the Web PubSub SDKs send it: the hub as written, by Web PubSub's own rule.
+            Contract::WebPubSub(_) => {
+                hub.check_webpubsub()?;
+                Ok(hub.as_str().to_owned())
+            }
         }
     }
 

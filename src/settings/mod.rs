@@ -103,6 +103,11 @@ impl Settings {
         let entra_mode = upstream::entra_mode(env, &endpoints, &mut warnings)?;
         let entra = upstream::entra_overrides(env)?;
         let webpubsub = webpubsub::webpubsub(env, webpubsub, &entra, entra_mode, &mut warnings)?;
+        if let (Some(_), Some(hub)) = (&webpubsub, &hubs.default_hub) {
+            if let Err(error) = hub.check_webpubsub() {
+                return Err(SettingError::new(table::HUB.name, error.to_string()));
+            }
+        }
         let token_policy = tokens::token_policy(env, endpoints.len())?;
         let (caller, oidc) = caller::caller(env, token_policy.unique_claim.as_deref(), host, &mut warnings)?;
         tokens::claims_fit(&endpoints, &hubs, &token_policy, &caller)?;

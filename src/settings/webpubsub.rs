@@ -247,6 +247,14 @@ mod tests {
     }
 
     #[test]
+    fn the_default_hub_must_follow_web_pubsubs_rule() {
+        let e = error(&[("WebPubSubConnectionString", WPS), ("SIGNALR_HUB", "chat.room")]);
+        assert_eq!(e.setting, "SIGNALR_HUB");
+        assert!(e.message.contains("Azure Web PubSub's rule"), "{e}");
+        assert!(config(&[("WebPubSubConnectionString", WPS), ("SIGNALR_HUB", "chat_room1")]).is_ok());
+    }
+
+    #[test]
     fn too_many_roles_for_a_token_stop_the_start() {
         let roles: Vec<String> = (0..400)
             .map(|n| format!("webpubsub.sendToGroup.room-number-{n}"))

@@ -410,6 +410,18 @@ async fn bad_input_is_a_clear_refusal() {
     let cs = format!("Endpoint=https://demo.webpubsub.azure.com;AccessKey={KEY};Version=1.0;");
     let (_function, base) = function("wps-bad-input", &[("WebPubSubConnectionString", &cs)]).await;
     let http = reqwest::Client::new();
+    // SignalR's alphabet, but not Web PubSub's.
+    let answer = http
+        .post(format!("{base}/api/chat.room/negotiate"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let body: Value = answer.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("Azure Web PubSub's rule"),
+        "{body}"
+    );
     for hub in ["9chat", "a%20b", "chat%22%7D"] {
         let response = http.post(format!("{base}/api/{hub}/negotiate")).send().await.unwrap();
         assert_eq!(response.status(), 400, "{hub}");
