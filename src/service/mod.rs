@@ -1,6 +1,7 @@
-//! The Azure SignalR service as this function calls it: its REST API (with Microsoft Entra ID
-//! while serving, and the read-only users call `check` makes), and its client side (the client
-//! negotiate `check` makes with a sample token).
+//! The services as this function calls them: their REST API (`generateToken` and SignalR's
+//! temporary key with Microsoft Entra ID while serving, and the read-only users call `check`
+//! makes), and their client side (what `check` does with a sample token: SignalR's client
+//! negotiate, Web PubSub's connect).
 
 mod answer;
 mod client;
