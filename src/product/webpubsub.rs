@@ -330,6 +330,16 @@ mod tests {
             "wss://proxy.example/wps/client/hubs/h?access_token=T"
         );
         let socketio = contract(ClientProtocol::SocketIo, &[], &[]);
+        let short = endpoint("Endpoint=https://a.b;ClientEndpoint=http://p.io/w;AccessKey=k;Version=1.0;");
+        assert_eq!(
+            socketio.access(&short, "h", "T"),
+            (
+                "http://p.io".to_owned(),
+                ClientAccess::SocketIo {
+                    path: "/w/clients/socketio/hubs/h".to_owned()
+                }
+            )
+        );
         assert_eq!(
             socketio.access(&proxied, "h", "T"),
             (
@@ -355,9 +365,42 @@ mod tests {
         let claims = wps.claims("https://a/client/hubs/h", &caller, 100, 60);
         let mut json = Vec::new();
         claims.write_json(&mut json).unwrap();
+        // The buffer is sized once: room for the claims, not much more.
+        let hint = claims.size_hint();
+        assert!(
+            hint >= json.len() && hint <= json.len() + 128,
+            "{hint} for {}",
+            json.len()
+        );
         assert_eq!(
             String::from_utf8(json).unwrap(),
             r#"{"sub":"u\"1","role":["webpubsub.joinLeaveGroup.lobby","webpubsub.sendToGroup.lobby"],"webpubsub.group":["lobby"],"nbf":100,"exp":160,"iat":100,"aud":"https://a/client/hubs/h"}"#
+        );
+        // Configured roles alone, and a caller's alone, each make the claim.
+        let configured = contract(ClientProtocol::Default, &["webpubsub.sendToGroup"], &[]);
+        let mut json = Vec::new();
+        configured
+            .claims("a", &Caller::default(), 0, 1)
+            .write_json(&mut json)
+            .unwrap();
+        assert!(
+            String::from_utf8(json)
+                .unwrap()
+                .starts_with(r#"{"role":["webpubsub.sendToGroup"],"nbf""#)
+        );
+        let callers = Caller {
+            roles: vec!["webpubsub.joinLeaveGroup".into()],
+            ..Caller::default()
+        };
+        let mut json = Vec::new();
+        contract(ClientProtocol::Default, &[], &[])
+            .claims("a", &callers, 0, 1)
+            .write_json(&mut json)
+            .unwrap();
+        assert!(
+            String::from_utf8(json)
+                .unwrap()
+                .starts_with(r#"{"role":["webpubsub.joinLeaveGroup"],"nbf""#)
         );
         let bare = contract(ClientProtocol::Default, &[], &[]);
         let anonymous = Caller::default();
