@@ -751,3 +751,46 @@ async fn a_user_id_claim_with_several_values_is_a_401_where_one_is_required() {
         function.wait_exit(Duration::from_secs(5)).expect("exits after SIGTERM");
     }
 }
+
+/// On Lambda, with both services configured, an HTTP API event on the template's Web PubSub
+/// route gets Web PubSub's answer, and the usual route SignalR's.
+#[tokio::test]
+async fn the_web_pubsub_route_answers_on_lambda_beside_signalr() {
+    let mut webpubsub = http_api_event("Chat");
+    webpubsub["rawPath"] = json!("/api/webpubsub/Chat/negotiate");
+    webpubsub["requestContext"]["http"]["path"] = json!("/api/webpubsub/Chat/negotiate");
+    webpubsub["requestContext"]["routeKey"] = json!("ANY /api/webpubsub/{hub}/negotiate");
+    let events = VecDeque::from([
+        ("req-wps".to_owned(), webpubsub),
+        ("req-signalr".to_owned(), http_api_event("Chat")),
+    ]);
+    let (runtime_api, mut results, log) = start_runtime_api(events).await;
+    let wps = format!("Endpoint=https://demo.webpubsub.azure.com;AccessKey={KEY};Version=1.0;");
+    let function = spawn_lambda(&runtime_api, &log, &[("WebPubSubConnectionString", &wps)]);
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let result = tokio::time::timeout(Duration::from_secs(15), results.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no result from the function in 15 s:\n{}", function.logs()))
+            .unwrap();
+        got.push(result);
+    }
+    let body_of = |id: &str| {
+        let posted = got.iter().find(|p| p.request_id == id).unwrap();
+        assert_eq!(posted.body["statusCode"], 200, "{posted:?}");
+        serde_json::from_str::<Value>(posted.body["body"].as_str().unwrap()).unwrap()
+    };
+    let answer = body_of("req-wps");
+    assert_eq!(
+        answer["baseUrl"], "wss://demo.webpubsub.azure.com/client/hubs/Chat",
+        "{answer}"
+    );
+    let claims = common::verify_token(answer["accessToken"].as_str().unwrap(), KEY);
+    assert_eq!(claims["aud"], "https://demo.webpubsub.azure.com/client/hubs/Chat");
+    assert_negotiated(
+        &body_of("req-signalr"),
+        "https://demo.service.signalr.net",
+        "https://demo.service.signalr.net",
+        "chat",
+    );
+}
