@@ -8,8 +8,10 @@ use DefaultValue::{Described, None as Unset, Value};
 use super::environment::normalise;
 pub use super::setting::{DefaultValue, Setting};
 use super::setting::{secret, setting};
+pub use hosts::*;
 pub use webpubsub::*;
 
+mod hosts;
 mod webpubsub;
 
 // The names a connection string is read from, after the SDK and the Functions binding:
@@ -283,46 +285,6 @@ pub const SHUTDOWN_GRACE_MS: Setting = setting(
     Value("8000"),
     "local and Functions hosts: after SIGTERM or Ctrl-C, time requests in flight get to finish before the connections \
     left are closed, in milliseconds",
-);
-pub const FUNCTIONS_PORT: Setting = setting(
-    "FUNCTIONS_CUSTOMHANDLER_PORT",
-    Unset,
-    "set by the Functions host: serve on 127.0.0.1 at this port",
-);
-pub const WEBSITE_INSTANCE_ID: Setting = setting(
-    "WEBSITE_INSTANCE_ID",
-    Unset,
-    "set by App Service: with FUNCTIONS_CUSTOMHANDLER_PORT, a deployed Function App (development-only settings are \
-    refused)",
-);
-pub const LAMBDA_RUNTIME_API: Setting = setting(
-    "AWS_LAMBDA_RUNTIME_API",
-    Unset,
-    "set by Lambda: serve the Lambda Runtime API",
-);
-// lambda_runtime 1.x reads these at start (`Config::from_env`) and panics when one is missing:
-// Lambda sets them, an emulator must too. Checked first on Lambda, under these exact names.
-pub const LAMBDA_FUNCTION_NAME: Setting = setting(
-    "AWS_LAMBDA_FUNCTION_NAME",
-    Unset,
-    "set by Lambda: the function's name; required by the Lambda runtime, checked at start on Lambda",
-);
-pub const LAMBDA_FUNCTION_VERSION: Setting = setting(
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    Unset,
-    "set by Lambda: the function's version; required by the Lambda runtime, checked at start on Lambda",
-);
-pub const LAMBDA_FUNCTION_MEMORY_SIZE: Setting = setting(
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    Unset,
-    "set by Lambda: the function's memory in MB, a whole number; required by the Lambda runtime, checked at start \
-    on Lambda",
-);
-pub const IGNORE_STAGE_IN_PATH: Setting = setting(
-    "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH",
-    Unset,
-    "read by lambda_http when set under this exact name, to any value: the API Gateway stage is left out of the \
-    request's URL (routes follow the event's own path either way)",
 );
 pub const RUST_LOG: Setting = setting(
     "RUST_LOG",
