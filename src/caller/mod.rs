@@ -399,7 +399,7 @@ fn user_id_from(policy: &CallerPolicy, claims: &[(String, Value)]) -> UserId {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use crate::hosts::logs::captured::Captured;
 
     use super::*;
 
@@ -650,12 +650,11 @@ mod tests {
     #[test]
     fn several_values_are_no_user_id_otherwise_and_said_at_most_once_a_minute() {
         let open = CallerResolver::new(policy(false), None);
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&written);
+        let captured = Captured::default();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::DEBUG)
             .with_ansi(false)
-            .with_writer(move || Captured(Arc::clone(&sink)))
+            .with_writer(captured.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             for _ in 0..3 {
@@ -665,26 +664,13 @@ mod tests {
                 assert_eq!(caller.login_end, Some(99));
             }
         });
-        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         let levels: Vec<&str> = text
             .lines()
             .map(|line| line[27..].trim_start().split(' ').next().unwrap())
             .collect();
         assert_eq!(levels, ["WARN", "DEBUG", "DEBUG"], "{text}");
         assert!(text.contains("claim=\"sub\"") && !text.contains("alice"), "{text}");
-    }
-
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 
     #[test]

@@ -364,34 +364,13 @@ impl fmt::Write for Escaped<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use super::super::captured::Captured;
 
     use std::time::Duration;
 
     use serde_json::Value;
-    use tracing_subscriber::fmt::MakeWriter;
 
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Self;
-        fn make_writer(&'a self) -> Self {
-            self.clone()
-        }
-    }
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// What `log` writes with an event format (`None`: tracing-subscriber's own text format).
     fn written<E>(format: Option<E>, log: impl FnOnce()) -> String
@@ -410,7 +389,7 @@ mod tests {
             Some(format) => tracing::subscriber::with_default(builder.event_format(format).finish(), log),
             None => tracing::subscriber::with_default(builder.finish(), log),
         }
-        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+        captured.text()
     }
 
     fn negotiate_line() {

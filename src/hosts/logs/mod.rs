@@ -6,6 +6,8 @@
 //! a key, a secret or a token: those types print as `<redacted>`.
 
 mod batch;
+#[cfg(test)]
+pub(crate) mod captured;
 mod format;
 
 use std::sync::{Arc, OnceLock};
@@ -120,6 +122,7 @@ pub fn flush() {
 mod tests {
     use tracing::Level;
 
+    use super::captured::Captured;
     use super::*;
 
     fn enabled(filter: &Targets, target: &str, level: Level) -> bool {
@@ -145,28 +148,13 @@ mod tests {
 
     /// The lines a subscriber for `rust_log` writes of an info and a debug event.
     fn lines_at(rust_log: Option<&str>) -> String {
-        let written = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = Arc::clone(&written);
-        let writer = move || Sink(Arc::clone(&sink));
-        let (subscriber, _) = subscriber(Host::Local(([127, 0, 0, 1], 0).into()), rust_log, writer);
+        let captured = Captured::default();
+        let (subscriber, _) = subscriber(Host::Local(([127, 0, 0, 1], 0).into()), rust_log, captured.clone());
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!("an info line");
             tracing::debug!("a debug line");
         });
-        String::from_utf8(written.lock().unwrap().clone()).unwrap()
-    }
-
-    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Sink {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+        captured.text()
     }
 
     #[test]
