@@ -377,31 +377,19 @@ mod tests {
             r#"{"sub":"u\"1","role":["webpubsub.joinLeaveGroup.lobby","webpubsub.sendToGroup.lobby"],"webpubsub.group":["lobby"],"nbf":100,"exp":160,"iat":100,"aud":"https://a/client/hubs/h"}"#
         );
         // Configured roles alone, and a caller's alone, each make the claim.
+        let json_of = |wps: &WebPubSub, caller: &Caller| {
+            let mut json = Vec::new();
+            wps.claims("a", caller, 0, 1).write_json(&mut json).unwrap();
+            String::from_utf8(json).unwrap()
+        };
         let configured = contract(ClientProtocol::Default, &["webpubsub.sendToGroup"], &[]);
-        let mut json = Vec::new();
-        configured
-            .claims("a", &Caller::default(), 0, 1)
-            .write_json(&mut json)
-            .unwrap();
-        assert!(
-            String::from_utf8(json)
-                .unwrap()
-                .starts_with(r#"{"role":["webpubsub.sendToGroup"],"nbf""#)
-        );
+        assert!(json_of(&configured, &Caller::default()).starts_with(r#"{"role":["webpubsub.sendToGroup"],"nbf""#));
         let callers = Caller {
             roles: vec!["webpubsub.joinLeaveGroup".into()],
             ..Caller::default()
         };
-        let mut json = Vec::new();
-        contract(ClientProtocol::Default, &[], &[])
-            .claims("a", &callers, 0, 1)
-            .write_json(&mut json)
-            .unwrap();
-        assert!(
-            String::from_utf8(json)
-                .unwrap()
-                .starts_with(r#"{"role":["webpubsub.joinLeaveGroup"],"nbf""#)
-        );
+        let none = contract(ClientProtocol::Default, &[], &[]);
+        assert!(json_of(&none, &callers).starts_with(r#"{"role":["webpubsub.joinLeaveGroup"],"nbf""#));
         let bare = contract(ClientProtocol::Default, &[], &[]);
         let anonymous = Caller::default();
         let mut json = Vec::new();

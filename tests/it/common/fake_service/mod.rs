@@ -153,6 +153,18 @@ fn role_denied(fake: &Fake) -> Option<Response> {
         .then(|| (StatusCode::FORBIDDEN, "Please check your role assignments.").into_response())
 }
 
+/// What a REST call gets instead of its answer: 401 without the Entra token, 403 while roles
+/// are denied, else the next queued fault.
+async fn refusal(fake: &Fake, headers: &HeaderMap) -> Option<Response> {
+    if !authorised(headers) {
+        return Some(StatusCode::UNAUTHORIZED.into_response());
+    }
+    if let Some(denied) = role_denied(fake) {
+        return Some(denied);
+    }
+    apply_fault(fake).await
+}
+
 fn authorised(headers: &HeaderMap) -> bool {
     headers.get("authorization").and_then(|h| h.to_str().ok()) == Some(&format!("Bearer {ENTRA_TOKEN}"))
 }
@@ -208,14 +220,8 @@ async fn generate_token(
         .lock()
         .unwrap()
         .push(uri.query().unwrap_or_default().to_owned());
-    if !authorised(&headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    if let Some(denied) = role_denied(&fake) {
-        return denied;
-    }
-    if let Some(response) = apply_fault(&fake).await {
-        return response;
+    if let Some(refused) = refusal(&fake, &headers).await {
+        return refused;
     }
     axum::Json(json!({"token": format!("service-made-token.{hub}.{n}")})).into_response()
 }
@@ -223,14 +229,8 @@ async fn generate_token(
 /// `GET /api/v1/auth/accessKey`
 async fn access_key(State(fake): State<Fake>, headers: HeaderMap) -> Response {
     fake.counters.keys.fetch_add(1, Ordering::SeqCst);
-    if !authorised(&headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    if let Some(denied) = role_denied(&fake) {
-        return denied;
-    }
-    if let Some(response) = apply_fault(&fake).await {
-        return response;
+    if let Some(refused) = refusal(&fake, &headers).await {
+        return refused;
     }
     axum::Json(json!({"KeyId": KEY_ID, "AccessKey": TEMPORARY_KEY})).into_response()
 }
