@@ -11,7 +11,7 @@ use crate::product::{ClientAccess, Contract, Service};
 use crate::tokens::{AccessToken, IssueError, RandomId, TokenIssuer};
 
 /// Where a client connects, and with which token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NegotiateResponse {
     /// SignalR: `{ClientEndpoint | Endpoint}/client/?hub=…&asrs_request_id=…`; Web PubSub:
     /// `ws(s)://…/client/hubs/{hub}?access_token=…` (or MQTT's path); Socket.IO: the endpoint.
@@ -20,6 +20,28 @@ pub struct NegotiateResponse {
     pub access_token: AccessToken,
     /// How the answer shows `url`.
     pub access: ClientAccess,
+}
+
+impl NegotiateResponse {
+    /// The URL without the token a Web PubSub URL carries (`?access_token=…`): what may be
+    /// printed.
+    pub fn url_without_token(&self) -> &str {
+        match self.access {
+            ClientAccess::WebPubSub { base_len } => self.url.get(..base_len).unwrap_or_default(),
+            ClientAccess::SignalR | ClientAccess::SocketIo { .. } => &self.url,
+        }
+    }
+}
+
+/// Never the token, which a Web PubSub URL carries too.
+impl std::fmt::Debug for NegotiateResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NegotiateResponse")
+            .field("url", &self.url_without_token())
+            .field("access_token", &self.access_token)
+            .field("access", &self.access)
+            .finish()
+    }
 }
 
 /// A successful negotiate and what the log line reports of it.
@@ -360,5 +382,27 @@ mod tests {
                 .await,
             Err(NegotiateError::Issue(IssueError::LoginEnded))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_web_pubsub_answer_never_prints_its_token() {
+        let app = negotiator(&[(
+            "WebPubSubConnectionString",
+            "Endpoint=https://demo.webpubsub.azure.com;AccessKey=secret;Version=1.0;",
+        )]);
+        let done = app
+            .negotiator()
+            .negotiate(&hub("chat"), &Caller::default(), None, 0, soon())
+            .await
+            .unwrap();
+        let token = done.response.access_token.as_str().to_owned();
+        assert!(done.response.url.ends_with(&token));
+        assert_eq!(
+            done.response.url_without_token(),
+            "wss://demo.webpubsub.azure.com/client/hubs/chat"
+        );
+        for printed in [format!("{:?}", done.response), format!("{done:?}")] {
+            assert!(!printed.contains(&token), "{printed}");
+        }
     }
 }

@@ -153,7 +153,8 @@ pub async fn run(env: &Environment, settings: &Settings, app: &App, options: Che
                         "  sample for hub {hub}{}:",
                         user.map(|u| format!(", user {u}")).unwrap_or_default()
                     );
-                    let _ = writeln!(report.out, "    url:    {}", negotiated.response.url);
+                    // A Web PubSub URL carries the token: shown without it, as the token is.
+                    let _ = writeln!(report.out, "    url:    {}", negotiated.response.url_without_token());
                     let mut parts = negotiated.response.access_token.split('.');
                     for label in ["header", "claims"] {
                         let decoded = parts

@@ -392,7 +392,12 @@ fn web_pubsub_endpoints_are_listed_with_their_client_url_and_a_sample() {
         "clients to: wss://demo.webpubsub.azure.com/clients/mqtt/hubs/{hub}?access_token={token}",
         r#""aud":"https://demo.webpubsub.azure.com/clients/mqtt/hubs/Chat""#,
         r#""role":["webpubsub.sendToGroup"]"#,
+        "    url:    wss://demo.webpubsub.azure.com/clients/mqtt/hubs/Chat\n",
     ] {
         assert!(output.contains(expected), "{expected:?} not in:\n{output}");
     }
+    assert!(
+        !output.contains("access_token=eyJ"),
+        "a signed token was printed:\n{output}"
+    );
 }
