@@ -8,6 +8,14 @@ use crate::common::fake_entra::{ASSERTION_HEADER_START, CLIENT_ID, FakeEntra, TE
 use crate::common::fake_service::{ENTRA_TOKEN, IDENTITY_HEADER, start_fake};
 use crate::common::{self, BINARY, KEY};
 
+/// Fails naming the first of `expected` that the output does not contain.
+fn says<S: AsRef<str>>(output: &str, expected: impl IntoIterator<Item = S>) {
+    for expected in expected {
+        let expected = expected.as_ref();
+        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
+    }
+}
+
 fn check(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let args: Vec<&str> = std::iter::once("check").chain(args.iter().copied()).collect();
     common::run_binary(&args, env)
@@ -27,18 +35,19 @@ async fn a_good_configuration_passes_and_prints_no_secret() {
     );
     assert_eq!(code, 0, "{output}");
     assert!(!output.contains(KEY), "the key was printed:\n{output}");
-    for expected in [
-        "endpoint (default) (primary), from AzureSignalRConnectionString",
-        &format!("endpoint:   http://127.0.0.1:{port}"),
-        "auth:       access key (not shown)",
-        "health:     ok",
-        r#""alg":"HS256""#,
-        r#""aud":"http://127.0.0.1/client/?hub=shop_chat""#,
-        r#""asrs.s.uid":"ada""#,
-        "result: OK",
-    ] {
-        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
-    }
+    says(
+        &output,
+        [
+            "endpoint (default) (primary), from AzureSignalRConnectionString",
+            &format!("endpoint:   http://127.0.0.1:{port}"),
+            "auth:       access key (not shown)",
+            "health:     ok",
+            r#""alg":"HS256""#,
+            r#""aud":"http://127.0.0.1/client/?hub=shop_chat""#,
+            r#""asrs.s.uid":"ada""#,
+            "result: OK",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,13 +94,14 @@ async fn entra_endpoints_show_their_cloud_scope_and_authority() {
         ],
     );
     assert_eq!(code, 0, "{output}");
-    for expected in [
-        "cloud:      Azure China (from the host of Endpoint)",
-        "scope:      https://signalr.azure.cn/.default (from the cloud)",
-        "authority:  https://login.chinacloudapi.cn (not used: a managed identity asks its local endpoint)",
-    ] {
-        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
-    }
+    says(
+        &output,
+        [
+            "cloud:      Azure China (from the host of Endpoint)",
+            "scope:      https://signalr.azure.cn/.default (from the cloud)",
+            "authority:  https://login.chinacloudapi.cn (not used: a managed identity asks its local endpoint)",
+        ],
+    );
 
     let (fake, port) = start_fake().await;
     let (entra, proxy) = FakeEntra::start().await;
@@ -112,14 +122,15 @@ async fn entra_endpoints_show_their_cloud_scope_and_authority() {
         ],
     );
     assert_eq!(code, 0, "{output}");
-    for expected in [
-        &format!("client certificate (key not shown), tenant {TENANT}, client id {CLIENT_ID}"),
-        "cloud:      Azure Government (from the host of Endpoint)",
-        "scope:      https://signalr.contoso.test/.default (from SIGNALR_ENTRA_SCOPE)",
-        "authority:  https://login.sovereign.test (from AZURE_AUTHORITY_HOST)",
-    ] {
-        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
-    }
+    says(
+        &output,
+        [
+            &format!("client certificate (key not shown), tenant {TENANT}, client id {CLIENT_ID}"),
+            "cloud:      Azure Government (from the host of Endpoint)",
+            "scope:      https://signalr.contoso.test/.default (from SIGNALR_ENTRA_SCOPE)",
+            "authority:  https://login.sovereign.test (from AZURE_AUTHORITY_HOST)",
+        ],
+    );
     assert_eq!(entra.tunnels(), ["login.sovereign.test:443"]);
     assert_eq!(
         entra.requests()[0].field("scope"),
@@ -172,39 +183,41 @@ async fn the_service_takes_the_right_key_and_refuses_another_resources() {
     let cs = format!("Endpoint=http://127.0.0.1;Port={port};AccessKey={KEY};Version=1.0;");
     let (code, output) = check(&[], &[("AzureSignalRConnectionString", &cs)]);
     assert_eq!(code, 0, "{output}");
-    for expected in [
-        "clock:      ok:",
-        "result: OK",
-        &format!(
-            "negotiate:  ok: the service took the sample token (POST http://127.0.0.1:{port}/client/negotiate \
+    says(
+        &output,
+        [
+            "clock:      ok:",
+            "result: OK",
+            &format!(
+                "negotiate:  ok: the service took the sample token (POST http://127.0.0.1:{port}/client/negotiate \
             answered 200)"
-        ),
-        &format!(
-            "REST API:   ok: http://127.0.0.1:{port} took a server token signed with the AccessKey (HEAD users: 404, \
+            ),
+            &format!(
+                "REST API:   ok: http://127.0.0.1:{port} took a server token signed with the AccessKey (HEAD users: 404, \
             no such user)"
-        ),
-    ] {
-        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
-    }
+            ),
+        ],
+    );
     assert_eq!(fake.count(|c| &c.client_negotiates), 1);
     assert_eq!(fake.count(|c| &c.user_calls), 1);
 
     fake.use_key(OTHER_RESOURCES_KEY);
     let (code, output) = check(&[], &[("AzureSignalRConnectionString", &cs)]);
     assert_eq!(code, 1, "{output}");
-    for expected in [
-        "negotiate:  PROBLEM: the service refused the sample token (401: The signature key was not found): the \
+    says(
+        &output,
+        [
+            "negotiate:  PROBLEM: the service refused the sample token (401: The signature key was not found): the \
         AccessKey in AzureSignalRConnectionString is not a key of this resource (rotated? copied from another \
         resource?): copy a current key from the resource's Keys into AzureSignalRConnectionString",
-        &format!(
-            "REST API:   PROBLEM: http://127.0.0.1:{port} refused a server token signed with the AccessKey (401: The \
+            &format!(
+                "REST API:   PROBLEM: http://127.0.0.1:{port} refused a server token signed with the AccessKey (401: The \
             signature key was not found): the AccessKey in AzureSignalRConnectionString is not a key of the resource \
             at Endpoint"
-        ),
-        "result: 2 problem(s)",
-    ] {
-        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
-    }
+            ),
+            "result: 2 problem(s)",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,14 +287,15 @@ async fn a_service_clock_hours_ahead_is_named_with_its_size() {
     let cs = format!("Endpoint=http://127.0.0.1;Port={port};AccessKey={KEY};Version=1.0;");
     let (code, output) = check(&[], &[("AzureSignalRConnectionString", &cs)]);
     assert_eq!(code, 1, "{output}");
-    for expected in [
-        "clock:      PROBLEM: this machine's clock is 2 h behind the service's: by the service's clock every token \
+    says(
+        &output,
+        [
+            "clock:      PROBLEM: this machine's clock is 2 h behind the service's: by the service's clock every token \
         (lifetime 60 min) has expired when it is made; set this machine's clock (NTP)",
-        "negotiate:  PROBLEM: the service refused the sample token (401: The token expired at",
-        "by the service's clock the token is outside its lifetime (see clock)",
-    ] {
-        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
-    }
+            "negotiate:  PROBLEM: the service refused the sample token (401: The token expired at",
+            "by the service's clock the token is outside its lifetime (see clock)",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,17 +318,18 @@ async fn offline_sends_nothing_and_says_so() {
         ],
     );
     assert_eq!(code, 0, "{output}");
-    for expected in [
-        "offline: nothing is sent over the network",
-        "health:     not probed (--offline)",
-        r#""aud":"http://127.0.0.1/client/?hub=chat""#,
-        "sample:     not made (--offline: the service makes or signs a Microsoft Entra endpoint's tokens)",
-        "ThrottleByJwtSignatureRule, TrafficThrottleByJwtSignatureRule: partly: the tokens of c are made by the \
+    says(
+        &output,
+        [
+            "offline: nothing is sent over the network",
+            "health:     not probed (--offline)",
+            r#""aud":"http://127.0.0.1/client/?hub=chat""#,
+            "sample:     not made (--offline: the service makes or signs a Microsoft Entra endpoint's tokens)",
+            "ThrottleByJwtSignatureRule, TrafficThrottleByJwtSignatureRule: partly: the tokens of c are made by the \
         service",
-        "result: OK",
-    ] {
-        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
-    }
+            "result: OK",
+        ],
+    );
     assert!(!output.contains("negotiate:"), "{output}");
     assert_eq!(fake.count(|c| &c.connections), 0, "the stand-in was reached");
     assert_eq!(other.count(|c| &c.connections), 0, "the other stand-in was reached");
@@ -365,12 +380,13 @@ fn a_sample_user_with_several_values_shows_no_user_id_or_a_401() {
     ];
     let (code, output) = check(&["--offline", "--user", "[alice mallory]"], &required);
     assert_eq!(code, 0, "{output}");
-    for expected in [
-        "user [alice mallory]: such a caller gets a 401: the caller's user id claim (sub) has several values",
-        "sample:     none: such a caller gets a 401 (above)",
-    ] {
-        assert!(output.contains(expected), "missing {expected:?} in:\n{output}");
-    }
+    says(
+        &output,
+        [
+            "user [alice mallory]: such a caller gets a 401: the caller's user id claim (sub) has several values",
+            "sample:     none: such a caller gets a 401 (above)",
+        ],
+    );
     let (_, output) = check(&["--offline", "--user", "alice"], &required);
     assert!(output.contains(r#""asrs.s.uid":"alice""#), "{output}");
 }
@@ -387,15 +403,16 @@ fn web_pubsub_endpoints_are_listed_with_their_client_url_and_a_sample() {
         ],
     );
     assert_eq!(code, 0, "{output}");
-    for expected in [
-        "Web PubSub endpoint (default) (primary), from WebPubSubConnectionString",
-        "clients to: wss://demo.webpubsub.azure.com/clients/mqtt/hubs/{hub}?access_token={token}",
-        r#""aud":"https://demo.webpubsub.azure.com/clients/mqtt/hubs/Chat""#,
-        r#""role":["webpubsub.sendToGroup"]"#,
-        "    url:    wss://demo.webpubsub.azure.com/clients/mqtt/hubs/Chat\n",
-    ] {
-        assert!(output.contains(expected), "{expected:?} not in:\n{output}");
-    }
+    says(
+        &output,
+        [
+            "Web PubSub endpoint (default) (primary), from WebPubSubConnectionString",
+            "clients to: wss://demo.webpubsub.azure.com/clients/mqtt/hubs/{hub}?access_token={token}",
+            r#""aud":"https://demo.webpubsub.azure.com/clients/mqtt/hubs/Chat""#,
+            r#""role":["webpubsub.sendToGroup"]"#,
+            "    url:    wss://demo.webpubsub.azure.com/clients/mqtt/hubs/Chat\n",
+        ],
+    );
     assert!(
         !output.contains("access_token=eyJ"),
         "a signed token was printed:\n{output}"
